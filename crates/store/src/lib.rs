@@ -1,0 +1,104 @@
+//! Storage behind one trait, [`Store`], with two real backends: embedded SQLite (one file, WAL;
+//! the default) and PostgreSQL (scale-out). Both run the same migrations' worth of schema and
+//! pass the same integration suite (`tests/store.rs`).
+//!
+//! Architecture invariant: this crate knows SQL and nothing about HTTP or file formats. It takes
+//! and returns `sextant_core` types, which are valid by construction; it re-parses only what it
+//! reads back from the database (a failure there is [`StoreError::Corrupt`]).
+
+mod error;
+mod migrate;
+mod postgres;
+mod rows;
+mod sqlite;
+mod types;
+
+pub use error::StoreError;
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+pub use types::*;
+
+use async_trait::async_trait;
+use sextant_core::{
+    Account, AuditEntry, AuditRecord, Customer, CustomerId, Product, Transaction, TransactionId,
+};
+use std::sync::Arc;
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Everything Sextant persists. Implemented by [`SqliteStore`] and [`PgStore`].
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> Backend;
+    /// A cheap round trip, for readiness checks.
+    async fn ping(&self) -> Result<()>;
+
+    async fn get_customer(&self, id: &CustomerId) -> Result<Option<Customer>>;
+    /// Customers ordered by id, strictly after `after`.
+    async fn list_customers(&self, after: Option<&CustomerId>, limit: u32) -> Result<Vec<Customer>>;
+    async fn count(&self, table: Table) -> Result<u64>;
+    async fn list_accounts(&self, customer: &CustomerId) -> Result<Vec<Account>>;
+    /// A customer's transactions, newest first, strictly before the cursor `(timestamp µs, id)`.
+    async fn list_transactions(
+        &self,
+        customer: &CustomerId,
+        before: Option<(i64, TransactionId)>,
+        limit: u32,
+    ) -> Result<Vec<Transaction>>;
+    async fn list_products(&self) -> Result<Vec<Product>>;
+
+    /// Start an all-or-nothing import of one kind of record; nothing is visible until `commit`.
+    async fn begin_import(&self, kind: RecordKind, source: &str) -> Result<Box<dyn ImportSink>>;
+    async fn list_imports(&self, limit: u32) -> Result<Vec<ImportRecord>>;
+
+    async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<()>;
+    async fn get_api_key(&self, id: &str) -> Result<Option<ApiKeyRecord>>;
+    async fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>>;
+    /// Returns false when no such live key exists.
+    async fn revoke_api_key(&self, id: &str, at_micros: i64) -> Result<bool>;
+
+    async fn idempotency_get(&self, scope: &str, key: &str) -> Result<Option<IdempotentResponse>>;
+    /// Stores the response unless one is already stored for the key (first writer wins).
+    async fn idempotency_put(&self, scope: &str, key: &str, resp: &IdempotentResponse) -> Result<()>;
+
+    /// Append to the hash-chained audit log (serialised: one writer at a time).
+    async fn append_audit(&self, record: AuditRecord) -> Result<AuditEntry>;
+    /// Entries with `seq > after`, in order.
+    async fn audit_entries(&self, after: i64, limit: u32) -> Result<Vec<AuditEntry>>;
+}
+
+/// One open import: batches go in, then `commit` makes them visible atomically, or `rollback`
+/// (or dropping the sink) discards them.
+#[async_trait]
+pub trait ImportSink: Send {
+    /// Write a batch. Rows the database refuses (a duplicate id within this import, a reference
+    /// to a missing customer or account) come back as rejects; the others are written.
+    async fn write(&mut self, batch: Batch) -> Result<Vec<RowReject>>;
+    /// Run the checks a backend defers to the end (PostgreSQL checks duplicates and references
+    /// over the whole staged import); rejected rows are dropped from the import and returned.
+    async fn finish(&mut self) -> Result<Vec<RowReject>>;
+    /// Finish the import: returns what was written. The caller has already decided, from the
+    /// rejects, that committing is right.
+    async fn commit(self: Box<Self>, rejected: u64) -> Result<ImportRecord>;
+    async fn rollback(self: Box<Self>) -> Result<()>;
+}
+
+/// Open a store from a URL: `postgres://…` / `postgresql://…` for PostgreSQL, otherwise a SQLite
+/// path (optionally `sqlite://path`). Runs pending migrations.
+pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PgStore::connect(url, None).await?))
+    } else {
+        let path = url.strip_prefix("sqlite://").unwrap_or(url);
+        if path.is_empty() {
+            return Err(StoreError::Url("empty database path".into()));
+        }
+        Ok(Arc::new(SqliteStore::open(path).await?))
+    }
+}
+
+/// Current time in microseconds since the epoch, the stored time unit.
+pub fn now_micros() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}

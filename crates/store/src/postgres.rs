@@ -1,0 +1,702 @@
+//! PostgreSQL: the scale-out backend. A deadpool connection pool for reads and small writes;
+//! imports stream rows with `COPY` into a temporary staging table, check duplicates and
+//! references there in set-based SQL, and merge into the real table in one statement, all inside
+//! one transaction.
+
+use crate::migrate::{CREATE_TABLE, MIGRATIONS};
+use crate::rows::{self, Cells};
+use crate::{
+    ApiKeyRecord, Backend, Batch, IdempotentResponse, ImportRecord, ImportSink, RecordKind, Result,
+    RowReject, Store, StoreError, Table, now_micros,
+};
+use async_trait::async_trait;
+use bytes::{BufMut, BytesMut};
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
+use futures_util::SinkExt;
+use sextant_core::{
+    Account, AuditEntry, AuditRecord, Customer, CustomerId, Product, Transaction, TransactionId, audit,
+};
+use tokio_postgres::NoTls;
+use tokio_postgres::types::ToSql;
+
+/// Advisory lock keys (arbitrary constants) serialising migrations and audit appends.
+const MIGRATION_LOCK: i64 = 0x5E47_0001;
+const AUDIT_LOCK: i64 = 0x5E47_0002;
+const POOL_SIZE: usize = 16;
+
+pub struct PgStore {
+    pool: Pool,
+}
+
+impl PgStore {
+    /// Connect, optionally inside `schema` (created if missing; used for one-schema-per-test
+    /// isolation), and apply pending migrations.
+    pub async fn connect(url: &str, schema: Option<String>) -> Result<Self> {
+        let mut config: tokio_postgres::Config =
+            url.parse().map_err(|e: tokio_postgres::Error| StoreError::Url(e.to_string()))?;
+        if let Some(schema) = &schema {
+            if !schema.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || schema.is_empty() {
+                return Err(StoreError::Url(format!("invalid schema name '{schema}'")));
+            }
+            let (client, conn) = config.connect(NoTls).await.map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            tokio::spawn(conn);
+            client.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}")).await?;
+            config.options(format!("-c search_path={schema}"));
+        }
+        let mgr = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let pool = Pool::builder(mgr)
+            .max_size(POOL_SIZE)
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let store = Self { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn client(&self) -> Result<Object> {
+        Ok(self.pool.get().await?)
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        let mut client = self.client().await?;
+        client.batch_execute(CREATE_TABLE).await?;
+        for m in MIGRATIONS {
+            let tx = client.transaction().await?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await?;
+            let done = tx
+                .query_opt("SELECT version FROM schema_migrations WHERE version = $1", &[&(m.version as i64)])
+                .await?;
+            if done.is_none() {
+                tx.batch_execute(m.postgres)
+                    .await
+                    .map_err(|e| StoreError::Migration { version: m.version, reason: e.to_string() })?;
+                tx.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+                    &[&(m.version as i64), &m.name, &now_micros()],
+                )
+                .await?;
+                tracing::info!(version = m.version, name = m.name, "applied PostgreSQL migration");
+            }
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    async fn query<T>(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+        map: fn(&dyn Cells) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(sql).await?;
+        let rows = client.query(&stmt, params).await?;
+        rows.iter().map(|r| map(r)).collect()
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn backend(&self) -> Backend {
+        Backend::Postgres
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.client().await?.simple_query("SELECT 1").await?;
+        Ok(())
+    }
+
+    async fn get_customer(&self, id: &CustomerId) -> Result<Option<Customer>> {
+        let sql = format!("SELECT {} FROM customers WHERE id = $1", rows::CUSTOMER_COLS);
+        Ok(self.query(&sql, &[&id.as_str()], rows::customer).await?.pop())
+    }
+
+    async fn list_customers(&self, after: Option<&CustomerId>, limit: u32) -> Result<Vec<Customer>> {
+        let sql = format!(
+            "SELECT {} FROM customers WHERE $1::text IS NULL OR id > $1 ORDER BY id LIMIT $2",
+            rows::CUSTOMER_COLS
+        );
+        let after = after.map(|a| a.as_str());
+        self.query(&sql, &[&after, &(limit as i64)], rows::customer).await
+    }
+
+    async fn count(&self, table: Table) -> Result<u64> {
+        let row = self.client().await?.query_one(&format!("SELECT count(*) FROM {}", table.name()), &[]).await?;
+        Ok(row.get::<_, i64>(0) as u64)
+    }
+
+    async fn list_accounts(&self, customer: &CustomerId) -> Result<Vec<Account>> {
+        let sql = format!("SELECT {} FROM accounts WHERE customer_id = $1 ORDER BY id", rows::ACCOUNT_COLS);
+        self.query(&sql, &[&customer.as_str()], rows::account).await
+    }
+
+    async fn list_transactions(
+        &self,
+        customer: &CustomerId,
+        before: Option<(i64, TransactionId)>,
+        limit: u32,
+    ) -> Result<Vec<Transaction>> {
+        let sql = format!(
+            "SELECT {} FROM transactions WHERE customer_id = $1 AND ($2::bigint IS NULL OR (ts, id) < ($2, $3::text)) \
+             ORDER BY ts DESC, id DESC LIMIT $4",
+            rows::TRANSACTION_COLS
+        );
+        let (ts, tx) = match &before {
+            Some((ts, tx)) => (Some(*ts), Some(tx.as_str())),
+            None => (None, None),
+        };
+        self.query(&sql, &[&customer.as_str(), &ts, &tx, &(limit as i64)], rows::transaction).await
+    }
+
+    async fn list_products(&self) -> Result<Vec<Product>> {
+        let sql = format!("SELECT {} FROM products ORDER BY id", rows::PRODUCT_COLS);
+        self.query(&sql, &[], rows::product).await
+    }
+
+    async fn begin_import(&self, kind: RecordKind, source: &str) -> Result<Box<dyn ImportSink>> {
+        let client = self.client().await?;
+        let spec = spec(kind);
+        client
+            .batch_execute(&format!(
+                "BEGIN; CREATE TEMP TABLE stage ({}, line BIGINT NOT NULL) ON COMMIT DROP;",
+                spec.stage_columns
+            ))
+            .await?;
+        Ok(Box::new(PgImport {
+            client: Some(client),
+            kind,
+            record: ImportRecord {
+                id: format!("imp_{}", uuid::Uuid::now_v7().simple()),
+                kind: kind.as_str().to_string(),
+                source: source.to_string(),
+                started_at: now_micros(),
+                finished_at: None,
+                status: "running".into(),
+                rows_written: 0,
+                rows_new: 0,
+                rows_rejected: 0,
+            },
+        }))
+    }
+
+    async fn list_imports(&self, limit: u32) -> Result<Vec<ImportRecord>> {
+        let sql = format!("SELECT {} FROM imports ORDER BY started_at DESC LIMIT $1", rows::IMPORT_COLS);
+        self.query(&sql, &[&(limit as i64)], rows::import).await
+    }
+
+    async fn insert_api_key(&self, k: &ApiKeyRecord) -> Result<()> {
+        self.client()
+            .await?
+            .execute(
+                "INSERT INTO api_keys (id, hash, role, customer_id, label, created_at, revoked_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                &[
+                    &k.id,
+                    &k.hash,
+                    &k.role.as_str(),
+                    &k.customer_id.as_ref().map(|c| c.as_str()),
+                    &k.label,
+                    &k.created_at,
+                    &k.revoked_at,
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn get_api_key(&self, id: &str) -> Result<Option<ApiKeyRecord>> {
+        let sql = format!("SELECT {} FROM api_keys WHERE id = $1", rows::API_KEY_COLS);
+        Ok(self.query(&sql, &[&id], rows::api_key).await?.pop())
+    }
+
+    async fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>> {
+        let sql = format!("SELECT {} FROM api_keys ORDER BY created_at", rows::API_KEY_COLS);
+        self.query(&sql, &[], rows::api_key).await
+    }
+
+    async fn revoke_api_key(&self, id: &str, at: i64) -> Result<bool> {
+        let n = self
+            .client()
+            .await?
+            .execute("UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL", &[&id, &at])
+            .await?;
+        Ok(n == 1)
+    }
+
+    async fn idempotency_get(&self, scope: &str, key: &str) -> Result<Option<IdempotentResponse>> {
+        let row = self
+            .client()
+            .await?
+            .query_opt(
+                "SELECT request_hash, status, body, created_at FROM idempotency WHERE scope = $1 AND key = $2",
+                &[&scope, &key],
+            )
+            .await?;
+        Ok(row.map(|r| IdempotentResponse {
+            request_hash: r.get(0),
+            status: r.get::<_, i64>(1) as u16,
+            body: r.get(2),
+            created_at: r.get(3),
+        }))
+    }
+
+    async fn idempotency_put(&self, scope: &str, key: &str, r: &IdempotentResponse) -> Result<()> {
+        self.client()
+            .await?
+            .execute(
+                "INSERT INTO idempotency (scope, key, request_hash, status, body, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (scope, key) DO NOTHING",
+                &[&scope, &key, &r.request_hash, &(r.status as i64), &r.body, &r.created_at],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn append_audit(&self, record: AuditRecord) -> Result<AuditEntry> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&AUDIT_LOCK]).await?;
+        let last = tx.query_opt("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", &[]).await?;
+        let (seq, prev) = match last {
+            Some(r) => (r.get::<_, i64>(0) + 1, r.get::<_, String>(1)),
+            None => (1, audit::GENESIS.to_string()),
+        };
+        let at = chrono::DateTime::from_timestamp_micros(now_micros()).expect("now is in range");
+        let hash = audit::chain_hash(&prev, seq, at, &record);
+        tx.execute(
+            "INSERT INTO audit_log (seq, at, actor, action, subject, details, prev_hash, hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            &[
+                &seq,
+                &at.timestamp_micros(),
+                &record.actor,
+                &record.action,
+                &record.subject,
+                &record.details.to_string(),
+                &prev,
+                &hash,
+            ],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(AuditEntry {
+            seq,
+            at,
+            actor: record.actor,
+            action: record.action,
+            subject: record.subject,
+            details: record.details,
+            prev_hash: prev,
+            hash,
+        })
+    }
+
+    async fn audit_entries(&self, after: i64, limit: u32) -> Result<Vec<AuditEntry>> {
+        let sql = format!("SELECT {} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2", rows::AUDIT_COLS);
+        self.query(&sql, &[&after, &(limit as i64)], rows::audit).await
+    }
+}
+
+/// How one record kind is staged and merged.
+struct Spec {
+    table: &'static str,
+    /// Columns of the real table written by an import (without `import_id`).
+    columns: &'static str,
+    /// `CREATE TEMP TABLE stage (...)` column definitions: `columns` plus any extras.
+    stage_columns: &'static str,
+    /// Columns of `stage` copied in, in order (`columns` + extras + `line`).
+    copy_columns: &'static str,
+    /// Id column name for duplicate messages, as the file names it.
+    id_name: &'static str,
+    /// A set-based reference check: `DELETE ... RETURNING line, reason` over `stage`.
+    reference_check: Option<&'static str>,
+}
+
+fn spec(kind: RecordKind) -> Spec {
+    match kind {
+        RecordKind::Customers => Spec {
+            table: "customers",
+            columns: "id, name, age, income_minor, currency, spending_habit, risk_profile, transactions, \
+                      sentiment_score, engagement_level, email, phone, occupation, joined_on, updated_at",
+            stage_columns: "id TEXT, name TEXT, age BIGINT, income_minor BIGINT, currency TEXT, spending_habit TEXT, \
+                      risk_profile TEXT, transactions BIGINT, sentiment_score DOUBLE PRECISION, engagement_level TEXT, \
+                      email TEXT, phone TEXT, occupation TEXT, joined_on TEXT, updated_at BIGINT, \
+                      gender TEXT, age_band TEXT, region TEXT, ethnicity TEXT",
+            copy_columns: "id, name, age, income_minor, currency, spending_habit, risk_profile, transactions, \
+                      sentiment_score, engagement_level, email, phone, occupation, joined_on, updated_at, \
+                      gender, age_band, region, ethnicity, line",
+            id_name: "Customer_ID",
+            reference_check: None,
+        },
+        RecordKind::Accounts => Spec {
+            table: "accounts",
+            columns: "id, customer_id, kind, product_id, currency, opened_on, closed_on, status, limit_minor, balance_minor",
+            stage_columns: "id TEXT, customer_id TEXT, kind TEXT, product_id TEXT, currency TEXT, opened_on TEXT, \
+                      closed_on TEXT, status TEXT, limit_minor BIGINT, balance_minor BIGINT",
+            copy_columns: "id, customer_id, kind, product_id, currency, opened_on, closed_on, status, limit_minor, \
+                      balance_minor, line",
+            id_name: "account_id",
+            reference_check: Some(
+                "DELETE FROM stage s WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.id = s.customer_id) \
+                 RETURNING line, 'customer_id', 'customer ''' || customer_id || ''' does not exist'",
+            ),
+        },
+        RecordKind::Transactions => Spec {
+            table: "transactions",
+            columns: "id, customer_id, account_id, ts, amount_minor, currency, merchant, category, mcc, channel, \
+                      country, balance_after_minor, status",
+            stage_columns: "id TEXT, customer_id TEXT, account_id TEXT, ts BIGINT, amount_minor BIGINT, currency TEXT, \
+                      merchant TEXT, category TEXT, mcc BIGINT, channel TEXT, country TEXT, \
+                      balance_after_minor BIGINT, status TEXT",
+            copy_columns: "id, customer_id, account_id, ts, amount_minor, currency, merchant, category, mcc, channel, \
+                      country, balance_after_minor, status, line",
+            id_name: "transaction_id",
+            reference_check: Some(
+                "DELETE FROM stage s WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = s.account_id \
+                 AND a.customer_id = s.customer_id) RETURNING line, 'account_id', \
+                 'account ''' || account_id || ''' does not exist for customer ''' || customer_id || ''''",
+            ),
+        },
+        RecordKind::Products => Spec {
+            table: "products",
+            columns: "id, name, family, risk_level, currency, min_income_minor, rate_bps, annual_fee_minor, description, active",
+            stage_columns: "id TEXT, name TEXT, family TEXT, risk_level TEXT, currency TEXT, min_income_minor BIGINT, \
+                      rate_bps BIGINT, annual_fee_minor BIGINT, description TEXT, active BIGINT",
+            copy_columns: "id, name, family, risk_level, currency, min_income_minor, rate_bps, annual_fee_minor, \
+                      description, active, line",
+            id_name: "product_id",
+            reference_check: None,
+        },
+        RecordKind::Messages => Spec {
+            table: "messages",
+            columns: "id, customer_id, ts, channel, body, sentiment",
+            stage_columns: "id TEXT, customer_id TEXT, ts BIGINT, channel TEXT, body TEXT, sentiment DOUBLE PRECISION",
+            copy_columns: "id, customer_id, ts, channel, body, sentiment, line",
+            id_name: "message_id",
+            reference_check: Some(
+                "DELETE FROM stage s WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.id = s.customer_id) \
+                 RETURNING line, 'customer_id', 'customer ''' || customer_id || ''' does not exist'",
+            ),
+        },
+        RecordKind::Events => Spec {
+            table: "events",
+            columns: "id, customer_id, ts, kind, product_id, decision_id, value",
+            stage_columns: "id TEXT, customer_id TEXT, ts BIGINT, kind TEXT, product_id TEXT, decision_id TEXT, value BIGINT",
+            copy_columns: "id, customer_id, ts, kind, product_id, decision_id, value, line",
+            id_name: "event_id",
+            reference_check: Some(
+                "DELETE FROM stage s WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.id = s.customer_id) \
+                 RETURNING line, 'customer_id', 'customer ''' || customer_id || ''' does not exist'",
+            ),
+        },
+    }
+}
+
+/// Rows in PostgreSQL's COPY text format: tab-separated, `\N` for NULL, backslash escapes.
+struct CopyRows(BytesMut);
+
+impl CopyRows {
+    fn text(&mut self, v: Option<&str>) -> &mut Self {
+        match v {
+            None => self.0.put_slice(b"\\N"),
+            Some(s) => {
+                for b in s.bytes() {
+                    match b {
+                        b'\\' => self.0.put_slice(b"\\\\"),
+                        b'\t' => self.0.put_slice(b"\\t"),
+                        b'\n' => self.0.put_slice(b"\\n"),
+                        b'\r' => self.0.put_slice(b"\\r"),
+                        _ => self.0.put_u8(b),
+                    }
+                }
+            }
+        }
+        self.0.put_u8(b'\t');
+        self
+    }
+    fn int(&mut self, v: Option<i64>) -> &mut Self {
+        match v {
+            None => self.0.put_slice(b"\\N"),
+            Some(n) => self.0.put_slice(n.to_string().as_bytes()),
+        }
+        self.0.put_u8(b'\t');
+        self
+    }
+    fn real(&mut self, v: Option<f64>) -> &mut Self {
+        match v {
+            None => self.0.put_slice(b"\\N"),
+            Some(n) => self.0.put_slice(format!("{n:?}").as_bytes()),
+        }
+        self.0.put_u8(b'\t');
+        self
+    }
+    /// The last field of a row: the line number.
+    fn end(&mut self, line: u64) {
+        self.0.put_slice(line.to_string().as_bytes());
+        self.0.put_u8(b'\n');
+    }
+}
+
+fn encode(batch: &Batch) -> BytesMut {
+    let mut w = CopyRows(BytesMut::with_capacity(batch.len() * 160));
+    let now = now_micros();
+    match batch {
+        Batch::Customers(rows) => {
+            for (line, c, p) in rows {
+                let joined = c.joined_on.map(|d| d.to_string());
+                w.text(Some(c.id.as_str()))
+                    .text(Some(&c.name))
+                    .int(Some(c.age as i64))
+                    .int(Some(c.income.minor))
+                    .text(Some(c.income.currency.as_str()))
+                    .text(Some(c.spending_habit.as_str()))
+                    .text(Some(c.risk_profile.as_str()))
+                    .int(Some(c.transactions as i64))
+                    .real(Some(c.sentiment_score.value()))
+                    .text(Some(c.engagement_level.as_str()))
+                    .text(c.email.as_deref())
+                    .text(c.phone.as_deref())
+                    .text(c.occupation.as_deref())
+                    .text(joined.as_deref())
+                    .int(Some(now))
+                    .text(p.gender.as_deref())
+                    .text(p.age_band.as_deref())
+                    .text(p.region.as_deref())
+                    .text(p.ethnicity.as_deref())
+                    .end(*line);
+            }
+        }
+        Batch::Accounts(rows) => {
+            for (line, a) in rows {
+                let (opened, closed) = (a.opened_on.to_string(), a.closed_on.map(|d| d.to_string()));
+                w.text(Some(a.id.as_str()))
+                    .text(Some(a.customer_id.as_str()))
+                    .text(Some(a.kind.as_str()))
+                    .text(a.product_id.as_ref().map(|p| p.as_str()))
+                    .text(Some(a.currency.as_str()))
+                    .text(Some(&opened))
+                    .text(closed.as_deref())
+                    .text(Some(a.status.as_str()))
+                    .int(a.limit.map(|m| m.minor))
+                    .int(Some(a.balance.minor))
+                    .end(*line);
+            }
+        }
+        Batch::Transactions(rows) => {
+            for (line, t) in rows {
+                w.text(Some(t.id.as_str()))
+                    .text(Some(t.customer_id.as_str()))
+                    .text(Some(t.account_id.as_str()))
+                    .int(Some(t.timestamp.timestamp_micros()))
+                    .int(Some(t.amount.minor))
+                    .text(Some(t.amount.currency.as_str()))
+                    .text(t.merchant.as_deref())
+                    .text(Some(t.category.as_str()))
+                    .int(t.mcc.map(|m| m.value() as i64))
+                    .text(Some(t.channel.as_str()))
+                    .text(Some(t.country.as_str()))
+                    .int(t.balance_after.map(|m| m.minor))
+                    .text(Some(t.status.as_str()))
+                    .end(*line);
+            }
+        }
+        Batch::Products(rows) => {
+            for (line, p) in rows {
+                let currency =
+                    p.min_income.or(p.annual_fee).map(|m| m.currency).unwrap_or(sextant_core::Currency::EUR);
+                w.text(Some(p.id.as_str()))
+                    .text(Some(&p.name))
+                    .text(Some(p.family.as_str()))
+                    .text(Some(p.risk_level.as_str()))
+                    .text(Some(currency.as_str()))
+                    .int(p.min_income.map(|m| m.minor))
+                    .int(p.rate_bps.map(i64::from))
+                    .int(p.annual_fee.map(|m| m.minor))
+                    .text(Some(&p.description))
+                    .int(Some(p.active as i64))
+                    .end(*line);
+            }
+        }
+        Batch::Messages(rows) => {
+            for (line, m) in rows {
+                w.text(Some(m.id.as_str()))
+                    .text(Some(m.customer_id.as_str()))
+                    .int(Some(m.timestamp.timestamp_micros()))
+                    .text(Some(&m.channel))
+                    .text(Some(&m.body))
+                    .real(m.sentiment)
+                    .end(*line);
+            }
+        }
+        Batch::Events(rows) => {
+            for (line, e) in rows {
+                w.text(Some(e.id.as_str()))
+                    .text(Some(e.customer_id.as_str()))
+                    .int(Some(e.timestamp.timestamp_micros()))
+                    .text(Some(e.kind.as_str()))
+                    .text(e.product_id.as_ref().map(|p| p.as_str()))
+                    .text(e.decision_id.as_ref().map(|d| d.as_str()))
+                    .int(e.value.map(i64::from))
+                    .end(*line);
+            }
+        }
+    }
+    w.0
+}
+
+/// An open PostgreSQL import: one pooled connection inside `BEGIN`, rows staged by `COPY`.
+struct PgImport {
+    client: Option<Object>,
+    kind: RecordKind,
+    record: ImportRecord,
+}
+
+impl PgImport {
+    fn client(&self) -> Result<&Object> {
+        self.client.as_ref().ok_or_else(|| StoreError::Task("import already finished".into()))
+    }
+}
+
+impl Drop for PgImport {
+    fn drop(&mut self) {
+        // Abandoned inside a transaction: detach the connection from the pool and close it, so
+        // the server rolls the transaction back and no half-import is ever visible or reused.
+        if let Some(obj) = self.client.take() {
+            drop(Object::take(obj));
+        }
+    }
+}
+
+fn rejects_from(rows: Vec<tokio_postgres::Row>) -> Vec<RowReject> {
+    let mut out: Vec<RowReject> = rows
+        .iter()
+        .map(|r| {
+            let column: String = r.get(1);
+            RowReject {
+                line: r.get::<_, i64>(0) as u64,
+                column: match column.as_str() {
+                    "customer_id" => Some("customer_id"),
+                    "account_id" => Some("account_id"),
+                    _ => None,
+                },
+                reason: r.get(2),
+            }
+        })
+        .collect();
+    out.sort_by_key(|r| r.line);
+    out
+}
+
+#[async_trait]
+impl ImportSink for PgImport {
+    async fn write(&mut self, batch: Batch) -> Result<Vec<RowReject>> {
+        let spec = spec(self.kind);
+        let data = encode(&batch).freeze();
+        let client = self.client()?;
+        let sink = client.copy_in(&format!("COPY stage ({}) FROM STDIN", spec.copy_columns)).await?;
+        futures_util::pin_mut!(sink);
+        sink.send(data).await?;
+        sink.finish().await?;
+        Ok(Vec::new())
+    }
+
+    async fn finish(&mut self) -> Result<Vec<RowReject>> {
+        let spec = spec(self.kind);
+        let client = self.client()?;
+        // Later occurrences of an id already staged are duplicates within this import.
+        let dup_sql = format!(
+            "DELETE FROM stage s USING (SELECT line FROM (SELECT line, row_number() OVER (PARTITION BY id ORDER BY line) AS n \
+             FROM stage) d WHERE d.n > 1) d WHERE s.line = d.line \
+             RETURNING s.line, '', 'duplicate {} ''' || s.id || ''': it appears earlier in this import'",
+            spec.id_name
+        );
+        let mut rejects = rejects_from(client.query(&dup_sql, &[]).await?);
+        if let Some(check) = spec.reference_check {
+            rejects.extend(rejects_from(client.query(check, &[]).await?));
+        }
+        rejects.sort_by_key(|r| r.line);
+        Ok(rejects)
+    }
+
+    async fn commit(mut self: Box<Self>, rejected: u64) -> Result<ImportRecord> {
+        let spec = spec(self.kind);
+        let mut rec = self.record.clone();
+        let client = self.client()?;
+        let updates: Vec<String> = spec
+            .columns
+            .split(',')
+            .map(str::trim)
+            .filter(|c| *c != "id")
+            .map(|c| format!("{c} = excluded.{c}"))
+            .collect();
+        let merge = format!(
+            "WITH m AS (INSERT INTO {t} ({cols}, import_id) SELECT {cols}, $1 FROM stage \
+             ON CONFLICT (id) DO UPDATE SET {upd}, import_id = excluded.import_id RETURNING (xmax = 0) AS inserted) \
+             SELECT count(*), count(*) FILTER (WHERE inserted) FROM m",
+            t = spec.table,
+            cols = spec.columns,
+            upd = updates.join(", ")
+        );
+        let row = client.query_one(&merge, &[&rec.id]).await?;
+        rec.rows_written = row.get::<_, i64>(0) as u64;
+        rec.rows_new = row.get::<_, i64>(1) as u64;
+        if self.kind == RecordKind::Customers {
+            client
+                .execute(
+                    "INSERT INTO customer_protected (customer_id, gender, age_band, region, ethnicity, import_id) \
+                     SELECT id, gender, age_band, region, ethnicity, $1 FROM stage \
+                     WHERE gender IS NOT NULL OR age_band IS NOT NULL OR region IS NOT NULL OR ethnicity IS NOT NULL \
+                     ON CONFLICT (customer_id) DO UPDATE SET gender = excluded.gender, age_band = excluded.age_band, \
+                     region = excluded.region, ethnicity = excluded.ethnicity, import_id = excluded.import_id",
+                    &[&rec.id],
+                )
+                .await?;
+            client
+                .execute(
+                    "DELETE FROM customer_protected p USING stage s WHERE p.customer_id = s.id AND s.gender IS NULL \
+                     AND s.age_band IS NULL AND s.region IS NULL AND s.ethnicity IS NULL",
+                    &[],
+                )
+                .await?;
+        }
+        rec.rows_rejected = rejected;
+        rec.finished_at = Some(now_micros());
+        rec.status = "committed".into();
+        client
+            .execute(
+                "INSERT INTO imports (id, kind, source, started_at, finished_at, status, rows_written, rows_new, rows_rejected) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                &[
+                    &rec.id,
+                    &rec.kind,
+                    &rec.source,
+                    &rec.started_at,
+                    &rec.finished_at,
+                    &rec.status,
+                    &(rec.rows_written as i64),
+                    &(rec.rows_new as i64),
+                    &(rec.rows_rejected as i64),
+                ],
+            )
+            .await?;
+        client.batch_execute("COMMIT").await?;
+        // Committed: the connection is clean and may go back to the pool.
+        drop(self.client.take());
+        Ok(rec)
+    }
+
+    async fn rollback(mut self: Box<Self>) -> Result<()> {
+        let client = self.client()?;
+        client.batch_execute("ROLLBACK").await?;
+        let rec = &self.record;
+        client
+            .execute(
+                "INSERT INTO imports (id, kind, source, started_at, finished_at, status) \
+                 VALUES ($1, $2, $3, $4, $5, 'rolled_back')",
+                &[&rec.id, &rec.kind, &rec.source, &rec.started_at, &now_micros()],
+            )
+            .await?;
+        drop(self.client.take());
+        Ok(())
+    }
+}

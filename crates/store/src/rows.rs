@@ -1,0 +1,234 @@
+//! Row mapping shared by both backends. The two schemas store the same column types (BIGINT
+//! microseconds for times, TEXT dates, BIGINT minor units), so one mapping serves both.
+
+use crate::{ApiKeyRecord, ImportRecord, Result, StoreError};
+use chrono::{DateTime, NaiveDate, Utc};
+use sextant_core::{
+    Account, AuditEntry, Currency, Customer, Money, Product, SentimentScore, Transaction,
+};
+
+/// Column access over a SQLite or PostgreSQL row.
+pub(crate) trait Cells {
+    fn text(&self, i: usize) -> Result<Option<String>>;
+    fn int(&self, i: usize) -> Result<Option<i64>>;
+    fn real(&self, i: usize) -> Result<Option<f64>>;
+}
+
+impl Cells for rusqlite::Row<'_> {
+    fn text(&self, i: usize) -> Result<Option<String>> {
+        Ok(self.get(i)?)
+    }
+    fn int(&self, i: usize) -> Result<Option<i64>> {
+        Ok(self.get(i)?)
+    }
+    fn real(&self, i: usize) -> Result<Option<f64>> {
+        Ok(self.get(i)?)
+    }
+}
+
+impl Cells for tokio_postgres::Row {
+    fn text(&self, i: usize) -> Result<Option<String>> {
+        Ok(self.try_get(i)?)
+    }
+    fn int(&self, i: usize) -> Result<Option<i64>> {
+        Ok(self.try_get(i)?)
+    }
+    fn real(&self, i: usize) -> Result<Option<f64>> {
+        Ok(self.try_get(i)?)
+    }
+}
+
+struct Reader<'a> {
+    row: &'a dyn Cells,
+    table: &'static str,
+}
+
+impl Reader<'_> {
+    fn opt_text(&self, i: usize) -> Result<Option<String>> {
+        self.row.text(i)
+    }
+    fn text(&self, i: usize, col: &'static str) -> Result<String> {
+        self.row.text(i)?.ok_or_else(|| StoreError::corrupt(self.table, col, "NULL"))
+    }
+    fn int(&self, i: usize, col: &'static str) -> Result<i64> {
+        self.row.int(i)?.ok_or_else(|| StoreError::corrupt(self.table, col, "NULL"))
+    }
+    fn parse<T: std::str::FromStr>(&self, i: usize, col: &'static str) -> Result<T>
+    where
+        T::Err: std::fmt::Display,
+    {
+        self.text(i, col)?.parse().map_err(|e| StoreError::corrupt(self.table, col, e))
+    }
+    fn opt_parse<T: std::str::FromStr>(&self, i: usize, col: &'static str) -> Result<Option<T>>
+    where
+        T::Err: std::fmt::Display,
+    {
+        match self.row.text(i)? {
+            Some(s) => Ok(Some(s.parse().map_err(|e| StoreError::corrupt(self.table, col, e))?)),
+            None => Ok(None),
+        }
+    }
+    fn currency(&self, i: usize) -> Result<Currency> {
+        Currency::parse(&self.text(i, "currency")?).map_err(|e| StoreError::corrupt(self.table, "currency", e))
+    }
+    fn time(&self, i: usize, col: &'static str) -> Result<DateTime<Utc>> {
+        let v = self.int(i, col)?;
+        DateTime::from_timestamp_micros(v).ok_or_else(|| StoreError::corrupt(self.table, col, "timestamp out of range"))
+    }
+    fn date(&self, i: usize, col: &'static str) -> Result<Option<NaiveDate>> {
+        match self.row.text(i)? {
+            Some(s) => Ok(Some(
+                NaiveDate::parse_from_str(&s, "%Y-%m-%d").map_err(|e| StoreError::corrupt(self.table, col, e))?,
+            )),
+            None => Ok(None),
+        }
+    }
+}
+
+pub(crate) const CUSTOMER_COLS: &str = "id, name, age, income_minor, currency, spending_habit, risk_profile, \
+     transactions, sentiment_score, engagement_level, email, phone, occupation, joined_on";
+
+pub(crate) fn customer(row: &dyn Cells) -> Result<Customer> {
+    let r = Reader { row, table: "customers" };
+    let currency = r.currency(4)?;
+    let age = r.int(2, "age")?;
+    let sentiment = row.real(8)?.ok_or_else(|| StoreError::corrupt("customers", "sentiment_score", "NULL"))?;
+    Ok(Customer {
+        id: r.parse(0, "id")?,
+        name: r.text(1, "name")?,
+        age: u8::try_from(age).map_err(|e| StoreError::corrupt("customers", "age", e))?,
+        income: Money::new(r.int(3, "income_minor")?, currency),
+        spending_habit: r.parse(5, "spending_habit")?,
+        risk_profile: r.parse(6, "risk_profile")?,
+        transactions: u32::try_from(r.int(7, "transactions")?)
+            .map_err(|e| StoreError::corrupt("customers", "transactions", e))?,
+        sentiment_score: SentimentScore::new(sentiment)
+            .map_err(|e| StoreError::corrupt("customers", "sentiment_score", e))?,
+        engagement_level: r.parse(9, "engagement_level")?,
+        email: r.opt_text(10)?,
+        phone: r.opt_text(11)?,
+        occupation: r.opt_text(12)?,
+        joined_on: r.date(13, "joined_on")?,
+    })
+}
+
+pub(crate) const ACCOUNT_COLS: &str =
+    "id, customer_id, kind, product_id, currency, opened_on, closed_on, status, limit_minor, balance_minor";
+
+pub(crate) fn account(row: &dyn Cells) -> Result<Account> {
+    let r = Reader { row, table: "accounts" };
+    let currency = r.currency(4)?;
+    Ok(Account {
+        id: r.parse(0, "id")?,
+        customer_id: r.parse(1, "customer_id")?,
+        kind: r.parse(2, "kind")?,
+        product_id: r.opt_parse(3, "product_id")?,
+        currency,
+        opened_on: r.date(5, "opened_on")?.ok_or_else(|| StoreError::corrupt("accounts", "opened_on", "NULL"))?,
+        closed_on: r.date(6, "closed_on")?,
+        status: r.parse(7, "status")?,
+        limit: row.int(8)?.map(|m| Money::new(m, currency)),
+        balance: Money::new(r.int(9, "balance_minor")?, currency),
+    })
+}
+
+pub(crate) const TRANSACTION_COLS: &str = "id, customer_id, account_id, ts, amount_minor, currency, merchant, \
+     category, mcc, channel, country, balance_after_minor, status";
+
+pub(crate) fn transaction(row: &dyn Cells) -> Result<Transaction> {
+    let r = Reader { row, table: "transactions" };
+    let currency = r.currency(5)?;
+    let mcc = match row.int(8)? {
+        Some(v) => Some(
+            u16::try_from(v)
+                .ok()
+                .and_then(|v| sextant_core::Mcc::try_from(v).ok())
+                .ok_or_else(|| StoreError::corrupt("transactions", "mcc", v))?,
+        ),
+        None => None,
+    };
+    Ok(Transaction {
+        id: r.parse(0, "id")?,
+        customer_id: r.parse(1, "customer_id")?,
+        account_id: r.parse(2, "account_id")?,
+        timestamp: r.time(3, "ts")?,
+        amount: Money::new(r.int(4, "amount_minor")?, currency),
+        merchant: r.opt_text(6)?,
+        category: r.parse(7, "category")?,
+        mcc,
+        channel: r.parse(9, "channel")?,
+        country: sextant_core::CountryCode::parse(&r.text(10, "country")?)
+            .map_err(|e| StoreError::corrupt("transactions", "country", e))?,
+        balance_after: row.int(11)?.map(|m| Money::new(m, currency)),
+        status: r.parse(12, "status")?,
+    })
+}
+
+pub(crate) const PRODUCT_COLS: &str =
+    "id, name, family, risk_level, currency, min_income_minor, rate_bps, annual_fee_minor, description, active";
+
+pub(crate) fn product(row: &dyn Cells) -> Result<Product> {
+    let r = Reader { row, table: "products" };
+    let currency = r.currency(4)?;
+    Ok(Product {
+        id: r.parse(0, "id")?,
+        name: r.text(1, "name")?,
+        family: r.parse(2, "family")?,
+        risk_level: r.parse(3, "risk_level")?,
+        min_income: row.int(5)?.map(|m| Money::new(m, currency)),
+        rate_bps: row.int(6)?.map(|v| v as i32),
+        annual_fee: row.int(7)?.map(|m| Money::new(m, currency)),
+        description: r.text(8, "description")?,
+        active: r.int(9, "active")? != 0,
+    })
+}
+
+pub(crate) const AUDIT_COLS: &str = "seq, at, actor, action, subject, details, prev_hash, hash";
+
+pub(crate) fn audit(row: &dyn Cells) -> Result<AuditEntry> {
+    let r = Reader { row, table: "audit_log" };
+    Ok(AuditEntry {
+        seq: r.int(0, "seq")?,
+        at: r.time(1, "at")?,
+        actor: r.text(2, "actor")?,
+        action: r.text(3, "action")?,
+        subject: r.text(4, "subject")?,
+        details: serde_json::from_str(&r.text(5, "details")?)
+            .map_err(|e| StoreError::corrupt("audit_log", "details", e))?,
+        prev_hash: r.text(6, "prev_hash")?,
+        hash: r.text(7, "hash")?,
+    })
+}
+
+pub(crate) const API_KEY_COLS: &str = "id, hash, role, customer_id, label, created_at, revoked_at";
+
+pub(crate) fn api_key(row: &dyn Cells) -> Result<ApiKeyRecord> {
+    let r = Reader { row, table: "api_keys" };
+    Ok(ApiKeyRecord {
+        id: r.text(0, "id")?,
+        hash: r.text(1, "hash")?,
+        role: r.parse(2, "role")?,
+        customer_id: r.opt_parse(3, "customer_id")?,
+        label: r.text(4, "label")?,
+        created_at: r.int(5, "created_at")?,
+        revoked_at: row.int(6)?,
+    })
+}
+
+pub(crate) const IMPORT_COLS: &str =
+    "id, kind, source, started_at, finished_at, status, rows_written, rows_new, rows_rejected";
+
+pub(crate) fn import(row: &dyn Cells) -> Result<ImportRecord> {
+    let r = Reader { row, table: "imports" };
+    Ok(ImportRecord {
+        id: r.text(0, "id")?,
+        kind: r.text(1, "kind")?,
+        source: r.text(2, "source")?,
+        started_at: r.int(3, "started_at")?,
+        finished_at: row.int(4)?,
+        status: r.text(5, "status")?,
+        rows_written: r.int(6, "rows_written")? as u64,
+        rows_new: r.int(7, "rows_new")? as u64,
+        rows_rejected: r.int(8, "rows_rejected")? as u64,
+    })
+}

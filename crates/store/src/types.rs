@@ -1,0 +1,154 @@
+//! Records the store reads and writes that are storage concerns rather than bank domain types.
+
+use sextant_core::{
+    Account, Customer, CustomerEvent, CustomerMessage, Product, ProtectedAttributes, Role, Transaction,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// Tables that can be counted (for summaries and benchmarks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Table {
+    Customers,
+    Accounts,
+    Transactions,
+    Products,
+    Messages,
+    Events,
+    AuditLog,
+}
+
+impl Table {
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::Customers => "customers",
+            Table::Accounts => "accounts",
+            Table::Transactions => "transactions",
+            Table::Products => "products",
+            Table::Messages => "messages",
+            Table::Events => "events",
+            Table::AuditLog => "audit_log",
+        }
+    }
+}
+
+/// Kinds of record the importer handles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RecordKind {
+    Customers,
+    Accounts,
+    Transactions,
+    Products,
+    Messages,
+    Events,
+}
+
+impl RecordKind {
+    pub const ALL: [RecordKind; 6] = [
+        RecordKind::Customers,
+        RecordKind::Accounts,
+        RecordKind::Transactions,
+        RecordKind::Products,
+        RecordKind::Messages,
+        RecordKind::Events,
+    ];
+    pub fn as_str(self) -> &'static str {
+        self.table().name()
+    }
+    pub fn table(self) -> Table {
+        match self {
+            RecordKind::Customers => Table::Customers,
+            RecordKind::Accounts => Table::Accounts,
+            RecordKind::Transactions => Table::Transactions,
+            RecordKind::Products => Table::Products,
+            RecordKind::Messages => Table::Messages,
+            RecordKind::Events => Table::Events,
+        }
+    }
+}
+
+/// A batch of parsed rows, each with the 1-based line (or record) number it came from.
+#[derive(Debug, Clone)]
+pub enum Batch {
+    Customers(Vec<(u64, Customer, ProtectedAttributes)>),
+    Accounts(Vec<(u64, Account)>),
+    Transactions(Vec<(u64, Transaction)>),
+    Products(Vec<(u64, Product)>),
+    Messages(Vec<(u64, CustomerMessage)>),
+    Events(Vec<(u64, CustomerEvent)>),
+}
+
+impl Batch {
+    pub fn len(&self) -> usize {
+        match self {
+            Batch::Customers(v) => v.len(),
+            Batch::Accounts(v) => v.len(),
+            Batch::Transactions(v) => v.len(),
+            Batch::Products(v) => v.len(),
+            Batch::Messages(v) => v.len(),
+            Batch::Events(v) => v.len(),
+        }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A row the database refused, by line and reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowReject {
+    pub line: u64,
+    pub column: Option<&'static str>,
+    pub reason: String,
+}
+
+/// A finished (or failed) import, as recorded in the `imports` table.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ImportRecord {
+    pub id: String,
+    pub kind: String,
+    pub source: String,
+    pub started_at: i64,
+    pub finished_at: Option<i64>,
+    pub status: String,
+    /// Rows written by this import (new or replaced).
+    pub rows_written: u64,
+    /// Of those, rows that did not exist before.
+    pub rows_new: u64,
+    pub rows_rejected: u64,
+}
+
+/// An API key as stored: only a hash of the secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyRecord {
+    pub id: String,
+    /// PHC-format password hash (argon2id) of the secret part.
+    pub hash: String,
+    pub role: Role,
+    pub customer_id: Option<sextant_core::CustomerId>,
+    pub label: String,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+/// A stored response to a write made with an `Idempotency-Key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotentResponse {
+    pub request_hash: String,
+    pub status: u16,
+    pub body: String,
+    pub created_at: i64,
+}
