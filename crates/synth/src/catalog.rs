@@ -19,6 +19,7 @@ pub(crate) struct Product {
     pub description: &'static str,
 }
 
+#[allow(clippy::too_many_arguments)] // a table row constructor
 const fn p(
     id: &'static str,
     name: &'static str,
