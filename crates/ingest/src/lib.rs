@@ -12,7 +12,14 @@
 mod raw;
 mod schema;
 
-pub use schema::{columns, parse_row};
+pub use raw::{Fields, parse_json_record};
+pub use schema::{Row, columns, parse_row};
+
+/// Every column name of `kind`, required and optional.
+pub fn known_columns(kind: RecordKind) -> Vec<&'static str> {
+    let (req, opt) = columns(kind);
+    req.iter().chain(opt).copied().collect()
+}
 
 use sextant_store::{Batch, ImportRecord, RecordKind, RowReject, Store, StoreError};
 use std::io::Write;

@@ -216,11 +216,22 @@ fn parse_json_line(kind: RecordKind, buf: &[u8], line: u64, known: &[&'static st
     let text = utf8(buf).map_err(|e| err(None, e.reason))?;
     let value: serde_json::Value =
         serde_json::from_str(text).map_err(|e| err(None, format!("malformed JSON: {e}")))?;
+    parse_json_record(kind, value, line, known)
+}
+
+/// Parse one JSON object of `kind` (the same schema as a JSON Lines import); `line` is the
+/// record's number for error messages. Used by the API for JSON batches.
+pub fn parse_json_record(
+    kind: RecordKind,
+    value: serde_json::Value,
+    line: u64,
+    known: &[&str],
+) -> Result<Row, RowError> {
     let serde_json::Value::Object(map) = value else {
-        return Err(err(None, "expected a JSON object".into()));
+        return Err(RowError { line, column: None, reason: "expected a JSON object".into() });
     };
     if let Some(k) = map.keys().find(|k| !known.contains(&k.as_str())) {
-        return Err(err(Some(sextant_core::text::preview(k)), "unknown field".into()));
+        return Err(RowError { line, column: Some(sextant_core::text::preview(k)), reason: "unknown field".into() });
     }
     parse_row(kind, &JsonRow(map), line)
 }

@@ -60,11 +60,6 @@ pub(crate) const PRODUCTS: &[Product] = &[
     p("P-INS-LIFE", "Term Life Insurance", F::Insurance, R::Low, 25_000, None, 21_600, "Protects your family and your mortgage"),
 ];
 
-/// The catalog entry with this id.
-pub(crate) fn get(id: &str) -> &'static Product {
-    PRODUCTS.iter().find(|p| p.id == id).expect("product id is in the catalog")
-}
-
 /// Write `products.csv` (header included).
 pub(crate) fn write_products(buf: &mut Vec<u8>, currency: &str) {
     push_str(buf, crate::schema::PRODUCTS_HEADER);

@@ -1,0 +1,37 @@
+//! The OpenAPI document, generated from the handlers' annotations.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Sextant API", description = "Personal, explainable, consented next best actions for retail banking."),
+    paths(
+        crate::routes::health::healthz,
+        crate::routes::health::readyz,
+        crate::routes::customers::list,
+        crate::routes::customers::get,
+        crate::routes::customers::accounts,
+        crate::routes::transactions::list,
+        crate::routes::transactions::create,
+        crate::routes::products::list,
+        crate::routes::products::imports,
+    ),
+    components(schemas(crate::error::Problem, crate::error::FieldProblem)),
+    modifiers(&ApiKeyAuth),
+    security(("api_key" = [])),
+    tags((name = "customers"), (name = "transactions"), (name = "products"), (name = "imports"), (name = "health"))
+)]
+pub struct ApiDoc;
+
+struct ApiKeyAuth;
+
+impl Modify for ApiKeyAuth {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        let components = api.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("sx_<id>_<secret>").build()),
+        );
+    }
+}

@@ -1,0 +1,57 @@
+//! Route table. Each handler: extract and authorise, one call into the store, one response.
+
+pub(crate) mod console;
+pub(crate) mod customers;
+pub(crate) mod health;
+pub(crate) mod products;
+pub(crate) mod transactions;
+
+use crate::AppState;
+use crate::error::ApiError;
+use axum::Router;
+use axum::routing::{get, post};
+
+pub(crate) fn router(state: AppState) -> Router {
+    let docs = Router::<AppState>::from(
+        utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", <crate::ApiDoc as utoipa::OpenApi>::openapi()),
+    )
+    .layer(axum::middleware::from_fn_with_state(state.clone(), console::require_session));
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/login", get(console::login_page).post(console::login))
+        .route("/logout", post(console::logout))
+        .route("/v1/customers", get(customers::list))
+        .route("/v1/customers/{id}", get(customers::get))
+        .route("/v1/customers/{id}/accounts", get(customers::accounts))
+        .route("/v1/customers/{id}/transactions", get(transactions::list))
+        .route("/v1/transactions", post(transactions::create))
+        .route("/v1/products", get(products::list))
+        .route("/v1/imports", get(products::imports))
+        .merge(docs)
+        .fallback(|| async { ApiError::NotFound("no such route".into()) })
+        .with_state(state)
+}
+
+/// Page size: default 50, at most 500.
+pub(crate) fn parse_limit(raw: Option<&str>) -> Result<u32, ApiError> {
+    match raw {
+        None => Ok(50),
+        Some(s) => match s.parse::<u32>() {
+            Ok(n) if (1..=500).contains(&n) => Ok(n),
+            _ => Err(ApiError::invalid_field("limit", format!("'{}' is not a page size between 1 and 500", sextant_core::text::preview(s)))),
+        },
+    }
+}
+
+/// Cursors are opaque to clients: hex of the last item's sort key.
+pub(crate) fn encode_cursor(s: &str) -> String {
+    hex::encode(s.as_bytes())
+}
+
+pub(crate) fn decode_cursor(raw: &str) -> Result<String, ApiError> {
+    hex::decode(raw)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(|| ApiError::invalid_field("cursor", "not a cursor returned by this API"))
+}
