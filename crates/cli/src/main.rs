@@ -1,1 +1,205 @@
-fn main() {}
+//! The `sextant` binary: parses the command line and configuration, sets up logging, and wires
+//! the library crates together. The only place `anyhow` is used.
+
+mod bench;
+mod config;
+mod demo;
+mod import;
+mod keys;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use config::Config;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(
+    name = "sextant",
+    version,
+    about = "Personal, explainable, fair and consented next best actions for retail banking"
+)]
+struct Cli {
+    /// Configuration file (default: ./sextant.toml if present).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Database: a SQLite file path or a postgres:// URL (default: sextant.db).
+    #[arg(long, global = true, env = "SEXTANT_DATABASE")]
+    database: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Write a deterministic synthetic bank (customers, accounts, transactions, outcomes).
+    Generate(demo::GenerateArgs),
+    /// Import a file (customers, accounts, transactions, products, messages, events) or a whole
+    /// generated bank directory (`bank DIR`).
+    Import(import::ImportArgs),
+    /// Serve the HTTP API and docs.
+    Serve {
+        /// Address to listen on (overrides server.bind).
+        #[arg(long)]
+        bind: Option<String>,
+    },
+    /// Create, list and revoke API keys.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+    /// Apply pending database migrations.
+    Migrate,
+    /// Audit log tools.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Benchmarks (import throughput and memory).
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+    /// The demo: generate a synthetic bank, import it, create an admin key, serve.
+    Demo(demo::DemoArgs),
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the hash chain: any altered, removed or reordered entry is reported.
+    Verify,
+}
+
+fn init_logging(cfg: &config::LogConfig) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cfg.level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if cfg.format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut cfg = Config::load(cli.config.as_deref())?;
+    if let Some(db) = cli.database {
+        cfg.database = db;
+    }
+    init_logging(&cfg.log);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    rt.block_on(async move {
+        match cli.command {
+            Command::Generate(args) => demo::generate(&args),
+            Command::Import(args) => import::run(&cfg, &args).await,
+            Command::Serve { bind } => {
+                if let Some(b) = bind {
+                    cfg.server.bind = b;
+                    cfg.validate()?;
+                }
+                serve(&cfg).await
+            }
+            Command::Keys(cmd) => keys::run(&cfg, cmd).await,
+            Command::Migrate => {
+                open(&cfg).await?;
+                println!("database {} is up to date", redact(&cfg.database));
+                Ok(())
+            }
+            Command::Audit(AuditCommand::Verify) => audit_verify(&cfg).await,
+            Command::Bench(cmd) => bench::run(&cfg, cmd).await,
+            Command::Demo(args) => demo::run(cfg, &args).await,
+        }
+    })
+}
+
+/// Open the configured store (running migrations).
+pub(crate) async fn open(cfg: &Config) -> anyhow::Result<Arc<dyn sextant_store::Store>> {
+    sextant_store::open(&cfg.database)
+        .await
+        .with_context(|| format!("opening database {}", redact(&cfg.database)))
+}
+
+/// A database URL fit for logs and messages: the password, if any, replaced.
+pub(crate) fn redact(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://")
+        && let Some((creds, host)) = rest.split_once('@')
+        && let Some((user, _)) = creds.split_once(':')
+    {
+        return format!("{scheme}://{user}:***@{host}");
+    }
+    url.to_string()
+}
+
+pub(crate) async fn serve(cfg: &Config) -> anyhow::Result<()> {
+    let store = open(cfg).await?;
+    let listener = tokio::net::TcpListener::bind(&cfg.server.bind)
+        .await
+        .with_context(|| format!("binding {}", cfg.server.bind))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, backend = store.backend().as_str(), "serving");
+    println!(
+        "Sextant API on http://{addr}  (docs: http://{addr}/docs/, health: http://{addr}/healthz)"
+    );
+    let state = sextant_server::AppState::new(store, cfg.server.clone());
+    sextant_server::serve(listener, state, shutdown_signal()).await?;
+    tracing::info!("shut down cleanly");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}
+
+async fn audit_verify(cfg: &Config) -> anyhow::Result<()> {
+    let store = open(cfg).await?;
+    let mut all = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = store.audit_entries(after, 10_000).await?;
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        all.extend(page);
+    }
+    match sextant_core::audit::verify_chain(&all) {
+        Ok(()) => {
+            println!("audit log intact: {} entries", all.len());
+            Ok(())
+        }
+        Err((seq, why)) => anyhow::bail!("audit log broken at entry {seq}: {why}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            super::redact("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
+        assert_eq!(super::redact("sextant.db"), "sextant.db");
+    }
+}

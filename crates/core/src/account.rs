@@ -24,7 +24,10 @@ closed_enum!(
 impl AccountKind {
     /// Whether the account is a credit line or loan (balance is owed to the bank).
     pub fn is_credit(self) -> bool {
-        matches!(self, Self::CreditCard | Self::PersonalLoan | Self::Mortgage | Self::AutoLoan)
+        matches!(
+            self,
+            Self::CreditCard | Self::PersonalLoan | Self::Mortgage | Self::AutoLoan
+        )
     }
 }
 

@@ -40,7 +40,15 @@ pub fn chain_hash(prev_hash: &str, seq: i64, at: DateTime<Utc>, r: &AuditRecord)
     let details = r.details.to_string();
     let at = at.to_rfc3339_opts(SecondsFormat::Micros, true);
     let seq = seq.to_string();
-    for part in [prev_hash, seq.as_str(), at.as_str(), &r.actor, &r.action, &r.subject, &details] {
+    for part in [
+        prev_hash,
+        seq.as_str(),
+        at.as_str(),
+        &r.actor,
+        &r.action,
+        &r.subject,
+        &details,
+    ] {
         h.update((part.len() as u64).to_be_bytes());
         h.update(part.as_bytes());
     }
@@ -56,7 +64,10 @@ pub fn verify_chain(entries: &[AuditEntry]) -> Result<(), (i64, String)> {
             return Err((e.seq, format!("sequence gap: expected {expected_seq}")));
         }
         if e.prev_hash != prev {
-            return Err((e.seq, "previous-hash link broken (entry removed or reordered)".into()));
+            return Err((
+                e.seq,
+                "previous-hash link broken (entry removed or reordered)".into(),
+            ));
         }
         let rec = AuditRecord {
             actor: e.actor.clone(),

@@ -36,9 +36,9 @@ impl SentimentScore {
     }
     pub fn parse(s: &str) -> Result<Self, FieldError> {
         let t = s.trim();
-        let v: f64 = t
-            .parse()
-            .map_err(|_| FieldError::new(format!("'{}' is not a number", crate::text::preview(t))))?;
+        let v: f64 = t.parse().map_err(|_| {
+            FieldError::new(format!("'{}' is not a number", crate::text::preview(t)))
+        })?;
         Self::new(v)
     }
     pub fn value(self) -> f64 {
@@ -89,16 +89,22 @@ pub struct ProtectedAttributes {
 
 impl ProtectedAttributes {
     pub fn is_empty(&self) -> bool {
-        self.gender.is_none() && self.age_band.is_none() && self.region.is_none() && self.ethnicity.is_none()
+        self.gender.is_none()
+            && self.age_band.is_none()
+            && self.region.is_none()
+            && self.ethnicity.is_none()
     }
 }
 
 /// Parse an age in whole years, 0–120.
 pub fn parse_age(s: &str) -> Result<u8, FieldError> {
     let t = s.trim();
-    let v: i64 = t
-        .parse()
-        .map_err(|_| FieldError::new(format!("'{}' is not a whole number of years", crate::text::preview(t))))?;
+    let v: i64 = t.parse().map_err(|_| {
+        FieldError::new(format!(
+            "'{}' is not a whole number of years",
+            crate::text::preview(t)
+        ))
+    })?;
     if !(0..=120).contains(&v) {
         return Err(FieldError::new(format!("{v} is outside 0–120")));
     }
@@ -108,8 +114,12 @@ pub fn parse_age(s: &str) -> Result<u8, FieldError> {
 /// Parse a non-negative count that fits 32 bits.
 pub fn parse_count(s: &str) -> Result<u32, FieldError> {
     let t = s.trim();
-    t.parse::<u32>()
-        .map_err(|_| FieldError::new(format!("'{}' is not a count (0–4294967295)", crate::text::preview(t))))
+    t.parse::<u32>().map_err(|_| {
+        FieldError::new(format!(
+            "'{}' is not a count (0–4294967295)",
+            crate::text::preview(t)
+        ))
+    })
 }
 
 /// Parse an e-mail address loosely but safely: one `@`, a dot in the domain, no spaces.
@@ -117,18 +127,26 @@ pub fn parse_email(s: &str) -> Result<String, FieldError> {
     let t = crate::text::required(s, 254)?;
     let ok = match t.split_once('@') {
         Some((local, domain)) => {
-            !local.is_empty() && domain.contains('.') && !domain.contains('@') && !t.contains(char::is_whitespace)
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.contains('@')
+                && !t.contains(char::is_whitespace)
         }
         None => false,
     };
-    if ok { Ok(t.to_string()) } else { Err(FieldError::new("not an e-mail address")) }
+    if ok {
+        Ok(t.to_string())
+    } else {
+        Err(FieldError::new("not an e-mail address"))
+    }
 }
 
 /// Parse a phone number: digits, spaces and `+-()`, 6–20 digits.
 pub fn parse_phone(s: &str) -> Result<String, FieldError> {
     let t = crate::text::required(s, 32)?;
     let digits = t.chars().filter(char::is_ascii_digit).count();
-    if !t.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c)) || !(6..=20).contains(&digits) {
+    if !t.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c)) || !(6..=20).contains(&digits)
+    {
         return Err(FieldError::new("not a phone number"));
     }
     Ok(t.to_string())
@@ -140,14 +158,25 @@ mod tests {
 
     #[test]
     fn enums_are_case_insensitive_and_name_choices() {
-        assert_eq!("budget".parse::<SpendingHabit>().unwrap(), SpendingHabit::Budget);
+        assert_eq!(
+            "budget".parse::<SpendingHabit>().unwrap(),
+            SpendingHabit::Budget
+        );
         let e = "Huge".parse::<RiskProfile>().unwrap_err();
-        assert_eq!(e.reason, "unknown risk profile 'Huge': expected one of Low, Medium, High");
+        assert_eq!(
+            e.reason,
+            "unknown risk profile 'Huge': expected one of Low, Medium, High"
+        );
     }
 
     #[test]
     fn scalars() {
-        assert!(SentimentScore::parse("1.5").unwrap_err().reason.contains("outside"));
+        assert!(
+            SentimentScore::parse("1.5")
+                .unwrap_err()
+                .reason
+                .contains("outside")
+        );
         assert!(SentimentScore::parse("NaN").is_err());
         assert_eq!(parse_age("28").unwrap(), 28);
         assert!(parse_age("200").is_err());

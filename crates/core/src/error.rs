@@ -9,12 +9,18 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(reason: impl Into<String>) -> Self {
-        Self { reason: reason.into() }
+        Self {
+            reason: reason.into(),
+        }
     }
 }
 
 /// Parse a value that must be one of a closed set, case-insensitively, naming the choices on error.
-pub(crate) fn one_of<T: Copy>(input: &str, what: &str, choices: &[(&str, T)]) -> Result<T, FieldError> {
+pub(crate) fn one_of<T: Copy>(
+    input: &str,
+    what: &str,
+    choices: &[(&str, T)],
+) -> Result<T, FieldError> {
     let trimmed = input.trim();
     for (name, value) in choices {
         if name.eq_ignore_ascii_case(trimmed) {

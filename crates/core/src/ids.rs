@@ -10,9 +10,15 @@ fn check_id(s: &str) -> Result<(), FieldError> {
         return Err(FieldError::new("must not be empty"));
     }
     if s.len() > MAX_ID {
-        return Err(FieldError::new(format!("too long: {} bytes, at most {MAX_ID} allowed", s.len())));
+        return Err(FieldError::new(format!(
+            "too long: {} bytes, at most {MAX_ID} allowed",
+            s.len()
+        )));
     }
-    if let Some(c) = s.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':'))) {
+    if let Some(c) = s
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':')))
+    {
         return Err(FieldError::new(format!(
             "invalid character {c:?}: ids use letters, digits and _ - . : only"
         )));
@@ -86,8 +92,18 @@ mod tests {
     fn parses_and_rejects() {
         assert_eq!(CustomerId::parse(" 42 ").unwrap().as_str(), "42");
         assert!(CustomerId::parse("").unwrap_err().reason.contains("empty"));
-        assert!(CustomerId::parse("a b").unwrap_err().reason.contains("invalid character ' '"));
-        assert!(CustomerId::parse(&"9".repeat(65)).unwrap_err().reason.contains("65 bytes"));
+        assert!(
+            CustomerId::parse("a b")
+                .unwrap_err()
+                .reason
+                .contains("invalid character ' '")
+        );
+        assert!(
+            CustomerId::parse(&"9".repeat(65))
+                .unwrap_err()
+                .reason
+                .contains("65 bytes")
+        );
         let json = serde_json::to_string(&CustomerId::parse("c-1").unwrap()).unwrap();
         assert_eq!(json, "\"c-1\"");
         assert!(serde_json::from_str::<CustomerId>("\"a/b\"").is_err());

@@ -5,14 +5,46 @@ use serde::{Deserialize, Serialize};
 
 /// ISO 4217 currencies Sextant knows, with their minor-unit exponent.
 const CURRENCIES: &[(&str, u8)] = &[
-    ("AUD", 2), ("BRL", 2), ("CAD", 2), ("CHF", 2), ("CNY", 2), ("CZK", 2), ("DKK", 2),
-    ("EUR", 2), ("GBP", 2), ("HKD", 2), ("HUF", 2), ("INR", 2), ("JPY", 0), ("KRW", 0),
-    ("MXN", 2), ("NOK", 2), ("NZD", 2), ("PLN", 2), ("SEK", 2), ("SGD", 2), ("USD", 2),
-    ("ZAR", 2), ("BHD", 3), ("KWD", 3),
+    ("AUD", 2),
+    ("BRL", 2),
+    ("CAD", 2),
+    ("CHF", 2),
+    ("CNY", 2),
+    ("CZK", 2),
+    ("DKK", 2),
+    ("EUR", 2),
+    ("GBP", 2),
+    ("HKD", 2),
+    ("HUF", 2),
+    ("INR", 2),
+    ("JPY", 0),
+    ("KRW", 0),
+    ("MXN", 2),
+    ("NOK", 2),
+    ("NZD", 2),
+    ("PLN", 2),
+    ("SEK", 2),
+    ("SGD", 2),
+    ("USD", 2),
+    ("ZAR", 2),
+    ("BHD", 3),
+    ("KWD", 3),
 ];
 
 /// An ISO 4217 currency code from the supported list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(try_from = "String", into = "String")]
 #[schema(value_type = String, example = "EUR")]
 pub struct Currency([u8; 3]);
@@ -43,7 +75,11 @@ impl Currency {
 
     /// Digits after the decimal point (2 for EUR, 0 for JPY).
     pub fn exponent(&self) -> u8 {
-        CURRENCIES.iter().find(|(c, _)| c.as_bytes() == self.0).map(|(_, e)| *e).unwrap_or(2)
+        CURRENCIES
+            .iter()
+            .find(|(c, _)| c.as_bytes() == self.0)
+            .map(|(_, e)| *e)
+            .unwrap_or(2)
     }
 }
 
@@ -86,7 +122,10 @@ impl Money {
 
     /// Parse an integer amount already in minor units.
     pub fn parse_minor(s: &str, currency: Currency) -> Result<Self, FieldError> {
-        Ok(Self { minor: parse_i64(s)?, currency })
+        Ok(Self {
+            minor: parse_i64(s)?,
+            currency,
+        })
     }
 
     /// Format in major units with the currency's exponent: `-12.50 EUR`.
@@ -98,14 +137,22 @@ impl Money {
         let scale = 10i64.pow(e) as u64;
         let sign = if self.minor < 0 { "-" } else { "" };
         let abs = self.minor.unsigned_abs();
-        format!("{sign}{}.{:0width$}", abs / scale, abs % scale, width = e as usize)
+        format!(
+            "{sign}{}.{:0width$}",
+            abs / scale,
+            abs % scale,
+            width = e as usize
+        )
     }
 
     pub fn checked_add(self, other: Money) -> Option<Money> {
         if self.currency != other.currency {
             return None;
         }
-        Some(Money { minor: self.minor.checked_add(other.minor)?, currency: self.currency })
+        Some(Money {
+            minor: self.minor.checked_add(other.minor)?,
+            currency: self.currency,
+        })
     }
 }
 
@@ -117,7 +164,10 @@ pub fn parse_i64(s: &str) -> Result<i64, FieldError> {
     }
     let digits = t.strip_prefix(['-', '+']).unwrap_or(t);
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(FieldError::new(format!("'{}' is not an integer", crate::text::preview(t))));
+        return Err(FieldError::new(format!(
+            "'{}' is not an integer",
+            crate::text::preview(t)
+        )));
     }
     t.parse::<i64>().map_err(|_| {
         FieldError::new(format!(
@@ -135,8 +185,15 @@ fn parse_decimal_minor(s: &str, exponent: u8) -> Result<i64, FieldError> {
     };
     let unsigned = int_part.strip_prefix(['-', '+']).unwrap_or(int_part);
     let ok_digits = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
-    if t.is_empty() || (unsigned.is_empty() && frac_part.is_empty()) || !ok_digits(unsigned) || !ok_digits(frac_part) {
-        return Err(FieldError::new(format!("'{}' is not a decimal amount", crate::text::preview(t))));
+    if t.is_empty()
+        || (unsigned.is_empty() && frac_part.is_empty())
+        || !ok_digits(unsigned)
+        || !ok_digits(frac_part)
+    {
+        return Err(FieldError::new(format!(
+            "'{}' is not a decimal amount",
+            crate::text::preview(t)
+        )));
     }
     if frac_part.len() > exponent as usize {
         return Err(FieldError::new(format!(
@@ -155,7 +212,10 @@ fn parse_decimal_minor(s: &str, exponent: u8) -> Result<i64, FieldError> {
         digits.push('0');
     }
     digits.parse::<i64>().map_err(|_| {
-        FieldError::new(format!("'{}' overflows a 64-bit amount in minor units", crate::text::preview(t)))
+        FieldError::new(format!(
+            "'{}' overflows a 64-bit amount in minor units",
+            crate::text::preview(t)
+        ))
     })
 }
 
@@ -169,19 +229,54 @@ mod tests {
         assert_eq!(Money::parse_major("68948", eur).unwrap().minor, 6_894_800);
         assert_eq!(Money::parse_major("-12.5", eur).unwrap().minor, -1250);
         assert_eq!(Money::parse_major(".5", eur).unwrap().minor, 50);
-        assert_eq!(Money::parse_major("100", Currency::parse("JPY").unwrap()).unwrap().minor, 100);
-        assert!(Money::parse_major("1.234", eur).unwrap_err().reason.contains("3 decimal places"));
-        assert!(Money::parse_major("1e5", eur).unwrap_err().reason.contains("not a decimal"));
-        assert!(Money::parse_major("99999999999999999999", eur).unwrap_err().reason.contains("overflows"));
+        assert_eq!(
+            Money::parse_major("100", Currency::parse("JPY").unwrap())
+                .unwrap()
+                .minor,
+            100
+        );
+        assert!(
+            Money::parse_major("1.234", eur)
+                .unwrap_err()
+                .reason
+                .contains("3 decimal places")
+        );
+        assert!(
+            Money::parse_major("1e5", eur)
+                .unwrap_err()
+                .reason
+                .contains("not a decimal")
+        );
+        assert!(
+            Money::parse_major("99999999999999999999", eur)
+                .unwrap_err()
+                .reason
+                .contains("overflows")
+        );
         assert_eq!(Money::new(-1250, eur).to_major_string(), "-12.50");
     }
 
     #[test]
     fn integers_and_currencies() {
         assert_eq!(parse_i64("-42").unwrap(), -42);
-        assert!(parse_i64("9223372036854775808").unwrap_err().reason.contains("overflows"));
-        assert!(parse_i64("12a").unwrap_err().reason.contains("not an integer"));
-        assert!(Currency::parse("XXX").unwrap_err().reason.contains("unknown currency"));
+        assert!(
+            parse_i64("9223372036854775808")
+                .unwrap_err()
+                .reason
+                .contains("overflows")
+        );
+        assert!(
+            parse_i64("12a")
+                .unwrap_err()
+                .reason
+                .contains("not an integer")
+        );
+        assert!(
+            Currency::parse("XXX")
+                .unwrap_err()
+                .reason
+                .contains("unknown currency")
+        );
         assert_eq!(Currency::parse("JPY").unwrap().exponent(), 0);
     }
 }

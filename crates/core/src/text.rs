@@ -10,10 +10,19 @@ pub const MAX_TEXT_BYTES: usize = 8 * 1024;
 pub fn bounded(input: &str, max: usize) -> Result<&str, FieldError> {
     let s = input.trim();
     if s.len() > max {
-        return Err(FieldError::new(format!("too long: {} bytes, at most {max} allowed", s.len())));
+        return Err(FieldError::new(format!(
+            "too long: {} bytes, at most {max} allowed",
+            s.len()
+        )));
     }
-    if let Some(c) = s.chars().find(|c| c.is_control() && *c != '\n' && *c != '\t') {
-        return Err(FieldError::new(format!("contains control character U+{:04X}", c as u32)));
+    if let Some(c) = s
+        .chars()
+        .find(|c| c.is_control() && *c != '\n' && *c != '\t')
+    {
+        return Err(FieldError::new(format!(
+            "contains control character U+{:04X}",
+            c as u32
+        )));
     }
     Ok(s)
 }
@@ -46,8 +55,18 @@ mod tests {
 
     #[test]
     fn rejects_long_and_control() {
-        assert!(bounded(&"x".repeat(11), 10).unwrap_err().reason.contains("11 bytes"));
-        assert!(bounded("a\u{0}b", 10).unwrap_err().reason.contains("U+0000"));
+        assert!(
+            bounded(&"x".repeat(11), 10)
+                .unwrap_err()
+                .reason
+                .contains("11 bytes")
+        );
+        assert!(
+            bounded("a\u{0}b", 10)
+                .unwrap_err()
+                .reason
+                .contains("U+0000")
+        );
         assert_eq!(bounded("  ok \n", 10).unwrap(), "ok");
         assert!(required("   ", 10).is_err());
         assert_eq!(preview(&"é".repeat(30)).chars().count(), 21);

@@ -78,7 +78,10 @@ impl Mcc {
         if t.len() == 4 && t.bytes().all(|b| b.is_ascii_digit()) {
             Ok(Self(t.parse().expect("four digits")))
         } else {
-            Err(FieldError::new(format!("'{}' is not a four-digit MCC", crate::text::preview(t))))
+            Err(FieldError::new(format!(
+                "'{}' is not a four-digit MCC",
+                crate::text::preview(t)
+            )))
         }
     }
     pub fn value(self) -> u16 {
@@ -88,7 +91,11 @@ impl Mcc {
 impl TryFrom<u16> for Mcc {
     type Error = FieldError;
     fn try_from(v: u16) -> Result<Self, FieldError> {
-        if v <= 9999 { Ok(Self(v)) } else { Err(FieldError::new(format!("{v} is not a four-digit MCC"))) }
+        if v <= 9999 {
+            Ok(Self(v))
+        } else {
+            Err(FieldError::new(format!("{v} is not a four-digit MCC")))
+        }
     }
 }
 impl From<Mcc> for u16 {
@@ -117,16 +124,25 @@ pub struct Transaction {
 /// Parse an RFC 3339 timestamp into UTC.
 pub fn parse_timestamp(s: &str) -> Result<DateTime<Utc>, FieldError> {
     let t = s.trim();
-    DateTime::parse_from_rfc3339(t).map(|d| d.with_timezone(&Utc)).map_err(|e| {
-        FieldError::new(format!("'{}' is not an RFC 3339 timestamp ({e})", crate::text::preview(t)))
-    })
+    DateTime::parse_from_rfc3339(t)
+        .map(|d| d.with_timezone(&Utc))
+        .map_err(|e| {
+            FieldError::new(format!(
+                "'{}' is not an RFC 3339 timestamp ({e})",
+                crate::text::preview(t)
+            ))
+        })
 }
 
 /// Parse a calendar date `YYYY-MM-DD`.
 pub fn parse_date(s: &str) -> Result<chrono::NaiveDate, FieldError> {
     let t = s.trim();
-    chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d")
-        .map_err(|_| FieldError::new(format!("'{}' is not a date (YYYY-MM-DD)", crate::text::preview(t))))
+    chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d").map_err(|_| {
+        FieldError::new(format!(
+            "'{}' is not a date (YYYY-MM-DD)",
+            crate::text::preview(t)
+        ))
+    })
 }
 
 #[cfg(test)]
@@ -139,9 +155,25 @@ mod tests {
         assert!(CountryCode::parse("DEU").is_err());
         assert_eq!(Mcc::parse("5411").unwrap().value(), 5411);
         assert!(Mcc::parse("541").is_err());
-        assert!(parse_timestamp("2026-01-02T03:04:05+02:00").unwrap().to_rfc3339().starts_with("2026-01-02T01:04:05"));
-        assert!(parse_timestamp("2026-01-02").unwrap_err().reason.contains("RFC 3339"));
+        assert!(
+            parse_timestamp("2026-01-02T03:04:05+02:00")
+                .unwrap()
+                .to_rfc3339()
+                .starts_with("2026-01-02T01:04:05")
+        );
+        assert!(
+            parse_timestamp("2026-01-02")
+                .unwrap_err()
+                .reason
+                .contains("RFC 3339")
+        );
         assert!("groceries".parse::<Category>().is_ok());
-        assert!("ufo".parse::<Channel>().unwrap_err().reason.starts_with("unknown channel 'ufo'"));
+        assert!(
+            "ufo"
+                .parse::<Channel>()
+                .unwrap_err()
+                .reason
+                .starts_with("unknown channel 'ufo'")
+        );
     }
 }

@@ -44,7 +44,11 @@ impl std::fmt::Display for RowError {
 
 impl From<RowReject> for RowError {
     fn from(r: RowReject) -> Self {
-        Self { line: r.line, column: r.column.map(str::to_string), reason: r.reason }
+        Self {
+            line: r.line,
+            column: r.column.map(str::to_string),
+            reason: r.reason,
+        }
     }
 }
 
@@ -57,7 +61,12 @@ pub enum Format {
 impl Format {
     /// From the file extension: `.jsonl` / `.ndjson` are JSON Lines, anything else CSV.
     pub fn from_path(path: &Path) -> Self {
-        match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+        match path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             Some("jsonl" | "ndjson") => Format::Jsonl,
             _ => Format::Csv,
         }
@@ -79,7 +88,12 @@ pub struct ImportOptions {
 
 impl Default for ImportOptions {
     fn default() -> Self {
-        Self { skip_invalid: false, rejects_path: None, batch_size: 10_000, max_reported_errors: 100 }
+        Self {
+            skip_invalid: false,
+            rejects_path: None,
+            batch_size: 10_000,
+            max_reported_errors: 100,
+        }
     }
 }
 
@@ -108,9 +122,15 @@ pub struct ImportReport {
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
     #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot write {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: {reason}")]
     Header { path: PathBuf, reason: String },
     #[error("{}", rejected_message(.0))]
@@ -129,7 +149,10 @@ fn rejected_message(r: &ImportReport) -> String {
         s.push_str(&e.to_string());
     }
     if r.rows_rejected as usize > r.errors.len() {
-        s.push_str(&format!("\n  … and {} more", r.rows_rejected as usize - r.errors.len()));
+        s.push_str(&format!(
+            "\n  … and {} more",
+            r.rows_rejected as usize - r.errors.len()
+        ));
     }
     s
 }
@@ -147,7 +170,10 @@ pub async fn import_file(
     opts: &ImportOptions,
     progress: impl Fn(Progress) + Send + Sync + 'static,
 ) -> Result<ImportReport, IngestError> {
-    let file = std::fs::File::open(path).map_err(|e| IngestError::Read { path: path.into(), source: e })?;
+    let file = std::fs::File::open(path).map_err(|e| IngestError::Read {
+        path: path.into(),
+        source: e,
+    })?;
     let total = file.metadata().map(|m| m.len()).unwrap_or(0);
     let format = Format::from_path(path);
     // Header problems are fatal before anything is written.
@@ -156,8 +182,9 @@ pub async fn import_file(
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Msg>(2); // bounded: the parser waits for the store
     let batch_size = opts.batch_size.max(1);
     let parse_path = path.to_path_buf();
-    let parser =
-        tokio::task::spawn_blocking(move || reader.run(&parse_path, kind, batch_size, total, &tx, &progress));
+    let parser = tokio::task::spawn_blocking(move || {
+        reader.run(&parse_path, kind, batch_size, total, &tx, &progress)
+    });
 
     let source = path.display().to_string();
     let mut sink = store.begin_import(kind, &source).await?;
@@ -206,7 +233,10 @@ pub async fn import_file(
                 // All-or-nothing and already failed: keep parsing to report every error, but stop writing.
                 if (opts.skip_invalid || report.rows_rejected == 0) && !batch.is_empty() {
                     match sink.write(batch).await {
-                        Ok(store_rejects) => record(&mut report, store_rejects.into_iter().map(Into::into).collect())?,
+                        Ok(store_rejects) => record(
+                            &mut report,
+                            store_rejects.into_iter().map(Into::into).collect(),
+                        )?,
                         Err(e) => {
                             fatal = Some(e.into());
                             break;
@@ -252,21 +282,38 @@ struct RejectsFile {
 
 impl RejectsFile {
     fn create(path: PathBuf) -> Result<Self, IngestError> {
-        let f = std::fs::File::create(&path).map_err(|e| IngestError::Write { path: path.clone(), source: e })?;
-        let mut r = Self { path, out: std::io::BufWriter::new(f) };
+        let f = std::fs::File::create(&path).map_err(|e| IngestError::Write {
+            path: path.clone(),
+            source: e,
+        })?;
+        let mut r = Self {
+            path,
+            out: std::io::BufWriter::new(f),
+        };
         r.line(b"line,column,reason\n")?;
         Ok(r)
     }
     fn line(&mut self, b: &[u8]) -> Result<(), IngestError> {
-        self.out.write_all(b).map_err(|e| IngestError::Write { path: self.path.clone(), source: e })
+        self.out.write_all(b).map_err(|e| IngestError::Write {
+            path: self.path.clone(),
+            source: e,
+        })
     }
     fn write(&mut self, e: &RowError) -> Result<(), IngestError> {
         let quoted = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
-        let row = format!("{},{},{}\n", e.line, e.column.as_deref().map(quoted).unwrap_or_default(), quoted(&e.reason));
+        let row = format!(
+            "{},{},{}\n",
+            e.line,
+            e.column.as_deref().map(quoted).unwrap_or_default(),
+            quoted(&e.reason)
+        );
         self.line(row.as_bytes())
     }
     fn finish(mut self) -> Result<PathBuf, IngestError> {
-        self.out.flush().map_err(|e| IngestError::Write { path: self.path.clone(), source: e })?;
+        self.out.flush().map_err(|e| IngestError::Write {
+            path: self.path.clone(),
+            source: e,
+        })?;
         Ok(self.path)
     }
 }

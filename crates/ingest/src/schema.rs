@@ -18,24 +18,68 @@ pub fn columns(kind: RecordKind) -> (&'static [&'static str], &'static [&'static
     match kind {
         RecordKind::Customers => (
             &[
-                "Customer_ID", "Name", "Age", "Income", "Spending_Habit", "Risk_Profile", "Transactions",
-                "Sentiment_Score", "Engagement_Level",
+                "Customer_ID",
+                "Name",
+                "Age",
+                "Income",
+                "Spending_Habit",
+                "Risk_Profile",
+                "Transactions",
+                "Sentiment_Score",
+                "Engagement_Level",
             ],
-            &["Currency", "Email", "Phone", "Occupation", "Joined_On", "Gender", "Age_Band", "Region", "Ethnicity"],
+            &[
+                "Currency",
+                "Email",
+                "Phone",
+                "Occupation",
+                "Joined_On",
+                "Gender",
+                "Age_Band",
+                "Region",
+                "Ethnicity",
+            ],
         ),
         RecordKind::Accounts => (
-            &["account_id", "customer_id", "kind", "currency", "opened_on", "status", "balance_minor"],
+            &[
+                "account_id",
+                "customer_id",
+                "kind",
+                "currency",
+                "opened_on",
+                "status",
+                "balance_minor",
+            ],
             &["product_id", "closed_on", "limit_minor"],
         ),
         RecordKind::Transactions => (
-            &["transaction_id", "customer_id", "account_id", "timestamp", "amount_minor", "currency", "category", "channel", "country"],
+            &[
+                "transaction_id",
+                "customer_id",
+                "account_id",
+                "timestamp",
+                "amount_minor",
+                "currency",
+                "category",
+                "channel",
+                "country",
+            ],
             &["merchant", "mcc", "balance_after_minor", "status"],
         ),
         RecordKind::Products => (
             &["product_id", "name", "family", "risk_level", "currency"],
-            &["min_income_minor", "rate_bps", "annual_fee_minor", "description", "active"],
+            &[
+                "min_income_minor",
+                "rate_bps",
+                "annual_fee_minor",
+                "description",
+                "active",
+            ],
         ),
-        RecordKind::Messages => (&["message_id", "customer_id", "timestamp", "channel", "body"], &[]),
+        RecordKind::Messages => (
+            &["message_id", "customer_id", "timestamp", "channel", "body"],
+            &[],
+        ),
         RecordKind::Events => (
             &["event_id", "customer_id", "timestamp", "kind"],
             &["product_id", "decision_id", "value"],
@@ -86,26 +130,47 @@ struct Get<'a> {
 
 impl<'a> Get<'a> {
     fn err(&self, col: &str, e: FieldError) -> RowError {
-        RowError { line: self.line, column: Some(col.to_string()), reason: e.reason }
+        RowError {
+            line: self.line,
+            column: Some(col.to_string()),
+            reason: e.reason,
+        }
     }
     fn opt(&self, col: &str) -> Result<Option<Cow<'a, str>>, RowError> {
-        let limit = if col == "body" { text::MAX_TEXT_BYTES } else { MAX_FIELD };
+        let limit = if col == "body" {
+            text::MAX_TEXT_BYTES
+        } else {
+            MAX_FIELD
+        };
         match self.f.get(col).map_err(|e| self.err(col, e))? {
-            Some(s) if s.len() > limit => {
-                Err(self.err(col, FieldError::new(format!("too long: {} bytes, at most {limit} allowed", s.len()))))
-            }
+            Some(s) if s.len() > limit => Err(self.err(
+                col,
+                FieldError::new(format!(
+                    "too long: {} bytes, at most {limit} allowed",
+                    s.len()
+                )),
+            )),
             Some(s) if s.trim().is_empty() => Ok(None),
             other => Ok(other),
         }
     }
     fn req(&self, col: &str) -> Result<Cow<'a, str>, RowError> {
-        self.opt(col)?.ok_or_else(|| self.err(col, FieldError::new("required value is missing")))
+        self.opt(col)?
+            .ok_or_else(|| self.err(col, FieldError::new("required value is missing")))
     }
-    fn parse<T>(&self, col: &str, p: impl FnOnce(&str) -> Result<T, FieldError>) -> Result<T, RowError> {
+    fn parse<T>(
+        &self,
+        col: &str,
+        p: impl FnOnce(&str) -> Result<T, FieldError>,
+    ) -> Result<T, RowError> {
         let v = self.req(col)?;
         p(&v).map_err(|e| self.err(col, e))
     }
-    fn parse_opt<T>(&self, col: &str, p: impl FnOnce(&str) -> Result<T, FieldError>) -> Result<Option<T>, RowError> {
+    fn parse_opt<T>(
+        &self,
+        col: &str,
+        p: impl FnOnce(&str) -> Result<T, FieldError>,
+    ) -> Result<Option<T>, RowError> {
         match self.opt(col)? {
             Some(v) => p(&v).map(Some).map_err(|e| self.err(col, e)),
             None => Ok(None),
@@ -129,7 +194,10 @@ fn parse_bool(s: &str) -> Result<bool, FieldError> {
     match s.trim().to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" => Ok(true),
         "false" | "0" | "no" => Ok(false),
-        other => Err(FieldError::new(format!("'{}' is not true or false", text::preview(other)))),
+        other => Err(FieldError::new(format!(
+            "'{}' is not true or false",
+            text::preview(other)
+        ))),
     }
 }
 
@@ -145,7 +213,9 @@ pub fn parse_row(kind: RecordKind, f: &dyn Fields, line: u64) -> Result<Row, Row
     let g = Get { f, line };
     Ok(match kind {
         RecordKind::Customers => {
-            let currency = g.parse_opt("Currency", Currency::parse)?.unwrap_or(Currency::EUR);
+            let currency = g
+                .parse_opt("Currency", Currency::parse)?
+                .unwrap_or(Currency::EUR);
             let c = Customer {
                 id: g.parse("Customer_ID", CustomerId::parse)?,
                 name: g.text("Name", 200)?,
@@ -207,7 +277,9 @@ pub fn parse_row(kind: RecordKind, f: &dyn Fields, line: u64) -> Result<Row, Row
                 channel: g.parse("channel", str::parse)?,
                 country: g.parse("country", CountryCode::parse)?,
                 balance_after: g.opt_minor("balance_after_minor", currency)?,
-                status: g.parse_opt("status", str::parse)?.unwrap_or(TxStatus::Approved),
+                status: g
+                    .parse_opt("status", str::parse)?
+                    .unwrap_or(TxStatus::Approved),
             })
         }
         RecordKind::Products => {
@@ -249,8 +321,18 @@ pub fn parse_row(kind: RecordKind, f: &dyn Fields, line: u64) -> Result<Row, Row
             if kind == EventKind::Survey {
                 match value {
                     Some(0..=10) => {}
-                    Some(v) => return Err(g.err("value", FieldError::new(format!("NPS score {v} is outside 0–10")))),
-                    None => return Err(g.err("value", FieldError::new("required for survey events (NPS 0–10)"))),
+                    Some(v) => {
+                        return Err(g.err(
+                            "value",
+                            FieldError::new(format!("NPS score {v} is outside 0–10")),
+                        ));
+                    }
+                    None => {
+                        return Err(g.err(
+                            "value",
+                            FieldError::new("required for survey events (NPS 0–10)"),
+                        ));
+                    }
                 }
             }
             Row::Event(CustomerEvent {

@@ -7,8 +7,7 @@ use sextant_store::{RecordKind, Table};
 use sextant_testkit::{TestDb, on_both_backends};
 use std::path::PathBuf;
 
-const SEED_HEADER: &str =
-    "Customer_ID,Name,Age,Income,Spending_Habit,Risk_Profile,Transactions,Sentiment_Score,Engagement_Level";
+const SEED_HEADER: &str = "Customer_ID,Name,Age,Income,Spending_Habit,Risk_Profile,Transactions,Sentiment_Score,Engagement_Level";
 const SEED: &str = "Customer_ID,Name,Age,Income,Spending_Habit,Risk_Profile,Transactions,Sentiment_Score,Engagement_Level
 1,Customer_1,28,68948,Moderate,Low,47,0.1,Medium
 2,Customer_2,37,99604,Budget,Low,4,0.08,High
@@ -25,8 +24,19 @@ fn file(dir: &tempfile::TempDir, name: &str, content: impl AsRef<[u8]>) -> PathB
     p
 }
 
-async fn import(db: &TestDb, kind: RecordKind, path: &PathBuf) -> Result<ImportReport, IngestError> {
-    import_file(db.store.as_ref(), kind, path, &ImportOptions::default(), |_| {}).await
+async fn import(
+    db: &TestDb,
+    kind: RecordKind,
+    path: &PathBuf,
+) -> Result<ImportReport, IngestError> {
+    import_file(
+        db.store.as_ref(),
+        kind,
+        path,
+        &ImportOptions::default(),
+        |_| {},
+    )
+    .await
 }
 
 /// Import expecting rejection; returns the error lines as `Display` strings.
@@ -38,16 +48,30 @@ async fn rejected(db: &TestDb, kind: RecordKind, path: &PathBuf) -> Vec<String> 
 }
 
 async fn seeded(db: &TestDb, dir: &tempfile::TempDir) {
-    import(db, RecordKind::Customers, &file(dir, "c.csv", SEED)).await.unwrap();
-    import(db, RecordKind::Accounts, &file(dir, "a.csv", ACCOUNTS)).await.unwrap();
+    import(db, RecordKind::Customers, &file(dir, "c.csv", SEED))
+        .await
+        .unwrap();
+    import(db, RecordKind::Accounts, &file(dir, "a.csv", ACCOUNTS))
+        .await
+        .unwrap();
 }
 
 async fn seed_002_schema_imports_unchanged(db: TestDb) {
     let dir = tempfile::tempdir().unwrap();
-    let report = import(&db, RecordKind::Customers, &file(&dir, "c.csv", SEED)).await.unwrap();
+    let report = import(&db, RecordKind::Customers, &file(&dir, "c.csv", SEED))
+        .await
+        .unwrap();
     let rec = report.import.unwrap();
-    assert_eq!((report.rows_read, rec.rows_written, rec.rows_new), (2, 2, 2));
-    let c = db.store.get_customer(&CustomerId::parse("1").unwrap()).await.unwrap().unwrap();
+    assert_eq!(
+        (report.rows_read, rec.rows_written, rec.rows_new),
+        (2, 2, 2)
+    );
+    let c = db
+        .store
+        .get_customer(&CustomerId::parse("1").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(c.name, "Customer_1");
     assert_eq!(c.age, 28);
     assert_eq!(c.income.minor, 6_894_800);
@@ -66,16 +90,35 @@ async fn re_import_is_idempotent(db: TestDb) {
          t2,1,a1,2026-01-06T10:00:00Z,250000,EUR,ACME GmbH,salary,,transfer,DE,398701,\n"
     );
     let path = file(&dir, "t.csv", tx);
-    let first = import(&db, RecordKind::Transactions, &path).await.unwrap().import.unwrap();
-    let second = import(&db, RecordKind::Transactions, &path).await.unwrap().import.unwrap();
+    let first = import(&db, RecordKind::Transactions, &path)
+        .await
+        .unwrap()
+        .import
+        .unwrap();
+    let second = import(&db, RecordKind::Transactions, &path)
+        .await
+        .unwrap()
+        .import
+        .unwrap();
     assert_eq!((first.rows_written, first.rows_new), (2, 2));
     assert_eq!((second.rows_written, second.rows_new), (2, 0));
     assert_eq!(db.store.count(Table::Transactions).await.unwrap(), 2);
-    let again = import(&db, RecordKind::Customers, &file(&dir, "c.csv", SEED)).await.unwrap().import.unwrap();
+    let again = import(&db, RecordKind::Customers, &file(&dir, "c.csv", SEED))
+        .await
+        .unwrap()
+        .import
+        .unwrap();
     assert_eq!(again.rows_new, 0);
     assert_eq!(db.store.count(Table::Customers).await.unwrap(), 2);
-    let txs = db.store.list_transactions(&CustomerId::parse("1").unwrap(), None, 10).await.unwrap();
-    assert_eq!(txs.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(), ["t2", "t1"]);
+    let txs = db
+        .store
+        .list_transactions(&CustomerId::parse("1").unwrap(), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        txs.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(),
+        ["t2", "t1"]
+    );
     assert_eq!(txs[1].amount.minor, -1299);
     assert_eq!(txs[1].mcc.unwrap().value(), 5411);
 }
@@ -117,21 +160,40 @@ async fn every_bad_customer_row_is_named(db: TestDb) {
 
 async fn duplicate_ids_in_one_file_are_rejected(db: TestDb) {
     let dir = tempfile::tempdir().unwrap();
-    let content = format!("{SEED_HEADER}\n8,A,40,1000,Budget,Low,4,0.5,High\n9,B,40,1000,Budget,Low,4,0.5,High\n8,C,40,1000,Budget,Low,4,0.5,High\n");
+    let content = format!(
+        "{SEED_HEADER}\n8,A,40,1000,Budget,Low,4,0.5,High\n9,B,40,1000,Budget,Low,4,0.5,High\n8,C,40,1000,Budget,Low,4,0.5,High\n"
+    );
     let errors = rejected(&db, RecordKind::Customers, &file(&dir, "dup.csv", content)).await;
-    assert_eq!(errors, ["line 4: duplicate Customer_ID '8': it appears earlier in this import"]);
+    assert_eq!(
+        errors,
+        ["line 4: duplicate Customer_ID '8': it appears earlier in this import"]
+    );
     assert_eq!(db.store.count(Table::Customers).await.unwrap(), 0);
 }
 
 async fn bad_headers_are_fatal(db: TestDb) {
     let dir = tempfile::tempdir().unwrap();
     let missing = "Customer_ID,Name,Age,Income,Spending_Habit,Risk_Profile,Transactions,Sentiment_Score\n1,a,2,3,Budget,Low,1,0\n";
-    let err = import(&db, RecordKind::Customers, &file(&dir, "m.csv", missing)).await.unwrap_err();
-    assert!(err.to_string().ends_with("missing required column(s): Engagement_Level"), "{err}");
+    let err = import(&db, RecordKind::Customers, &file(&dir, "m.csv", missing))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .ends_with("missing required column(s): Engagement_Level"),
+        "{err}"
+    );
     let unknown = format!("{SEED_HEADER},Shoe_Size\n");
-    let err = import(&db, RecordKind::Customers, &file(&dir, "u.csv", unknown)).await.unwrap_err();
-    assert!(err.to_string().contains("unknown column 'Shoe_Size' in the header"), "{err}");
-    let err = import(&db, RecordKind::Customers, &file(&dir, "e.csv", "")).await.unwrap_err();
+    let err = import(&db, RecordKind::Customers, &file(&dir, "u.csv", unknown))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("unknown column 'Shoe_Size' in the header"),
+        "{err}"
+    );
+    let err = import(&db, RecordKind::Customers, &file(&dir, "e.csv", ""))
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("the file is empty"), "{err}");
 }
 
@@ -188,8 +250,19 @@ async fn skip_invalid_writes_valid_rows_and_a_rejects_file(db: TestDb) {
          t4,2,a2,2026-01-05T11:00:00Z,-300,EUR,Aral,fuel,5541,card_present,DE,,\n"
     );
     let path = file(&dir, "t.csv", content);
-    let opts = ImportOptions { skip_invalid: true, ..Default::default() };
-    let report = import_file(db.store.as_ref(), RecordKind::Transactions, &path, &opts, |_| {}).await.unwrap();
+    let opts = ImportOptions {
+        skip_invalid: true,
+        ..Default::default()
+    };
+    let report = import_file(
+        db.store.as_ref(),
+        RecordKind::Transactions,
+        &path,
+        &opts,
+        |_| {},
+    )
+    .await
+    .unwrap();
     assert_eq!(report.rows_read, 5);
     assert_eq!(report.rows_rejected, 3);
     assert_eq!(report.import.as_ref().unwrap().rows_written, 2);
@@ -214,14 +287,25 @@ async fn jsonl_transactions(db: TestDb) {
     let good = r#"{"transaction_id":"j1","customer_id":"1","account_id":"a1","timestamp":"2026-02-01T08:00:00Z","amount_minor":-450,"currency":"EUR","merchant":"Café \"Blau\"","category":"restaurants","mcc":5812,"channel":"card_present","country":"FR"}
 {"transaction_id":"j2","customer_id":"2","account_id":"a2","timestamp":"2026-02-01T09:00:00Z","amount_minor":-990,"currency":"EUR","category":"subscriptions","channel":"card_online","country":"DE"}
 "#;
-    let report = import(&db, RecordKind::Transactions, &file(&dir, "t.jsonl", good)).await.unwrap();
+    let report = import(&db, RecordKind::Transactions, &file(&dir, "t.jsonl", good))
+        .await
+        .unwrap();
     assert_eq!(report.import.unwrap().rows_new, 2);
-    let t = db.store.list_transactions(&CustomerId::parse("1").unwrap(), None, 1).await.unwrap();
+    let t = db
+        .store
+        .list_transactions(&CustomerId::parse("1").unwrap(), None, 1)
+        .await
+        .unwrap();
     assert_eq!(t[0].merchant.as_deref(), Some("Café \"Blau\""));
-    let bad = "{\"transaction_id\":\"j3\",\n[1,2]\n{\"transaction_id\":\"j4\",\"colour\":\"red\"}\n";
+    let bad =
+        "{\"transaction_id\":\"j3\",\n[1,2]\n{\"transaction_id\":\"j4\",\"colour\":\"red\"}\n";
     let errors = rejected(&db, RecordKind::Transactions, &file(&dir, "b.jsonl", bad)).await;
     assert_eq!(errors.len(), 3);
-    assert!(errors[0].starts_with("line 1: malformed JSON: EOF while parsing"), "{}", errors[0]);
+    assert!(
+        errors[0].starts_with("line 1: malformed JSON: EOF while parsing"),
+        "{}",
+        errors[0]
+    );
     assert_eq!(errors[1], "line 2: expected a JSON object");
     assert_eq!(errors[2], "line 3, column colour: unknown field");
 }
@@ -230,9 +314,13 @@ async fn cursor_pagination_is_stable(db: TestDb) {
     let dir = tempfile::tempdir().unwrap();
     let mut content = format!("{SEED_HEADER}\n");
     for i in 0..25 {
-        content.push_str(&format!("c{i:03},Customer_{i},30,50000,Budget,Low,1,0,Low\n"));
+        content.push_str(&format!(
+            "c{i:03},Customer_{i},30,50000,Budget,Low,1,0,Low\n"
+        ));
     }
-    import(&db, RecordKind::Customers, &file(&dir, "c.csv", content)).await.unwrap();
+    import(&db, RecordKind::Customers, &file(&dir, "c.csv", content))
+        .await
+        .unwrap();
     let mut seen = Vec::new();
     let mut after: Option<CustomerId> = None;
     loop {

@@ -36,7 +36,10 @@ impl Principal {
         if roles.contains(&self.role) {
             Ok(())
         } else {
-            Err(ApiError::Forbidden(format!("a key with role '{}' may not {action}", self.role)))
+            Err(ApiError::Forbidden(format!(
+                "a key with role '{}' may not {action}",
+                self.role
+            )))
         }
     }
 
@@ -44,7 +47,9 @@ impl Principal {
     pub fn require_customer(&self, id: &CustomerId) -> Result<(), ApiError> {
         match (&self.role, &self.customer) {
             (Role::Customer, Some(own)) if own == id => Ok(()),
-            (Role::Customer, _) => Err(ApiError::Forbidden("this key may only read its own customer".into())),
+            (Role::Customer, _) => Err(ApiError::Forbidden(
+                "this key may only read its own customer".into(),
+            )),
             _ => Ok(()),
         }
     }
@@ -67,15 +72,23 @@ pub enum KeyError {
 }
 
 /// Create a key. Role `customer` requires a customer id; other roles must not have one.
-pub fn generate_key(role: Role, customer: Option<CustomerId>, label: &str) -> Result<NewKey, KeyError> {
+pub fn generate_key(
+    role: Role,
+    customer: Option<CustomerId>,
+    label: &str,
+) -> Result<NewKey, KeyError> {
     if (role == Role::Customer) != customer.is_some() {
         return Err(KeyError::Scope);
     }
     let mut bytes = [0u8; 40];
-    rand::rngs::OsRng.try_fill_bytes(&mut bytes).map_err(|e| KeyError::Rng(e.to_string()))?;
+    rand::rngs::OsRng
+        .try_fill_bytes(&mut bytes)
+        .map_err(|e| KeyError::Rng(e.to_string()))?;
     let id = hex::encode(&bytes[..8]);
     let secret = hex::encode(&bytes[8..]);
-    let hash = Argon2::default().hash_password(secret.as_bytes()).map_err(|e| KeyError::Hash(e.to_string()))?;
+    let hash = Argon2::default()
+        .hash_password(secret.as_bytes())
+        .map_err(|e| KeyError::Hash(e.to_string()))?;
     Ok(NewKey {
         plaintext: format!("sx_{id}_{secret}"),
         record: ApiKeyRecord {
@@ -106,12 +119,17 @@ pub struct KeyCache {
 
 impl KeyCache {
     pub fn new(ttl: Duration) -> Self {
-        Self { ttl, map: Mutex::new(HashMap::new()) }
+        Self {
+            ttl,
+            map: Mutex::new(HashMap::new()),
+        }
     }
 
     fn get(&self, digest: &[u8; 32]) -> Option<Principal> {
         let map = self.map.lock().expect("key cache poisoned");
-        map.get(digest).filter(|(_, at)| at.elapsed() < self.ttl).map(|(p, _)| p.clone())
+        map.get(digest)
+            .filter(|(_, at)| at.elapsed() < self.ttl)
+            .map(|(p, _)| p.clone())
     }
 
     fn put(&self, digest: [u8; 32], p: Principal) {
@@ -125,7 +143,10 @@ impl KeyCache {
 
     /// Forget a key at once (after revocation through this process).
     pub fn evict_key_id(&self, key_id: &str) {
-        self.map.lock().expect("key cache poisoned").retain(|_, (p, _)| p.key_id != key_id);
+        self.map
+            .lock()
+            .expect("key cache poisoned")
+            .retain(|_, (p, _)| p.key_id != key_id);
     }
 }
 
@@ -139,11 +160,19 @@ pub async fn authenticate(state: &AppState, key: &str) -> Result<Principal, ApiE
     let (id, secret) = split_key(key).ok_or_else(invalid)?;
     let record = state.store.get_api_key(id).await?.ok_or_else(invalid)?;
     if record.revoked_at.is_some() {
-        return Err(ApiError::Unauthorized("the API key has been revoked".into()));
+        return Err(ApiError::Unauthorized(
+            "the API key has been revoked".into(),
+        ));
     }
     let (hash, secret) = (record.hash.clone(), secret.to_string());
     let ok = tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&hash).map(|h| Argon2::default().verify_password(secret.as_bytes(), &h).is_ok()).unwrap_or(false)
+        PasswordHash::new(&hash)
+            .map(|h| {
+                Argon2::default()
+                    .verify_password(secret.as_bytes(), &h)
+                    .is_ok()
+            })
+            .unwrap_or(false)
     })
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))?;
@@ -151,7 +180,11 @@ pub async fn authenticate(state: &AppState, key: &str) -> Result<Principal, ApiE
         tracing::warn!(key_id = %record.id, "API key with a wrong secret");
         return Err(invalid());
     }
-    let p = Principal { key_id: record.id, role: record.role, customer: record.customer_id };
+    let p = Principal {
+        key_id: record.id,
+        role: record.role,
+        customer: record.customer_id,
+    };
     state.keys.put(digest, p.clone());
     Ok(p)
 }
@@ -159,7 +192,10 @@ pub async fn authenticate(state: &AppState, key: &str) -> Result<Principal, ApiE
 /// The key a request presents: `Authorization: Bearer`, `X-API-Key`, or the console cookie.
 pub fn presented_key(parts: &Parts) -> Option<String> {
     let h = &parts.headers;
-    if let Some(v) = h.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+    if let Some(v) = h
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
         return Some(v.strip_prefix("Bearer ").unwrap_or(v).trim().to_string());
     }
     if let Some(v) = h.get("x-api-key").and_then(|v| v.to_str().ok()) {
@@ -179,7 +215,9 @@ impl FromRequestParts<AppState> for Principal {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let key = presented_key(parts).ok_or_else(|| {
-            ApiError::Unauthorized("an API key is required: send 'Authorization: Bearer <key>'".into())
+            ApiError::Unauthorized(
+                "an API key is required: send 'Authorization: Bearer <key>'".into(),
+            )
         })?;
         authenticate(state, &key).await
     }
@@ -194,7 +232,10 @@ mod tests {
         let k = generate_key(Role::Analyst, None, "t").unwrap();
         let (id, secret) = split_key(&k.plaintext).unwrap();
         assert_eq!(id, k.record.id);
-        assert!(!k.record.hash.contains(secret), "the secret is never stored");
+        assert!(
+            !k.record.hash.contains(secret),
+            "the secret is never stored"
+        );
         assert!(k.record.hash.starts_with("$argon2id$"));
         assert!(generate_key(Role::Customer, None, "t").is_err());
         assert!(generate_key(Role::Admin, Some(CustomerId::parse("1").unwrap()), "t").is_err());

@@ -35,9 +35,12 @@ impl Default for ServerConfig {
 impl ServerConfig {
     /// Check every field; the message names the setting.
     pub fn validate(&self) -> Result<(), String> {
-        self.bind
-            .parse::<std::net::SocketAddr>()
-            .map_err(|e| format!("server.bind: '{}' is not an address like 127.0.0.1:8080 ({e})", self.bind))?;
+        self.bind.parse::<std::net::SocketAddr>().map_err(|e| {
+            format!(
+                "server.bind: '{}' is not an address like 127.0.0.1:8080 ({e})",
+                self.bind
+            )
+        })?;
         if !(1024..=64 * 1024 * 1024).contains(&self.max_body_bytes) {
             return Err("server.max_body_bytes: must be between 1024 and 67108864".into());
         }
@@ -61,9 +64,15 @@ mod tests {
     #[test]
     fn default_is_valid_and_bad_values_are_named() {
         ServerConfig::default().validate().unwrap();
-        let bad = ServerConfig { bind: "localhost".into(), ..Default::default() };
+        let bad = ServerConfig {
+            bind: "localhost".into(),
+            ..Default::default()
+        };
         assert!(bad.validate().unwrap_err().starts_with("server.bind:"));
-        let bad = ServerConfig { max_batch: 0, ..Default::default() };
+        let bad = ServerConfig {
+            max_batch: 0,
+            ..Default::default()
+        };
         assert!(bad.validate().unwrap_err().starts_with("server.max_batch:"));
     }
 }

@@ -36,7 +36,10 @@ pub enum ApiError {
     #[error("{0}")]
     BadRequest(String),
     #[error("{detail}")]
-    Invalid { detail: String, errors: Vec<FieldProblem> },
+    Invalid {
+        detail: String,
+        errors: Vec<FieldProblem>,
+    },
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]
@@ -50,7 +53,10 @@ impl ApiError {
         let reason = reason.into();
         ApiError::Invalid {
             detail: format!("{field}: {reason}"),
-            errors: vec![FieldProblem { field: field.into(), reason }],
+            errors: vec![FieldProblem {
+                field: field.into(),
+                reason,
+            }],
         }
     }
 }
@@ -67,25 +73,53 @@ impl From<StoreError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, slug, title) = match &self {
-            ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized", "Missing or invalid API key"),
-            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Not allowed for this key"),
+            ApiError::Unauthorized(_) => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "Missing or invalid API key",
+            ),
+            ApiError::Forbidden(_) => (
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "Not allowed for this key",
+            ),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
-            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad-request", "Malformed request"),
-            ApiError::Invalid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid", "Invalid request"),
+            ApiError::BadRequest(_) => {
+                (StatusCode::BAD_REQUEST, "bad-request", "Malformed request")
+            }
+            ApiError::Invalid { .. } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid",
+                "Invalid request",
+            ),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
-            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable"),
-            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
+            ApiError::Unavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Service unavailable",
+            ),
+            ApiError::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal error",
+            ),
         };
         let (detail, errors) = match self {
             ApiError::Invalid { detail, errors } => (detail, errors),
             ApiError::Internal(cause) => {
                 // Log the cause; never show internals to the client.
                 tracing::error!(error = %cause, "internal error");
-                ("the server failed to handle the request; it has been logged".to_string(), vec![])
+                (
+                    "the server failed to handle the request; it has been logged".to_string(),
+                    vec![],
+                )
             }
             ApiError::Unavailable(cause) => {
                 tracing::warn!(error = %cause, "dependency unavailable");
-                ("a dependency (the database) is unavailable; retry later".to_string(), vec![])
+                (
+                    "a dependency (the database) is unavailable; retry later".to_string(),
+                    vec![],
+                )
             }
             other => (other.to_string(), vec![]),
         };
@@ -97,9 +131,13 @@ impl IntoResponse for ApiError {
             errors,
         };
         let mut resp = (status, axum::Json(body)).into_response();
-        resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
         if status == StatusCode::UNAUTHORIZED {
-            resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         resp
     }

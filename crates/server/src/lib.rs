@@ -34,8 +34,14 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, config: ServerConfig) -> Self {
-        let keys = Arc::new(auth::KeyCache::new(Duration::from_secs(config.key_cache_ttl_secs)));
-        Self { store, config: Arc::new(config), keys }
+        let keys = Arc::new(auth::KeyCache::new(Duration::from_secs(
+            config.key_cache_ttl_secs,
+        )));
+        Self {
+            store,
+            config: Arc::new(config),
+            keys,
+        }
     }
 }
 
@@ -49,7 +55,12 @@ pub fn router(state: AppState) -> Router {
             .get::<axum::extract::MatchedPath>()
             .map(|p| p.as_str().to_string())
             .unwrap_or_else(|| "unmatched".into());
-        let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        let id = req
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
         tracing::info_span!("http", method = %req.method(), route = %route, request_id = %id)
     });
     routes::router(state.clone())
@@ -69,5 +80,7 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
 }

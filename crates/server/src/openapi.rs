@@ -31,7 +31,12 @@ impl Modify for ApiKeyAuth {
         let components = api.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "api_key",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("sx_<id>_<secret>").build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("sx_<id>_<secret>")
+                    .build(),
+            ),
         );
     }
 }

@@ -17,7 +17,12 @@ struct App {
 
 impl App {
     async fn key(&self, role: Role, customer: Option<&str>) -> String {
-        let k = generate_key(role, customer.map(|c| CustomerId::parse(c).unwrap()), "test").unwrap();
+        let k = generate_key(
+            role,
+            customer.map(|c| CustomerId::parse(c).unwrap()),
+            "test",
+        )
+        .unwrap();
         self.db.store.insert_api_key(&k.record).await.unwrap();
         k.plaintext
     }
@@ -30,8 +35,18 @@ impl App {
         let status = resp.status();
         (status, resp.json().await.unwrap_or(Value::Null))
     }
-    async fn post(&self, path: &str, key: &str, idem: Option<&str>, body: &Value) -> reqwest::Response {
-        let mut req = self.http.post(format!("{}{path}", self.base)).bearer_auth(key).json(body);
+    async fn post(
+        &self,
+        path: &str,
+        key: &str,
+        idem: Option<&str>,
+        body: &Value,
+    ) -> reqwest::Response {
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(key)
+            .json(body);
         if let Some(i) = idem {
             req = req.header("Idempotency-Key", i);
         }
@@ -57,25 +72,64 @@ async fn spawn(db: TestDb) -> App {
         "account_id,customer_id,kind,product_id,currency,opened_on,closed_on,status,limit_minor,balance_minor\n\
          a1,1,current,,EUR,2020-01-01,,open,,100000\na2,2,current,,EUR,2020-01-01,,open,,5000\n",
     );
-    let mut tx = String::from("transaction_id,customer_id,account_id,timestamp,amount_minor,currency,merchant,category,mcc,channel,country,balance_after_minor,status\n");
+    let mut tx = String::from(
+        "transaction_id,customer_id,account_id,timestamp,amount_minor,currency,merchant,category,mcc,channel,country,balance_after_minor,status\n",
+    );
     for i in 0..5 {
-        tx.push_str(&format!("t{i},1,a1,2026-01-0{}T10:00:00Z,-{}00,EUR,Rewe,groceries,5411,card_present,DE,,\n", i + 1, i + 1));
+        tx.push_str(&format!(
+            "t{i},1,a1,2026-01-0{}T10:00:00Z,-{}00,EUR,Rewe,groceries,5411,card_present,DE,,\n",
+            i + 1,
+            i + 1
+        ));
     }
     let transactions = write("t.csv", &tx);
-    for (kind, path) in [(RecordKind::Customers, customers), (RecordKind::Accounts, accounts), (RecordKind::Transactions, transactions)] {
-        import_file(db.store.as_ref(), kind, &path, &ImportOptions::default(), |_| {}).await.unwrap();
+    for (kind, path) in [
+        (RecordKind::Customers, customers),
+        (RecordKind::Accounts, accounts),
+        (RecordKind::Transactions, transactions),
+    ] {
+        import_file(
+            db.store.as_ref(),
+            kind,
+            &path,
+            &ImportOptions::default(),
+            |_| {},
+        )
+        .await
+        .unwrap();
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let state = AppState::new(db.store.clone(), ServerConfig { max_batch: 10, ..Default::default() });
-    tokio::spawn(sextant_server::serve(listener, state, std::future::pending()));
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    App { base, http, db, _files: files }
+    let state = AppState::new(
+        db.store.clone(),
+        ServerConfig {
+            max_batch: 10,
+            ..Default::default()
+        },
+    );
+    tokio::spawn(sextant_server::serve(
+        listener,
+        state,
+        std::future::pending(),
+    ));
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    App {
+        base,
+        http,
+        db,
+        _files: files,
+    }
 }
 
 async fn health_needs_no_key(db: TestDb) {
     let app = spawn(db).await;
-    assert_eq!(app.get("/healthz", None).await, (StatusCode::OK, json!({"status": "ok"})));
+    assert_eq!(
+        app.get("/healthz", None).await,
+        (StatusCode::OK, json!({"status": "ok"}))
+    );
     let (s, body) = app.get("/readyz", None).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(body["status"], "ready");
@@ -93,7 +147,14 @@ async fn auth_matrix(db: TestDb) {
     assert!(app.db.store.revoke_api_key(&revoked_id, 1).await.unwrap());
     let forged = format!("{}{}", &admin[..admin.len() - 4], "0000");
 
-    let reads = ["/v1/customers", "/v1/customers/1", "/v1/customers/1/accounts", "/v1/customers/1/transactions", "/v1/products", "/openapi.json"];
+    let reads = [
+        "/v1/customers",
+        "/v1/customers/1",
+        "/v1/customers/1/accounts",
+        "/v1/customers/1/transactions",
+        "/v1/products",
+        "/openapi.json",
+    ];
     for path in reads {
         let (s, body) = app.get(path, None).await;
         assert_eq!(s, StatusCode::UNAUTHORIZED, "{path} without a key");
@@ -102,10 +163,18 @@ async fn auth_matrix(db: TestDb) {
             assert_eq!(body["type"], "https://sextant.dev/problems/unauthorized");
         }
         for bad in [forged.as_str(), "nonsense", revoked.as_str()] {
-            assert_eq!(app.get(path, Some(bad)).await.0, StatusCode::UNAUTHORIZED, "{path} with a bad key");
+            assert_eq!(
+                app.get(path, Some(bad)).await.0,
+                StatusCode::UNAUTHORIZED,
+                "{path} with a bad key"
+            );
         }
         for staff in [&admin, &analyst, &reviewer, &app_key] {
-            assert_eq!(app.get(path, Some(staff)).await.0, StatusCode::OK, "{path} as staff");
+            assert_eq!(
+                app.get(path, Some(staff)).await.0,
+                StatusCode::OK,
+                "{path} as staff"
+            );
         }
     }
     // A customer key sees its own customer and the catalog, nothing else.
@@ -121,7 +190,11 @@ async fn auth_matrix(db: TestDb) {
         ("/v1/customers/999", StatusCode::FORBIDDEN),
         ("/v1/imports", StatusCode::FORBIDDEN),
     ] {
-        assert_eq!(app.get(path, Some(&own)).await.0, expect, "{path} as customer 1");
+        assert_eq!(
+            app.get(path, Some(&own)).await.0,
+            expect,
+            "{path} as customer 1"
+        );
     }
     let (_, body) = app.get("/v1/customers/2", Some(&own)).await;
     assert_eq!(body["detail"], "this key may only read its own customer");
@@ -129,13 +202,34 @@ async fn auth_matrix(db: TestDb) {
     let batch = json!({"transactions": [{"transaction_id": "w1", "customer_id": "2", "account_id": "a2",
         "timestamp": "2026-02-01T09:00:00Z", "amount_minor": -500, "currency": "EUR", "category": "groceries",
         "channel": "card_present", "country": "DE"}]});
-    for (key, expect) in [(&analyst, 403), (&reviewer, 403), (&own, 403), (&app_key, 201), (&admin, 201)] {
-        assert_eq!(app.post("/v1/transactions", key, None, &batch).await.status().as_u16(), expect);
+    for (key, expect) in [
+        (&analyst, 403),
+        (&reviewer, 403),
+        (&own, 403),
+        (&app_key, 201),
+        (&admin, 201),
+    ] {
+        assert_eq!(
+            app.post("/v1/transactions", key, None, &batch)
+                .await
+                .status()
+                .as_u16(),
+            expect
+        );
     }
-    assert_eq!(app.get("/v1/imports", Some(&analyst)).await.0, StatusCode::OK);
-    assert_eq!(app.get("/v1/customers/999", Some(&admin)).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get("/v1/imports", Some(&analyst)).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.get("/v1/customers/999", Some(&admin)).await.0,
+        StatusCode::NOT_FOUND
+    );
     let (s, body) = app.get("/v1/nowhere", Some(&admin)).await;
-    assert_eq!((s, body["status"].clone()), (StatusCode::NOT_FOUND, json!(404)));
+    assert_eq!(
+        (s, body["status"].clone()),
+        (StatusCode::NOT_FOUND, json!(404))
+    );
 }
 
 async fn transaction_batches_are_validated_and_idempotent(db: TestDb) {
@@ -147,20 +241,37 @@ async fn transaction_batches_are_validated_and_idempotent(db: TestDb) {
                "channel": "card_present", "country": "DE"})
     };
     let batch = json!({"transactions": [row("n1", json!(-4200)), row("n2", json!(-1000))]});
-    let first = app.post("/v1/transactions", &key, Some("abc-1"), &batch).await;
+    let first = app
+        .post("/v1/transactions", &key, Some("abc-1"), &batch)
+        .await;
     assert_eq!(first.status(), 201);
     let first: Value = first.json().await.unwrap();
-    assert_eq!((first["written"].clone(), first["new"].clone()), (json!(2), json!(2)));
-    let replay = app.post("/v1/transactions", &key, Some("abc-1"), &batch).await;
+    assert_eq!(
+        (first["written"].clone(), first["new"].clone()),
+        (json!(2), json!(2))
+    );
+    let replay = app
+        .post("/v1/transactions", &key, Some("abc-1"), &batch)
+        .await;
     assert_eq!(replay.status(), 201);
     assert_eq!(replay.headers()["idempotent-replayed"], "true");
     assert_eq!(replay.json::<Value>().await.unwrap(), first);
     let other = json!({"transactions": [row("n3", json!(-1))]});
-    let reused = app.post("/v1/transactions", &key, Some("abc-1"), &other).await;
+    let reused = app
+        .post("/v1/transactions", &key, Some("abc-1"), &other)
+        .await;
     assert_eq!(reused.status(), 422);
     // Without a key the same rows are still idempotent by transaction id.
-    let again: Value = app.post("/v1/transactions", &key, None, &batch).await.json().await.unwrap();
-    assert_eq!((again["written"].clone(), again["new"].clone()), (json!(2), json!(0)));
+    let again: Value = app
+        .post("/v1/transactions", &key, None, &batch)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (again["written"].clone(), again["new"].clone()),
+        (json!(2), json!(0))
+    );
 
     let bad = json!({"transactions": [row("b1", json!(-1)), row("b2", json!("12x")), {"transaction_id": "b3", "colour": 1}]});
     let resp = app.post("/v1/transactions", &key, None, &bad).await;
@@ -174,22 +285,55 @@ async fn transaction_batches_are_validated_and_idempotent(db: TestDb) {
     );
     let mut orphan = row("o1", json!(-1));
     orphan["account_id"] = json!("a1");
-    let resp = app.post("/v1/transactions", &key, None, &json!({"transactions": [row("o0", json!(-1)), orphan]})).await;
+    let resp = app
+        .post(
+            "/v1/transactions",
+            &key,
+            None,
+            &json!({"transactions": [row("o0", json!(-1)), orphan]}),
+        )
+        .await;
     assert_eq!(resp.status(), 422);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["errors"][0]["field"], "transactions[1].account_id");
-    assert_eq!(body["errors"][0]["reason"], "account 'a1' does not exist for customer '2'");
+    assert_eq!(
+        body["errors"][0]["reason"],
+        "account 'a1' does not exist for customer '2'"
+    );
     let too_many = json!({"transactions": (0..11).map(|i| row(&format!("m{i}"), json!(-1))).collect::<Vec<_>>()});
-    assert_eq!(app.post("/v1/transactions", &key, None, &too_many).await.status(), 422);
-    let raw = app.http.post(format!("{}/v1/transactions", app.base)).bearer_auth(&key).body("{not json").send().await.unwrap();
+    assert_eq!(
+        app.post("/v1/transactions", &key, None, &too_many)
+            .await
+            .status(),
+        422
+    );
+    let raw = app
+        .http
+        .post(format!("{}/v1/transactions", app.base))
+        .bearer_auth(&key)
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(raw.status(), 400);
     // Only n1, n2 were ever written for customer 2.
     let (_, page) = app.get("/v1/customers/2/transactions", Some(&key)).await;
-    let ids: Vec<&str> = page["items"].as_array().unwrap().iter().map(|t| t["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, ["n2", "n1"]);
     // Every accepted write is in the audit log, and the chain verifies.
     let audit = app.db.store.audit_entries(0, 100).await.unwrap();
-    assert_eq!(audit.iter().filter(|e| e.action == "transactions.write").count(), 2);
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|e| e.action == "transactions.write")
+            .count(),
+        2
+    );
     sextant_core::audit::verify_chain(&audit).unwrap();
 }
 
@@ -201,7 +345,13 @@ async fn cursor_pagination(db: TestDb) {
     loop {
         let (s, page) = app.get(&path, Some(&key)).await;
         assert_eq!(s, StatusCode::OK);
-        ids.extend(page["items"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_string()));
+        ids.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["id"].as_str().unwrap().to_string()),
+        );
         match page["next_cursor"].as_str() {
             Some(c) => path = format!("/v1/customers?limit=2&cursor={c}"),
             None => break,
@@ -212,7 +362,13 @@ async fn cursor_pagination(db: TestDb) {
     let mut path = "/v1/customers/1/transactions?limit=2".to_string();
     loop {
         let (_, page) = app.get(&path, Some(&key)).await;
-        tx.extend(page["items"].as_array().unwrap().iter().map(|t| t["id"].as_str().unwrap().to_string()));
+        tx.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["id"].as_str().unwrap().to_string()),
+        );
         match page["next_cursor"].as_str() {
             Some(c) => path = format!("/v1/customers/1/transactions?limit=2&cursor={c}"),
             None => break,
@@ -223,7 +379,10 @@ async fn cursor_pagination(db: TestDb) {
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["errors"][0]["field"], "limit");
     let (s, body) = app.get("/v1/customers?cursor=zz", Some(&key)).await;
-    assert_eq!((s, body["errors"][0]["field"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!("cursor")));
+    assert_eq!(
+        (s, body["errors"][0]["field"].clone()),
+        (StatusCode::UNPROCESSABLE_ENTITY, json!("cursor"))
+    );
 }
 
 async fn docs_and_openapi(db: TestDb) {
@@ -231,23 +390,56 @@ async fn docs_and_openapi(db: TestDb) {
     let key = app.key(Role::Analyst, None).await;
     let (s, spec) = app.get("/openapi.json", Some(&key)).await;
     assert_eq!(s, StatusCode::OK);
-    for p in ["/v1/customers", "/v1/customers/{id}", "/v1/customers/{id}/transactions", "/v1/transactions", "/v1/products", "/healthz"] {
-        assert!(spec["paths"][p].is_object(), "{p} missing from the OpenAPI document");
+    for p in [
+        "/v1/customers",
+        "/v1/customers/{id}",
+        "/v1/customers/{id}/transactions",
+        "/v1/transactions",
+        "/v1/products",
+        "/healthz",
+    ] {
+        assert!(
+            spec["paths"][p].is_object(),
+            "{p} missing from the OpenAPI document"
+        );
     }
     assert!(spec["components"]["securitySchemes"]["api_key"].is_object());
     // A browser without a session is sent to the login form; with one it gets Swagger UI.
-    let resp = app.http.get(format!("{}/docs/", app.base)).send().await.unwrap();
+    let resp = app
+        .http
+        .get(format!("{}/docs/", app.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     assert_eq!(resp.headers()["location"], "/login");
-    let login = app.http.post(format!("{}/login", app.base)).form(&[("key", key.as_str())]).send().await.unwrap();
+    let login = app
+        .http
+        .post(format!("{}/login", app.base))
+        .form(&[("key", key.as_str())])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(login.status(), StatusCode::SEE_OTHER);
     let cookie = login.headers()["set-cookie"].to_str().unwrap().to_string();
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
     let session = cookie.split(';').next().unwrap();
-    let page = app.http.get(format!("{}/docs/", app.base)).header("cookie", session).send().await.unwrap();
+    let page = app
+        .http
+        .get(format!("{}/docs/", app.base))
+        .header("cookie", session)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     assert!(page.text().await.unwrap().contains("swagger"));
-    let bad = app.http.post(format!("{}/login", app.base)).form(&[("key", "sx_nope")]).send().await.unwrap();
+    let bad = app
+        .http
+        .post(format!("{}/login", app.base))
+        .form(&[("key", "sx_nope")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(bad.status(), StatusCode::UNAUTHORIZED);
 }
 

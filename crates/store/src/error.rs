@@ -13,7 +13,11 @@ pub enum StoreError {
     #[error("migration {version} failed: {reason}")]
     Migration { version: u32, reason: String },
     #[error("stored value in {table}.{column} is invalid: {reason}")]
-    Corrupt { table: &'static str, column: &'static str, reason: String },
+    Corrupt {
+        table: &'static str,
+        column: &'static str,
+        reason: String,
+    },
     #[error("{0}")]
     Conflict(String),
     #[error("background task failed: {0}")]
@@ -21,8 +25,16 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    pub(crate) fn corrupt(table: &'static str, column: &'static str, reason: impl ToString) -> Self {
-        Self::Corrupt { table, column, reason: reason.to_string() }
+    pub(crate) fn corrupt(
+        table: &'static str,
+        column: &'static str,
+        reason: impl ToString,
+    ) -> Self {
+        Self::Corrupt {
+            table,
+            column,
+            reason: reason.to_string(),
+        }
     }
 }
 

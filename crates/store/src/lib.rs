@@ -36,7 +36,8 @@ pub trait Store: Send + Sync + 'static {
 
     async fn get_customer(&self, id: &CustomerId) -> Result<Option<Customer>>;
     /// Customers ordered by id, strictly after `after`.
-    async fn list_customers(&self, after: Option<&CustomerId>, limit: u32) -> Result<Vec<Customer>>;
+    async fn list_customers(&self, after: Option<&CustomerId>, limit: u32)
+    -> Result<Vec<Customer>>;
     async fn count(&self, table: Table) -> Result<u64>;
     async fn list_accounts(&self, customer: &CustomerId) -> Result<Vec<Account>>;
     /// A customer's transactions, newest first, strictly before the cursor `(timestamp µs, id)`.
@@ -60,7 +61,12 @@ pub trait Store: Send + Sync + 'static {
 
     async fn idempotency_get(&self, scope: &str, key: &str) -> Result<Option<IdempotentResponse>>;
     /// Stores the response unless one is already stored for the key (first writer wins).
-    async fn idempotency_put(&self, scope: &str, key: &str, resp: &IdempotentResponse) -> Result<()>;
+    async fn idempotency_put(
+        &self,
+        scope: &str,
+        key: &str,
+        resp: &IdempotentResponse,
+    ) -> Result<()>;
 
     /// Append to the hash-chained audit log (serialised: one writer at a time).
     async fn append_audit(&self, record: AuditRecord) -> Result<AuditEntry>;

@@ -14,7 +14,8 @@ use bytes::{BufMut, BytesMut};
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use futures_util::SinkExt;
 use sextant_core::{
-    Account, AuditEntry, AuditRecord, Customer, CustomerId, Product, Transaction, TransactionId, audit,
+    Account, AuditEntry, AuditRecord, Customer, CustomerId, Product, Transaction, TransactionId,
+    audit,
 };
 use tokio_postgres::NoTls;
 use tokio_postgres::types::ToSql;
@@ -32,18 +33,34 @@ impl PgStore {
     /// Connect, optionally inside `schema` (created if missing; used for one-schema-per-test
     /// isolation), and apply pending migrations.
     pub async fn connect(url: &str, schema: Option<String>) -> Result<Self> {
-        let mut config: tokio_postgres::Config =
-            url.parse().map_err(|e: tokio_postgres::Error| StoreError::Url(e.to_string()))?;
+        let mut config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e: tokio_postgres::Error| StoreError::Url(e.to_string()))?;
         if let Some(schema) = &schema {
-            if !schema.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || schema.is_empty() {
+            if !schema
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+                || schema.is_empty()
+            {
                 return Err(StoreError::Url(format!("invalid schema name '{schema}'")));
             }
-            let (client, conn) = config.connect(NoTls).await.map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            let (client, conn) = config
+                .connect(NoTls)
+                .await
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
             tokio::spawn(conn);
-            client.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}")).await?;
+            client
+                .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+                .await?;
             config.options(format!("-c search_path={schema}"));
         }
-        let mgr = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let mgr = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
         let pool = Pool::builder(mgr)
             .max_size(POOL_SIZE)
             .build()
@@ -62,20 +79,31 @@ impl PgStore {
         client.batch_execute(CREATE_TABLE).await?;
         for m in MIGRATIONS {
             let tx = client.transaction().await?;
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+                .await?;
             let done = tx
-                .query_opt("SELECT version FROM schema_migrations WHERE version = $1", &[&(m.version as i64)])
+                .query_opt(
+                    "SELECT version FROM schema_migrations WHERE version = $1",
+                    &[&(m.version as i64)],
+                )
                 .await?;
             if done.is_none() {
                 tx.batch_execute(m.postgres)
                     .await
-                    .map_err(|e| StoreError::Migration { version: m.version, reason: e.to_string() })?;
+                    .map_err(|e| StoreError::Migration {
+                        version: m.version,
+                        reason: e.to_string(),
+                    })?;
                 tx.execute(
                     "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
                     &[&(m.version as i64), &m.name, &now_micros()],
                 )
                 .await?;
-                tracing::info!(version = m.version, name = m.name, "applied PostgreSQL migration");
+                tracing::info!(
+                    version = m.version,
+                    name = m.name,
+                    "applied PostgreSQL migration"
+                );
             }
             tx.commit().await?;
         }
@@ -107,26 +135,44 @@ impl Store for PgStore {
     }
 
     async fn get_customer(&self, id: &CustomerId) -> Result<Option<Customer>> {
-        let sql = format!("SELECT {} FROM customers WHERE id = $1", rows::CUSTOMER_COLS);
-        Ok(self.query(&sql, &[&id.as_str()], rows::customer).await?.pop())
+        let sql = format!(
+            "SELECT {} FROM customers WHERE id = $1",
+            rows::CUSTOMER_COLS
+        );
+        Ok(self
+            .query(&sql, &[&id.as_str()], rows::customer)
+            .await?
+            .pop())
     }
 
-    async fn list_customers(&self, after: Option<&CustomerId>, limit: u32) -> Result<Vec<Customer>> {
+    async fn list_customers(
+        &self,
+        after: Option<&CustomerId>,
+        limit: u32,
+    ) -> Result<Vec<Customer>> {
         let sql = format!(
             "SELECT {} FROM customers WHERE $1::text IS NULL OR id > $1 ORDER BY id LIMIT $2",
             rows::CUSTOMER_COLS
         );
         let after = after.map(|a| a.as_str());
-        self.query(&sql, &[&after, &(limit as i64)], rows::customer).await
+        self.query(&sql, &[&after, &(limit as i64)], rows::customer)
+            .await
     }
 
     async fn count(&self, table: Table) -> Result<u64> {
-        let row = self.client().await?.query_one(&format!("SELECT count(*) FROM {}", table.name()), &[]).await?;
+        let row = self
+            .client()
+            .await?
+            .query_one(&format!("SELECT count(*) FROM {}", table.name()), &[])
+            .await?;
         Ok(row.get::<_, i64>(0) as u64)
     }
 
     async fn list_accounts(&self, customer: &CustomerId) -> Result<Vec<Account>> {
-        let sql = format!("SELECT {} FROM accounts WHERE customer_id = $1 ORDER BY id", rows::ACCOUNT_COLS);
+        let sql = format!(
+            "SELECT {} FROM accounts WHERE customer_id = $1 ORDER BY id",
+            rows::ACCOUNT_COLS
+        );
         self.query(&sql, &[&customer.as_str()], rows::account).await
     }
 
@@ -145,7 +191,12 @@ impl Store for PgStore {
             Some((ts, tx)) => (Some(*ts), Some(tx.as_str())),
             None => (None, None),
         };
-        self.query(&sql, &[&customer.as_str(), &ts, &tx, &(limit as i64)], rows::transaction).await
+        self.query(
+            &sql,
+            &[&customer.as_str(), &ts, &tx, &(limit as i64)],
+            rows::transaction,
+        )
+        .await
     }
 
     async fn list_products(&self) -> Result<Vec<Product>> {
@@ -180,7 +231,10 @@ impl Store for PgStore {
     }
 
     async fn list_imports(&self, limit: u32) -> Result<Vec<ImportRecord>> {
-        let sql = format!("SELECT {} FROM imports ORDER BY started_at DESC LIMIT $1", rows::IMPORT_COLS);
+        let sql = format!(
+            "SELECT {} FROM imports ORDER BY started_at DESC LIMIT $1",
+            rows::IMPORT_COLS
+        );
         self.query(&sql, &[&(limit as i64)], rows::import).await
     }
 
@@ -210,7 +264,10 @@ impl Store for PgStore {
     }
 
     async fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>> {
-        let sql = format!("SELECT {} FROM api_keys ORDER BY created_at", rows::API_KEY_COLS);
+        let sql = format!(
+            "SELECT {} FROM api_keys ORDER BY created_at",
+            rows::API_KEY_COLS
+        );
         self.query(&sql, &[], rows::api_key).await
     }
 
@@ -218,7 +275,10 @@ impl Store for PgStore {
         let n = self
             .client()
             .await?
-            .execute("UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL", &[&id, &at])
+            .execute(
+                "UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+                &[&id, &at],
+            )
             .await?;
         Ok(n == 1)
     }
@@ -246,7 +306,14 @@ impl Store for PgStore {
             .execute(
                 "INSERT INTO idempotency (scope, key, request_hash, status, body, created_at) \
                  VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (scope, key) DO NOTHING",
-                &[&scope, &key, &r.request_hash, &(r.status as i64), &r.body, &r.created_at],
+                &[
+                    &scope,
+                    &key,
+                    &r.request_hash,
+                    &(r.status as i64),
+                    &r.body,
+                    &r.created_at,
+                ],
             )
             .await?;
         Ok(())
@@ -255,8 +322,14 @@ impl Store for PgStore {
     async fn append_audit(&self, record: AuditRecord) -> Result<AuditEntry> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&AUDIT_LOCK]).await?;
-        let last = tx.query_opt("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", &[]).await?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&AUDIT_LOCK])
+            .await?;
+        let last = tx
+            .query_opt(
+                "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
+                &[],
+            )
+            .await?;
         let (seq, prev) = match last {
             Some(r) => (r.get::<_, i64>(0) + 1, r.get::<_, String>(1)),
             None => (1, audit::GENESIS.to_string()),
@@ -292,8 +365,12 @@ impl Store for PgStore {
     }
 
     async fn audit_entries(&self, after: i64, limit: u32) -> Result<Vec<AuditEntry>> {
-        let sql = format!("SELECT {} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2", rows::AUDIT_COLS);
-        self.query(&sql, &[&after, &(limit as i64)], rows::audit).await
+        let sql = format!(
+            "SELECT {} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2",
+            rows::AUDIT_COLS
+        );
+        self.query(&sql, &[&after, &(limit as i64)], rows::audit)
+            .await
     }
 }
 
@@ -468,7 +545,8 @@ fn encode(batch: &Batch) -> BytesMut {
         }
         Batch::Accounts(rows) => {
             for (line, a) in rows {
-                let (opened, closed) = (a.opened_on.to_string(), a.closed_on.map(|d| d.to_string()));
+                let (opened, closed) =
+                    (a.opened_on.to_string(), a.closed_on.map(|d| d.to_string()));
                 w.text(Some(a.id.as_str()))
                     .text(Some(a.customer_id.as_str()))
                     .text(Some(a.kind.as_str()))
@@ -502,8 +580,11 @@ fn encode(batch: &Batch) -> BytesMut {
         }
         Batch::Products(rows) => {
             for (line, p) in rows {
-                let currency =
-                    p.min_income.or(p.annual_fee).map(|m| m.currency).unwrap_or(sextant_core::Currency::EUR);
+                let currency = p
+                    .min_income
+                    .or(p.annual_fee)
+                    .map(|m| m.currency)
+                    .unwrap_or(sextant_core::Currency::EUR);
                 w.text(Some(p.id.as_str()))
                     .text(Some(&p.name))
                     .text(Some(p.family.as_str()))
@@ -553,7 +634,9 @@ struct PgImport {
 
 impl PgImport {
     fn client(&self) -> Result<&Object> {
-        self.client.as_ref().ok_or_else(|| StoreError::Task("import already finished".into()))
+        self.client
+            .as_ref()
+            .ok_or_else(|| StoreError::Task("import already finished".into()))
     }
 }
 
@@ -593,7 +676,9 @@ impl ImportSink for PgImport {
         let spec = spec(self.kind);
         let data = encode(&batch).freeze();
         let client = self.client()?;
-        let sink = client.copy_in(&format!("COPY stage ({}) FROM STDIN", spec.copy_columns)).await?;
+        let sink = client
+            .copy_in(&format!("COPY stage ({}) FROM STDIN", spec.copy_columns))
+            .await?;
         futures_util::pin_mut!(sink);
         sink.send(data).await?;
         sink.finish().await?;
@@ -693,7 +778,13 @@ impl ImportSink for PgImport {
             .execute(
                 "INSERT INTO imports (id, kind, source, started_at, finished_at, status) \
                  VALUES ($1, $2, $3, $4, $5, 'rolled_back')",
-                &[&rec.id, &rec.kind, &rec.source, &rec.started_at, &now_micros()],
+                &[
+                    &rec.id,
+                    &rec.kind,
+                    &rec.source,
+                    &rec.started_at,
+                    &now_micros(),
+                ],
             )
             .await?;
         drop(self.client.take());

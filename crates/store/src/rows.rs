@@ -48,37 +48,49 @@ impl Reader<'_> {
         self.row.text(i)
     }
     fn text(&self, i: usize, col: &'static str) -> Result<String> {
-        self.row.text(i)?.ok_or_else(|| StoreError::corrupt(self.table, col, "NULL"))
+        self.row
+            .text(i)?
+            .ok_or_else(|| StoreError::corrupt(self.table, col, "NULL"))
     }
     fn int(&self, i: usize, col: &'static str) -> Result<i64> {
-        self.row.int(i)?.ok_or_else(|| StoreError::corrupt(self.table, col, "NULL"))
+        self.row
+            .int(i)?
+            .ok_or_else(|| StoreError::corrupt(self.table, col, "NULL"))
     }
     fn parse<T: std::str::FromStr>(&self, i: usize, col: &'static str) -> Result<T>
     where
         T::Err: std::fmt::Display,
     {
-        self.text(i, col)?.parse().map_err(|e| StoreError::corrupt(self.table, col, e))
+        self.text(i, col)?
+            .parse()
+            .map_err(|e| StoreError::corrupt(self.table, col, e))
     }
     fn opt_parse<T: std::str::FromStr>(&self, i: usize, col: &'static str) -> Result<Option<T>>
     where
         T::Err: std::fmt::Display,
     {
         match self.row.text(i)? {
-            Some(s) => Ok(Some(s.parse().map_err(|e| StoreError::corrupt(self.table, col, e))?)),
+            Some(s) => Ok(Some(
+                s.parse()
+                    .map_err(|e| StoreError::corrupt(self.table, col, e))?,
+            )),
             None => Ok(None),
         }
     }
     fn currency(&self, i: usize) -> Result<Currency> {
-        Currency::parse(&self.text(i, "currency")?).map_err(|e| StoreError::corrupt(self.table, "currency", e))
+        Currency::parse(&self.text(i, "currency")?)
+            .map_err(|e| StoreError::corrupt(self.table, "currency", e))
     }
     fn time(&self, i: usize, col: &'static str) -> Result<DateTime<Utc>> {
         let v = self.int(i, col)?;
-        DateTime::from_timestamp_micros(v).ok_or_else(|| StoreError::corrupt(self.table, col, "timestamp out of range"))
+        DateTime::from_timestamp_micros(v)
+            .ok_or_else(|| StoreError::corrupt(self.table, col, "timestamp out of range"))
     }
     fn date(&self, i: usize, col: &'static str) -> Result<Option<NaiveDate>> {
         match self.row.text(i)? {
             Some(s) => Ok(Some(
-                NaiveDate::parse_from_str(&s, "%Y-%m-%d").map_err(|e| StoreError::corrupt(self.table, col, e))?,
+                NaiveDate::parse_from_str(&s, "%Y-%m-%d")
+                    .map_err(|e| StoreError::corrupt(self.table, col, e))?,
             )),
             None => Ok(None),
         }
@@ -89,10 +101,15 @@ pub(crate) const CUSTOMER_COLS: &str = "id, name, age, income_minor, currency, s
      transactions, sentiment_score, engagement_level, email, phone, occupation, joined_on";
 
 pub(crate) fn customer(row: &dyn Cells) -> Result<Customer> {
-    let r = Reader { row, table: "customers" };
+    let r = Reader {
+        row,
+        table: "customers",
+    };
     let currency = r.currency(4)?;
     let age = r.int(2, "age")?;
-    let sentiment = row.real(8)?.ok_or_else(|| StoreError::corrupt("customers", "sentiment_score", "NULL"))?;
+    let sentiment = row
+        .real(8)?
+        .ok_or_else(|| StoreError::corrupt("customers", "sentiment_score", "NULL"))?;
     Ok(Customer {
         id: r.parse(0, "id")?,
         name: r.text(1, "name")?,
@@ -112,11 +129,13 @@ pub(crate) fn customer(row: &dyn Cells) -> Result<Customer> {
     })
 }
 
-pub(crate) const ACCOUNT_COLS: &str =
-    "id, customer_id, kind, product_id, currency, opened_on, closed_on, status, limit_minor, balance_minor";
+pub(crate) const ACCOUNT_COLS: &str = "id, customer_id, kind, product_id, currency, opened_on, closed_on, status, limit_minor, balance_minor";
 
 pub(crate) fn account(row: &dyn Cells) -> Result<Account> {
-    let r = Reader { row, table: "accounts" };
+    let r = Reader {
+        row,
+        table: "accounts",
+    };
     let currency = r.currency(4)?;
     Ok(Account {
         id: r.parse(0, "id")?,
@@ -124,7 +143,9 @@ pub(crate) fn account(row: &dyn Cells) -> Result<Account> {
         kind: r.parse(2, "kind")?,
         product_id: r.opt_parse(3, "product_id")?,
         currency,
-        opened_on: r.date(5, "opened_on")?.ok_or_else(|| StoreError::corrupt("accounts", "opened_on", "NULL"))?,
+        opened_on: r
+            .date(5, "opened_on")?
+            .ok_or_else(|| StoreError::corrupt("accounts", "opened_on", "NULL"))?,
         closed_on: r.date(6, "closed_on")?,
         status: r.parse(7, "status")?,
         limit: row.int(8)?.map(|m| Money::new(m, currency)),
@@ -136,7 +157,10 @@ pub(crate) const TRANSACTION_COLS: &str = "id, customer_id, account_id, ts, amou
      category, mcc, channel, country, balance_after_minor, status";
 
 pub(crate) fn transaction(row: &dyn Cells) -> Result<Transaction> {
-    let r = Reader { row, table: "transactions" };
+    let r = Reader {
+        row,
+        table: "transactions",
+    };
     let currency = r.currency(5)?;
     let mcc = match row.int(8)? {
         Some(v) => Some(
@@ -164,11 +188,13 @@ pub(crate) fn transaction(row: &dyn Cells) -> Result<Transaction> {
     })
 }
 
-pub(crate) const PRODUCT_COLS: &str =
-    "id, name, family, risk_level, currency, min_income_minor, rate_bps, annual_fee_minor, description, active";
+pub(crate) const PRODUCT_COLS: &str = "id, name, family, risk_level, currency, min_income_minor, rate_bps, annual_fee_minor, description, active";
 
 pub(crate) fn product(row: &dyn Cells) -> Result<Product> {
-    let r = Reader { row, table: "products" };
+    let r = Reader {
+        row,
+        table: "products",
+    };
     let currency = r.currency(4)?;
     Ok(Product {
         id: r.parse(0, "id")?,
@@ -186,7 +212,10 @@ pub(crate) fn product(row: &dyn Cells) -> Result<Product> {
 pub(crate) const AUDIT_COLS: &str = "seq, at, actor, action, subject, details, prev_hash, hash";
 
 pub(crate) fn audit(row: &dyn Cells) -> Result<AuditEntry> {
-    let r = Reader { row, table: "audit_log" };
+    let r = Reader {
+        row,
+        table: "audit_log",
+    };
     Ok(AuditEntry {
         seq: r.int(0, "seq")?,
         at: r.time(1, "at")?,
@@ -203,7 +232,10 @@ pub(crate) fn audit(row: &dyn Cells) -> Result<AuditEntry> {
 pub(crate) const API_KEY_COLS: &str = "id, hash, role, customer_id, label, created_at, revoked_at";
 
 pub(crate) fn api_key(row: &dyn Cells) -> Result<ApiKeyRecord> {
-    let r = Reader { row, table: "api_keys" };
+    let r = Reader {
+        row,
+        table: "api_keys",
+    };
     Ok(ApiKeyRecord {
         id: r.text(0, "id")?,
         hash: r.text(1, "hash")?,
@@ -219,7 +251,10 @@ pub(crate) const IMPORT_COLS: &str =
     "id, kind, source, started_at, finished_at, status, rows_written, rows_new, rows_rejected";
 
 pub(crate) fn import(row: &dyn Cells) -> Result<ImportRecord> {
-    let r = Reader { row, table: "imports" };
+    let r = Reader {
+        row,
+        table: "imports",
+    };
     Ok(ImportRecord {
         id: r.text(0, "id")?,
         kind: r.text(1, "kind")?,

@@ -11,7 +11,8 @@ use crate::{
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 use sextant_core::{
-    Account, AuditEntry, AuditRecord, Customer, CustomerId, Product, Transaction, TransactionId, audit,
+    Account, AuditEntry, AuditRecord, Customer, CustomerId, Product, Transaction, TransactionId,
+    audit,
 };
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -97,16 +98,27 @@ fn migrate(conn: &mut Connection) -> Result<()> {
     for m in MIGRATIONS {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let done: Option<i64> = tx
-            .query_row("SELECT version FROM schema_migrations WHERE version = ?1", [m.version], |r| r.get(0))
+            .query_row(
+                "SELECT version FROM schema_migrations WHERE version = ?1",
+                [m.version],
+                |r| r.get(0),
+            )
             .optional()?;
         if done.is_none() {
             tx.execute_batch(m.sqlite)
-                .map_err(|e| StoreError::Migration { version: m.version, reason: e.to_string() })?;
+                .map_err(|e| StoreError::Migration {
+                    version: m.version,
+                    reason: e.to_string(),
+                })?;
             tx.execute(
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
                 params![m.version, m.name, now_micros()],
             )?;
-            tracing::info!(version = m.version, name = m.name, "applied SQLite migration");
+            tracing::info!(
+                version = m.version,
+                name = m.name,
+                "applied SQLite migration"
+            );
         }
         tx.commit()?;
     }
@@ -129,7 +141,9 @@ fn collect<T>(
 }
 
 fn count_table(conn: &Connection, table: Table) -> Result<u64> {
-    let n: i64 = conn.query_row(&format!("SELECT count(*) FROM {}", table.name()), [], |r| r.get(0))?;
+    let n: i64 = conn.query_row(&format!("SELECT count(*) FROM {}", table.name()), [], |r| {
+        r.get(0)
+    })?;
     Ok(n as u64)
 }
 
@@ -140,19 +154,30 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> Result<()> {
-        self.read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)).map(|_| ())?)).await
+        self.read(|c| {
+            Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
+                .map(|_| ())?)
+        })
+        .await
     }
 
     async fn get_customer(&self, id: &CustomerId) -> Result<Option<Customer>> {
         let id = id.as_str().to_string();
         self.read(move |c| {
-            let sql = format!("SELECT {} FROM customers WHERE id = ?1", rows::CUSTOMER_COLS);
+            let sql = format!(
+                "SELECT {} FROM customers WHERE id = ?1",
+                rows::CUSTOMER_COLS
+            );
             Ok(collect(c, &sql, [id], rows::customer)?.pop())
         })
         .await
     }
 
-    async fn list_customers(&self, after: Option<&CustomerId>, limit: u32) -> Result<Vec<Customer>> {
+    async fn list_customers(
+        &self,
+        after: Option<&CustomerId>,
+        limit: u32,
+    ) -> Result<Vec<Customer>> {
         let after = after.map(|a| a.as_str().to_string());
         self.read(move |c| {
             let sql = format!(
@@ -171,7 +196,10 @@ impl Store for SqliteStore {
     async fn list_accounts(&self, customer: &CustomerId) -> Result<Vec<Account>> {
         let id = customer.as_str().to_string();
         self.read(move |c| {
-            let sql = format!("SELECT {} FROM accounts WHERE customer_id = ?1 ORDER BY id", rows::ACCOUNT_COLS);
+            let sql = format!(
+                "SELECT {} FROM accounts WHERE customer_id = ?1 ORDER BY id",
+                rows::ACCOUNT_COLS
+            );
             collect(c, &sql, [id], rows::account)
         })
         .await
@@ -238,7 +266,10 @@ impl Store for SqliteStore {
 
     async fn list_imports(&self, limit: u32) -> Result<Vec<ImportRecord>> {
         self.read(move |c| {
-            let sql = format!("SELECT {} FROM imports ORDER BY started_at DESC LIMIT ?1", rows::IMPORT_COLS);
+            let sql = format!(
+                "SELECT {} FROM imports ORDER BY started_at DESC LIMIT ?1",
+                rows::IMPORT_COLS
+            );
             collect(c, &sql, [limit], rows::import)
         })
         .await
@@ -276,7 +307,10 @@ impl Store for SqliteStore {
 
     async fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>> {
         self.read(|c| {
-            let sql = format!("SELECT {} FROM api_keys ORDER BY created_at", rows::API_KEY_COLS);
+            let sql = format!(
+                "SELECT {} FROM api_keys ORDER BY created_at",
+                rows::API_KEY_COLS
+            );
             collect(c, &sql, [], rows::api_key)
         })
         .await
@@ -314,13 +348,25 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn idempotency_put(&self, scope: &str, key: &str, resp: &IdempotentResponse) -> Result<()> {
+    async fn idempotency_put(
+        &self,
+        scope: &str,
+        key: &str,
+        resp: &IdempotentResponse,
+    ) -> Result<()> {
         let (scope, key, r) = (scope.to_string(), key.to_string(), resp.clone());
         self.write(move |c| {
             c.execute(
                 "INSERT INTO idempotency (scope, key, request_hash, status, body, created_at) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (scope, key) DO NOTHING",
-                params![scope, key, r.request_hash, r.status as i64, r.body, r.created_at],
+                params![
+                    scope,
+                    key,
+                    r.request_hash,
+                    r.status as i64,
+                    r.body,
+                    r.created_at
+                ],
             )?;
             Ok(())
         })
@@ -331,15 +377,18 @@ impl Store for SqliteStore {
         self.write(move |c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let last: Option<(i64, String)> = tx
-                .query_row("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", [], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })
+                .query_row(
+                    "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
                 .optional()?;
             let (seq, prev) = match last {
                 Some((s, h)) => (s + 1, h),
                 None => (1, audit::GENESIS.to_string()),
             };
-            let at = chrono::DateTime::from_timestamp_micros(now_micros()).expect("now is in range");
+            let at =
+                chrono::DateTime::from_timestamp_micros(now_micros()).expect("now is in range");
             let hash = audit::chain_hash(&prev, seq, at, &record);
             tx.execute(
                 "INSERT INTO audit_log (seq, at, actor, action, subject, details, prev_hash, hash) \
@@ -372,7 +421,10 @@ impl Store for SqliteStore {
 
     async fn audit_entries(&self, after: i64, limit: u32) -> Result<Vec<AuditEntry>> {
         self.read(move |c| {
-            let sql = format!("SELECT {} FROM audit_log WHERE seq > ?1 ORDER BY seq LIMIT ?2", rows::AUDIT_COLS);
+            let sql = format!(
+                "SELECT {} FROM audit_log WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+                rows::AUDIT_COLS
+            );
             collect(c, &sql, params![after, limit], rows::audit)
         })
         .await
@@ -408,13 +460,23 @@ fn upsert_outcome(
 ) -> Result<bool> {
     match res {
         Ok(0) => {
-            rejects.push(RowReject { line, column: None, reason: dup() });
+            rejects.push(RowReject {
+                line,
+                column: None,
+                reason: dup(),
+            });
             Ok(false)
         }
         Ok(_) => Ok(true),
-        Err(rusqlite::Error::SqliteFailure(e, _)) if e.extended_code == SQLITE_CONSTRAINT_FOREIGNKEY => {
+        Err(rusqlite::Error::SqliteFailure(e, _))
+            if e.extended_code == SQLITE_CONSTRAINT_FOREIGNKEY =>
+        {
             let (column, reason) = fk();
-            rejects.push(RowReject { line, column: Some(column), reason });
+            rejects.push(RowReject {
+                line,
+                column: Some(column),
+                reason,
+            });
             Ok(false)
         }
         Err(e) => Err(e.into()),
@@ -448,7 +510,8 @@ fn write_batch(conn: &Connection, import_id: &str, batch: &Batch) -> Result<(u64
                  age_band = excluded.age_band, region = excluded.region, ethnicity = excluded.ethnicity, \
                  import_id = excluded.import_id",
             )?;
-            let mut unprot = conn.prepare_cached("DELETE FROM customer_protected WHERE customer_id = ?1")?;
+            let mut unprot =
+                conn.prepare_cached("DELETE FROM customer_protected WHERE customer_id = ?1")?;
             let now = now_micros();
             for (line, c, p) in rows {
                 let res = stmt.execute(params![
@@ -481,7 +544,14 @@ fn write_batch(conn: &Connection, import_id: &str, batch: &Batch) -> Result<(u64
                     if p.is_empty() {
                         unprot.execute([c.id.as_str()])?;
                     } else {
-                        prot.execute(params![c.id.as_str(), p.gender, p.age_band, p.region, p.ethnicity, import_id])?;
+                        prot.execute(params![
+                            c.id.as_str(),
+                            p.gender,
+                            p.age_band,
+                            p.region,
+                            p.ethnicity,
+                            import_id
+                        ])?;
                     }
                 }
             }
@@ -514,7 +584,12 @@ fn write_batch(conn: &Connection, import_id: &str, batch: &Batch) -> Result<(u64
                     res,
                     *line,
                     || dup_msg("account_id", a.id.as_str()),
-                    || ("customer_id", format!("customer '{}' does not exist", a.customer_id)),
+                    || {
+                        (
+                            "customer_id",
+                            format!("customer '{}' does not exist", a.customer_id),
+                        )
+                    },
                     &mut rejects,
                 )? as u64;
             }
@@ -555,7 +630,10 @@ fn write_batch(conn: &Connection, import_id: &str, batch: &Batch) -> Result<(u64
                     || {
                         (
                             "account_id",
-                            format!("account '{}' does not exist for customer '{}'", t.account_id, t.customer_id),
+                            format!(
+                                "account '{}' does not exist for customer '{}'",
+                                t.account_id, t.customer_id
+                            ),
                         )
                     },
                     &mut rejects,
@@ -573,7 +651,11 @@ fn write_batch(conn: &Connection, import_id: &str, batch: &Batch) -> Result<(u64
                  active = excluded.active, import_id = excluded.import_id WHERE products.import_id IS NOT excluded.import_id",
             )?;
             for (line, p) in rows {
-                let currency = p.min_income.or(p.annual_fee).map(|m| m.currency).unwrap_or(sextant_core::Currency::EUR);
+                let currency = p
+                    .min_income
+                    .or(p.annual_fee)
+                    .map(|m| m.currency)
+                    .unwrap_or(sextant_core::Currency::EUR);
                 let res = stmt.execute(params![
                     p.id.as_str(),
                     p.name,
@@ -617,7 +699,12 @@ fn write_batch(conn: &Connection, import_id: &str, batch: &Batch) -> Result<(u64
                     res,
                     *line,
                     || dup_msg("message_id", m.id.as_str()),
-                    || ("customer_id", format!("customer '{}' does not exist", m.customer_id)),
+                    || {
+                        (
+                            "customer_id",
+                            format!("customer '{}' does not exist", m.customer_id),
+                        )
+                    },
                     &mut rejects,
                 )? as u64;
             }
@@ -645,7 +732,12 @@ fn write_batch(conn: &Connection, import_id: &str, batch: &Batch) -> Result<(u64
                     res,
                     *line,
                     || dup_msg("event_id", e.id.as_str()),
-                    || ("customer_id", format!("customer '{}' does not exist", e.customer_id)),
+                    || {
+                        (
+                            "customer_id",
+                            format!("customer '{}' does not exist", e.customer_id),
+                        )
+                    },
                     &mut rejects,
                 )? as u64;
             }
@@ -657,7 +749,10 @@ fn write_batch(conn: &Connection, import_id: &str, batch: &Batch) -> Result<(u64
 #[async_trait]
 impl ImportSink for SqliteImport {
     async fn write(&mut self, batch: Batch) -> Result<Vec<RowReject>> {
-        let conn = self.conn.take().ok_or_else(|| StoreError::Task("import already finished".into()))?;
+        let conn = self
+            .conn
+            .take()
+            .ok_or_else(|| StoreError::Task("import already finished".into()))?;
         let import_id = self.record.id.clone();
         let (conn, res) = tokio::task::spawn_blocking(move || {
             let res = write_batch(&conn, &import_id, &batch);
@@ -676,7 +771,10 @@ impl ImportSink for SqliteImport {
     }
 
     async fn commit(mut self: Box<Self>, rejected: u64) -> Result<ImportRecord> {
-        let conn = self.conn.take().ok_or_else(|| StoreError::Task("import already finished".into()))?;
+        let conn = self
+            .conn
+            .take()
+            .ok_or_else(|| StoreError::Task("import already finished".into()))?;
         let mut rec = self.record.clone();
         let (kind, before) = (self.kind, self.before);
         let (conn, res) = tokio::task::spawn_blocking(move || {
@@ -707,7 +805,10 @@ impl ImportSink for SqliteImport {
     }
 
     async fn rollback(mut self: Box<Self>) -> Result<()> {
-        let conn = self.conn.take().ok_or_else(|| StoreError::Task("import already finished".into()))?;
+        let conn = self
+            .conn
+            .take()
+            .ok_or_else(|| StoreError::Task("import already finished".into()))?;
         let rec = self.record.clone();
         tokio::task::spawn_blocking(move || -> Result<()> {
             conn.execute_batch("ROLLBACK")?;

@@ -1,7 +1,8 @@
 //! Records the store reads and writes that are storage concerns rather than bank domain types.
 
 use sextant_core::{
-    Account, Customer, CustomerEvent, CustomerMessage, Product, ProtectedAttributes, Role, Transaction,
+    Account, Customer, CustomerEvent, CustomerMessage, Product, ProtectedAttributes, Role,
+    Transaction,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,8 +4,16 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let customers = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(100_000);
     let months = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(12);
-    let out = std::path::PathBuf::from(args.get(3).cloned().unwrap_or_else(|| "/tmp/sextant-synth-gen".into()));
-    let cfg = sextant_synth::Config { customers, months, ..Default::default() };
+    let out = std::path::PathBuf::from(
+        args.get(3)
+            .cloned()
+            .unwrap_or_else(|| "/tmp/sextant-synth-gen".into()),
+    );
+    let cfg = sextant_synth::Config {
+        customers,
+        months,
+        ..Default::default()
+    };
     let t = std::time::Instant::now();
     let s = sextant_synth::generate(&cfg, &out, &|_| {}).expect("generate");
     let secs = t.elapsed().as_secs_f64();

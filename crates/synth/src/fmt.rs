@@ -133,15 +133,23 @@ mod tests {
             let mut b = Vec::new();
             push_date(&mut b, days);
             if days >= 0 {
-                assert_eq!(String::from_utf8(b).unwrap(), d.format("%Y-%m-%d").to_string());
+                assert_eq!(
+                    String::from_utf8(b).unwrap(),
+                    d.format("%Y-%m-%d").to_string()
+                );
             }
             use chrono::Datelike;
-            assert_eq!(days_from_civil(i64::from(d.year()), d.month(), d.day()), days);
+            assert_eq!(
+                days_from_civil(i64::from(d.year()), d.month(), d.day()),
+                days
+            );
         }
         for secs in [0i64, 1_772_627_467, 1_793_000_000, 86_399] {
             let mut b = Vec::new();
             push_ts(&mut b, secs);
-            let want = DateTime::from_timestamp(secs, 0).unwrap().to_rfc3339_opts(SecondsFormat::Secs, true);
+            let want = DateTime::from_timestamp(secs, 0)
+                .unwrap()
+                .to_rfc3339_opts(SecondsFormat::Secs, true);
             assert_eq!(String::from_utf8(b).unwrap(), want);
         }
     }
@@ -156,6 +164,9 @@ mod tests {
         push_fixed2(&mut b, -0.456);
         b.push(b' ');
         push_field(&mut b, "a, \"b\"");
-        assert_eq!(String::from_utf8(b).unwrap(), "-1205 0.00 -0.46 \"a, \"\"b\"\"\"");
+        assert_eq!(
+            String::from_utf8(b).unwrap(),
+            "-1205 0.00 -0.46 \"a, \"\"b\"\"\""
+        );
     }
 }

@@ -82,11 +82,17 @@ pub enum SynthError {
     #[error("invalid config: {0}")]
     Config(String),
     #[error("writing {path}: {source}")]
-    Io { path: std::path::PathBuf, source: std::io::Error },
+    Io {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> SynthError + '_ {
-    move |source| SynthError::Io { path: path.to_path_buf(), source }
+    move |source| SynthError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Check a config before any file is touched.
@@ -98,7 +104,10 @@ pub fn validate(cfg: &Config) -> Result<(), SynthError> {
         )));
     }
     if !(1..=120).contains(&cfg.months) {
-        return Err(SynthError::Config(format!("months must be between 1 and 120, got {}", cfg.months)));
+        return Err(SynthError::Config(format!(
+            "months must be between 1 and 120, got {}",
+            cfg.months
+        )));
     }
     if cfg.currency.len() != 3 || !cfg.currency.bytes().all(|b| b.is_ascii_uppercase()) {
         return Err(SynthError::Config(format!(
@@ -123,7 +132,11 @@ const WAVE: u64 = 8;
 
 /// Generate a synthetic bank into `out` (created if missing; existing files are overwritten).
 /// `progress` is called with the number of customers completed so far.
-pub fn generate(cfg: &Config, out: &Path, progress: &(dyn Fn(u64) + Sync)) -> Result<Summary, SynthError> {
+pub fn generate(
+    cfg: &Config,
+    out: &Path,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Summary, SynthError> {
     validate(cfg)?;
     let win = window::Window::new(cfg.end_date, cfg.months);
     let labels = out.join("labels");
@@ -139,11 +152,17 @@ pub fn generate(cfg: &Config, out: &Path, progress: &(dyn Fn(u64) + Sync)) -> Re
         let path = out.join(name);
         let f = File::create(&path).map_err(io_err(&path))?;
         let mut w = BufWriter::with_capacity(1 << 20, f);
-        w.write_all(header.as_bytes()).and_then(|_| w.write_all(b"\n")).map_err(io_err(&path))?;
+        w.write_all(header.as_bytes())
+            .and_then(|_| w.write_all(b"\n"))
+            .map_err(io_err(&path))?;
         files.push((path, w));
     }
 
-    let ctx = sim::Ctx { seed: cfg.seed, currency: cfg.currency, win: &win };
+    let ctx = sim::Ctx {
+        seed: cfg.seed,
+        currency: cfg.currency,
+        win: &win,
+    };
     let summary = std::thread::scope(|s| -> Result<Summary, SynthError> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<sim::ChunkOut>>(1);
         let writer = s.spawn(move || -> Result<Summary, SynthError> {
@@ -165,8 +184,10 @@ pub fn generate(cfg: &Config, out: &Path, progress: &(dyn Fn(u64) + Sync)) -> Re
         while start < cfg.customers {
             let end = (start + CHUNK * WAVE).min(cfg.customers);
             let firsts: Vec<u64> = (start..end).step_by(CHUNK as usize).collect();
-            let chunks: Vec<sim::ChunkOut> =
-                firsts.into_par_iter().map(|f| sim::gen_chunk(&ctx, f, (f + CHUNK).min(end))).collect();
+            let chunks: Vec<sim::ChunkOut> = firsts
+                .into_par_iter()
+                .map(|f| sim::gen_chunk(&ctx, f, (f + CHUNK).min(end)))
+                .collect();
             if tx.send(chunks).is_err() {
                 break; // the writer failed; its error is reported below
             }
@@ -186,7 +207,11 @@ fn manifest_json(cfg: &Config, win: &window::Window, s: &Summary) -> String {
     let (y, m, d) = win.start_date();
     let mut files: Vec<&str> = vec!["products.csv"];
     files.extend(schema::ROW_FILES.iter().map(|f| f.0));
-    let files = files.iter().map(|f| format!("\"{f}\"")).collect::<Vec<_>>().join(", ");
+    let files = files
+        .iter()
+        .map(|f| format!("\"{f}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
     format!(
         r#"{{
   "generator": "sextant-synth",

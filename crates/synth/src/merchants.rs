@@ -10,10 +10,18 @@ pub(crate) struct Merchant {
 }
 
 const fn m(name: &'static str, mcc: u16) -> Merchant {
-    Merchant { name, mcc, online: false }
+    Merchant {
+        name,
+        mcc,
+        online: false,
+    }
 }
 const fn o(name: &'static str, mcc: u16) -> Merchant {
-    Merchant { name, mcc, online: true }
+    Merchant {
+        name,
+        mcc,
+        online: true,
+    }
 }
 
 pub(crate) const GROCERS: &[Merchant] = &[
@@ -49,7 +57,13 @@ pub(crate) const TRANSPORT: &[Merchant] = &[
     o("FlixBus", 4131),
     m("Taxi", 4121),
 ];
-pub(crate) const FUEL: &[Merchant] = &[m("Aral", 5541), m("Shell", 5541), m("Esso", 5541), m("TotalEnergies", 5541), m("JET", 5541)];
+pub(crate) const FUEL: &[Merchant] = &[
+    m("Aral", 5541),
+    m("Shell", 5541),
+    m("Esso", 5541),
+    m("TotalEnergies", 5541),
+    m("JET", 5541),
+];
 pub(crate) const SHOPPING: &[Merchant] = &[
     o("Amazon", 5999),
     o("Zalando", 5651),
@@ -67,11 +81,24 @@ pub(crate) const SHOPPING: &[Merchant] = &[
     m("OBI", 5200),
     m("TK Maxx", 5311),
 ];
-pub(crate) const ENTERTAINMENT: &[Merchant] =
-    &[m("CinemaxX", 7832), o("Eventim", 7922), o("Steam", 5816), m("Bowling World", 7933), m("Zoo Eintritt", 7991)];
-pub(crate) const HEALTH: &[Merchant] =
-    &[m("Apotheke am Markt", 5912), m("Arztpraxis Dr. Weber", 8011), m("Zahnarztpraxis Klein", 8021), m("Fielmann", 8043)];
-pub(crate) const ATMS: &[Merchant] = &[m("Sextant Bank ATM", 6011), m("Sparkasse ATM", 6011), m("Cash Group ATM", 6011)];
+pub(crate) const ENTERTAINMENT: &[Merchant] = &[
+    m("CinemaxX", 7832),
+    o("Eventim", 7922),
+    o("Steam", 5816),
+    m("Bowling World", 7933),
+    m("Zoo Eintritt", 7991),
+];
+pub(crate) const HEALTH: &[Merchant] = &[
+    m("Apotheke am Markt", 5912),
+    m("Arztpraxis Dr. Weber", 8011),
+    m("Zahnarztpraxis Klein", 8021),
+    m("Fielmann", 8043),
+];
+pub(crate) const ATMS: &[Merchant] = &[
+    m("Sextant Bank ATM", 6011),
+    m("Sparkasse ATM", 6011),
+    m("Cash Group ATM", 6011),
+];
 
 /// Subscriptions: merchant and monthly price in minor units.
 pub(crate) const SUBSCRIPTIONS: &[(Merchant, i64)] = &[
@@ -92,9 +119,25 @@ pub(crate) const SUBSCRIPTIONS: &[(Merchant, i64)] = &[
     (o("SPIEGEL+", 5994), 1_999),
 ];
 
-pub(crate) const ELECTRICITY: &[Merchant] = &[m("Vattenfall", 4900), m("E.ON Energie", 4900), m("EnBW", 4900), m("Stadtwerke", 4900)];
-pub(crate) const TELECOM: &[Merchant] = &[m("Telekom Deutschland", 4814), m("Vodafone", 4814), m("O2 Telefonica", 4814), m("1&1", 4814)];
-pub(crate) const INSURERS: &[Merchant] = &[m("Allianz", 6300), m("HUK-COBURG", 6300), m("ERGO", 6300), m("AXA", 6300), m("Debeka", 6300)];
+pub(crate) const ELECTRICITY: &[Merchant] = &[
+    m("Vattenfall", 4900),
+    m("E.ON Energie", 4900),
+    m("EnBW", 4900),
+    m("Stadtwerke", 4900),
+];
+pub(crate) const TELECOM: &[Merchant] = &[
+    m("Telekom Deutschland", 4814),
+    m("Vodafone", 4814),
+    m("O2 Telefonica", 4814),
+    m("1&1", 4814),
+];
+pub(crate) const INSURERS: &[Merchant] = &[
+    m("Allianz", 6300),
+    m("HUK-COBURG", 6300),
+    m("ERGO", 6300),
+    m("AXA", 6300),
+    m("Debeka", 6300),
+];
 pub(crate) const LANDLORDS: &[Merchant] = &[
     m("Vonovia", 6513),
     m("Deutsche Wohnen", 6513),
@@ -103,7 +146,11 @@ pub(crate) const LANDLORDS: &[Merchant] = &[
     m("Hausverwaltung Schmidt", 6513),
     m("Wohnungsbau eG", 6513),
 ];
-pub(crate) const CHILDCARE: &[Merchant] = &[m("Kita Sonnenschein", 8351), m("Kita Regenbogen", 8351), m("Kinderladen e.V.", 8351)];
+pub(crate) const CHILDCARE: &[Merchant] = &[
+    m("Kita Sonnenschein", 8351),
+    m("Kita Regenbogen", 8351),
+    m("Kinderladen e.V.", 8351),
+];
 pub(crate) const EMPLOYERS: &[&str] = &[
     "Siemens AG",
     "SAP SE",
@@ -123,25 +170,53 @@ pub(crate) const EMPLOYERS: &[&str] = &[
     "Lufthansa Group",
 ];
 
-pub(crate) const AIRLINES: &[Merchant] =
-    &[o("Lufthansa", 4511), o("Eurowings", 4511), o("Ryanair", 4511), o("Condor", 4511), o("easyJet", 4511)];
-pub(crate) const HOTELS: &[Merchant] = &[m("Marriott", 7011), m("Hilton", 7011), m("NH Hotels", 7011), m("Melia", 7011), m("Hotel Central", 7011)];
+pub(crate) const AIRLINES: &[Merchant] = &[
+    o("Lufthansa", 4511),
+    o("Eurowings", 4511),
+    o("Ryanair", 4511),
+    o("Condor", 4511),
+    o("easyJet", 4511),
+];
+pub(crate) const HOTELS: &[Merchant] = &[
+    m("Marriott", 7011),
+    m("Hilton", 7011),
+    m("NH Hotels", 7011),
+    m("Melia", 7011),
+    m("Hotel Central", 7011),
+];
 /// Holiday destinations customers actually visit.
-pub(crate) const TRAVEL_COUNTRIES: &[&str] =
-    &["ES", "IT", "FR", "AT", "NL", "GR", "PT", "HR", "DK", "PL", "CZ", "CH", "US", "GB", "TR", "TH"];
+pub(crate) const TRAVEL_COUNTRIES: &[&str] = &[
+    "ES", "IT", "FR", "AT", "NL", "GR", "PT", "HR", "DK", "PL", "CZ", "CH", "US", "GB", "TR", "TH",
+];
 
-pub(crate) const BABY: &[Merchant] = &[m("BabyOne", 5641), m("dm-drogerie markt", 5912), o("Amazon", 5999), m("IKEA", 5712)];
-pub(crate) const CAR_DEALERS: &[Merchant] = &[m("Volkswagen Autohaus", 5511), m("BMW Niederlassung", 5511), m("Toyota Autohaus", 5511)];
+pub(crate) const BABY: &[Merchant] = &[
+    m("BabyOne", 5641),
+    m("dm-drogerie markt", 5912),
+    o("Amazon", 5999),
+    m("IKEA", 5712),
+];
+pub(crate) const CAR_DEALERS: &[Merchant] = &[
+    m("Volkswagen Autohaus", 5511),
+    m("BMW Niederlassung", 5511),
+    m("Toyota Autohaus", 5511),
+];
 pub(crate) const MOVING: Merchant = m("Umzugsservice Express", 4214);
 pub(crate) const FURNITURE: Merchant = m("IKEA", 5712);
 
 /// Fraud: small "is this card alive" purchases, then the big hit, with the merchant's country.
-pub(crate) const CARD_TEST: &[(Merchant, &str)] =
-    &[(o("GIFTCARD-SHOP.NET", 5816), "US"), (o("DIGI-SERVICES LTD", 5818), "GB"), (o("PAYMNT*WEBSTORE", 5999), "NL")];
+pub(crate) const CARD_TEST: &[(Merchant, &str)] = &[
+    (o("GIFTCARD-SHOP.NET", 5816), "US"),
+    (o("DIGI-SERVICES LTD", 5818), "GB"),
+    (o("PAYMNT*WEBSTORE", 5999), "NL"),
+];
 pub(crate) const CARD_TEST_BIG: Merchant = o("ElectroMax Online", 5732);
 /// Fraud: big card-present spending abroad. These countries never appear as holidays.
 pub(crate) const SPIKE_COUNTRIES: &[&str] = &["BR", "MX", "ID", "PH", "ZA", "VN", "CO", "MY"];
-pub(crate) const SPIKE_MERCHANTS: &[Merchant] =
-    &[m("Jewelry Boutique", 5944), m("Electronics Mall", 5732), m("Luxury Goods", 5311), m("ATM", 6011)];
+pub(crate) const SPIKE_MERCHANTS: &[Merchant] = &[
+    m("Jewelry Boutique", 5944),
+    m("Electronics Mall", 5732),
+    m("Luxury Goods", 5311),
+    m("ATM", 6011),
+];
 /// Fraud: account takeover transfers to a payee the customer never used.
 pub(crate) const ATO_COUNTRIES: &[&str] = &["LT", "LV", "EE", "CY", "MT"];

@@ -41,7 +41,17 @@ const fn r(
     area_code: &'static str,
     transit: &'static str,
 ) -> Region {
-    Region { name, weight, income, rent, older, car, tilt, area_code, transit }
+    Region {
+        name,
+        weight,
+        income,
+        rent,
+        older,
+        car,
+        tilt,
+        area_code,
+        transit,
+    }
 }
 
 /// Regions and their relative levels, loosely after German federal-state statistics.
@@ -49,11 +59,41 @@ pub(crate) const REGIONS: &[Region] = &[
     r("Berlin", 0.10, 0.97, 1.05, -0.10, 0.65, 0.10, "30", "BVG"),
     r("Hamburg", 0.06, 1.14, 1.15, -0.05, 0.70, 0.50, "40", "HVV"),
     r("Bavaria", 0.17, 1.12, 1.15, 0.00, 1.10, 0.40, "89", "MVV"),
-    r("Baden-Wuerttemberg", 0.14, 1.10, 1.05, 0.00, 1.10, 0.40, "711", "VVS"),
+    r(
+        "Baden-Wuerttemberg",
+        0.14,
+        1.10,
+        1.05,
+        0.00,
+        1.10,
+        0.40,
+        "711",
+        "VVS",
+    ),
     r("Hesse", 0.08, 1.08, 1.05, 0.00, 1.00, 0.35, "69", "RMV"),
-    r("North Rhine-Westphalia", 0.25, 1.00, 0.90, 0.05, 1.00, 0.00, "221", "VRS"),
+    r(
+        "North Rhine-Westphalia",
+        0.25,
+        1.00,
+        0.90,
+        0.05,
+        1.00,
+        0.00,
+        "221",
+        "VRS",
+    ),
     r("Saxony", 0.07, 0.82, 0.70, 0.35, 1.00, -0.40, "351", "DVB"),
-    r("Mecklenburg-Vorpommern", 0.04, 0.78, 0.70, 0.40, 1.05, -0.50, "381", "RSAG"),
+    r(
+        "Mecklenburg-Vorpommern",
+        0.04,
+        0.78,
+        0.70,
+        0.40,
+        1.05,
+        -0.50,
+        "381",
+        "RSAG",
+    ),
 ];
 
 /// An occupation with its income distribution and mix.
@@ -79,7 +119,15 @@ const fn o(
     max_age: u32,
     weight: f64,
 ) -> Occupation {
-    Occupation { name, median, sigma, female_share, min_age, max_age, weight }
+    Occupation {
+        name,
+        median,
+        sigma,
+        female_share,
+        min_age,
+        max_age,
+        weight,
+    }
 }
 
 pub(crate) const STUDENT: usize = 0;
@@ -218,7 +266,14 @@ pub(crate) fn draw(rng: &mut ChaCha8Rng) -> Profile {
 
     // Age: adult population mix, older in the east, younger in the cities.
     let o = reg.older;
-    let band_w = [0.09 * (1.0 - o * 0.6), 0.16 * (1.0 - o * 0.5), 0.16, 0.17, 0.19 * (1.0 + o * 0.3), 0.23 * (1.0 + o)];
+    let band_w = [
+        0.09 * (1.0 - o * 0.6),
+        0.16 * (1.0 - o * 0.5),
+        0.16,
+        0.17,
+        0.19 * (1.0 + o * 0.3),
+        0.23 * (1.0 + o),
+    ];
     let band = pick_weighted(rng, &band_w);
     let (lo, hi) = [(18, 24), (25, 34), (35, 44), (45, 54), (55, 64), (65, 85)][band];
     let age: u32 = if band == 5 {
@@ -275,8 +330,13 @@ pub(crate) fn draw(rng: &mut ChaCha8Rng) -> Profile {
     } else {
         1.0
     };
-    let region_factor = if occupation == RETIREE { reg.income.sqrt() } else { reg.income };
-    let gross = (occ.median * region_factor * experience * (occ.sigma * normal(rng)).exp()).clamp(4_000.0, 900_000.0);
+    let region_factor = if occupation == RETIREE {
+        reg.income.sqrt()
+    } else {
+        reg.income
+    };
+    let gross = (occ.median * region_factor * experience * (occ.sigma * normal(rng)).exp())
+        .clamp(4_000.0, 900_000.0);
     let gross = gross.round();
 
     // Household.
@@ -295,14 +355,30 @@ pub(crate) fn draw(rng: &mut ChaCha8Rng) -> Profile {
     } else {
         Household::Couple
     };
-    let kids = if household == Household::Family { rng.random_range(1..=3) } else { 0 };
+    let kids = if household == Household::Family {
+        rng.random_range(1..=3)
+    } else {
+        0
+    };
 
     // Housing: ownership rises with age and income, lower in the big cities.
     let inc = (gross / 45_000.0).ln();
     let city = if reg.car < 0.8 { -0.6 } else { 0.0 };
-    let p_own = if age >= 50 { logistic(-0.8 + 1.2 * inc + city + 0.03 * f64::from(age - 50)) } else { 0.02 };
+    let p_own = if age >= 50 {
+        logistic(-0.8 + 1.2 * inc + city + 0.03 * f64::from(age - 50))
+    } else {
+        0.02
+    };
     let p_mortgage = if (28..=64).contains(&age) && occupation >= FIRST_WORKING {
-        logistic(-0.9 + 1.6 * inc + city + if household == Household::Family { 0.6 } else { 0.0 })
+        logistic(
+            -0.9 + 1.6 * inc
+                + city
+                + if household == Household::Family {
+                    0.6
+                } else {
+                    0.0
+                },
+        )
     } else {
         0.0
     };
@@ -330,11 +406,18 @@ pub(crate) fn draw(rng: &mut ChaCha8Rng) -> Profile {
 
     let car_p = 0.55
         * reg.car
-        * if household == Household::Family { 1.35 } else { 1.0 }
+        * if household == Household::Family {
+            1.35
+        } else {
+            1.0
+        }
         * if age < 23 { 0.5 } else { 1.0 }
         * (gross / 30_000.0).min(1.3);
     let has_car = rng.random::<f64>() < car_p.min(0.95);
-    let travel_rate = ((1.2f64).ln() + 0.7 * inc + 0.6 * normal(rng)).exp().min(6.0) * if age > 75 { 0.5 } else { 1.0 };
+    let travel_rate = ((1.2f64).ln() + 0.7 * inc + 0.6 * normal(rng))
+        .exp()
+        .min(6.0)
+        * if age > 75 { 0.5 } else { 1.0 };
 
     Profile {
         age,

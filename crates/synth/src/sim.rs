@@ -15,14 +15,16 @@ use crate::Summary;
 use crate::catalog::{PRODUCTS, Product};
 use crate::fmt::{push_date, push_field, push_fixed2, push_i64, push_str, push_ts, push_u64};
 use crate::merchants::{self as mm, Merchant};
-use crate::profile::{self, GENDERS, Household, Housing, OCCUPATIONS, Profile, REGIONS, logistic, normal};
+use crate::profile::{
+    self, GENDERS, Household, Housing, OCCUPATIONS, Profile, REGIONS, logistic, normal,
+};
 use crate::text;
 use crate::window::{Month, Window};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sextant_core::{
-    AccountKind, AccountStatus, Category, Channel, EngagementLevel, EventKind, ProductFamily, RiskProfile,
-    SpendingHabit,
+    AccountKind, AccountStatus, Category, Channel, EngagementLevel, EventKind, ProductFamily,
+    RiskProfile, SpendingHabit,
 };
 
 pub(crate) const F_CUSTOMERS: usize = 0;
@@ -152,7 +154,16 @@ impl Acct {
 
     /// An amortising loan with `elapsed` of its `term` monthly payments already made.
     #[allow(clippy::too_many_arguments)]
-    fn loan(kind: AccountKind, product: &'static str, opened: i64, principal: f64, annual_rate: f64, term: u32, elapsed: u32, pay_day: u32) -> Self {
+    fn loan(
+        kind: AccountKind,
+        product: &'static str,
+        opened: i64,
+        principal: f64,
+        annual_rate: f64,
+        term: u32,
+        elapsed: u32,
+        pay_day: u32,
+    ) -> Self {
         let r = annual_rate / 12.0;
         let n = f64::from(term);
         let pay = principal * r / (1.0 - (1.0 + r).powf(-n));
@@ -181,7 +192,6 @@ impl Acct {
         }
     }
 }
-
 
 #[derive(Clone, Copy)]
 struct IncomePlan {
@@ -274,7 +284,11 @@ impl Sim<'_> {
         self.f() < p
     }
     fn range(&mut self, lo: u32, hi: u32) -> u32 {
-        if hi <= lo { lo } else { self.rng.random_range(lo..hi) }
+        if hi <= lo {
+            lo
+        } else {
+            self.rng.random_range(lo..hi)
+        }
     }
     fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
         xs[self.rng.random_range(0..xs.len())]
@@ -286,7 +300,11 @@ impl Sim<'_> {
     }
     /// A random time between two instants.
     fn between(&mut self, a: i64, b: i64) -> i64 {
-        if b <= a { a } else { self.rng.random_range(a..b) }
+        if b <= a {
+            a
+        } else {
+            self.rng.random_range(a..b)
+        }
     }
     /// A count with mean `mean`, a little over-dispersed.
     fn count(&mut self, mean: f64) -> u32 {
@@ -296,11 +314,32 @@ impl Sim<'_> {
     }
     fn eur(&mut self, mean: f64, sigma: f64) -> i64 {
         let z = self.n();
-        ((mean * (sigma * z - sigma * sigma / 2.0).exp()) * 100.0).round().max(50.0) as i64
+        ((mean * (sigma * z - sigma * sigma / 2.0).exp()) * 100.0)
+            .round()
+            .max(50.0) as i64
     }
     #[allow(clippy::too_many_arguments)] // a row of a transaction
-    fn push(&mut self, ts: i64, amount: i64, m: &Merchant, acct: u8, cat: Category, ch: Channel, kind: Kind) {
-        self.txs.push(Tx { ts, amount, merchant: m.name, country: HOME, mcc: m.mcc, acct, cat, ch, kind });
+    fn push(
+        &mut self,
+        ts: i64,
+        amount: i64,
+        m: &Merchant,
+        acct: u8,
+        cat: Category,
+        ch: Channel,
+        kind: Kind,
+    ) {
+        self.txs.push(Tx {
+            ts,
+            amount,
+            merchant: m.name,
+            country: HOME,
+            mcc: m.mcc,
+            acct,
+            cat,
+            ch,
+            kind,
+        });
     }
     fn card_acct(&mut self, pl: &Plans, day: i64) -> u8 {
         match pl.cc {
@@ -319,7 +358,16 @@ impl Sim<'_> {
     }
     /// `n` card purchases this month at merchants from `table`, `budget` EUR in total.
     #[allow(clippy::too_many_arguments)]
-    fn spend(&mut self, pl: &Plans, m: &Month, n: u32, budget: f64, table: &[Merchant], cat: Category, hours: (u32, u32)) {
+    fn spend(
+        &mut self,
+        pl: &Plans,
+        m: &Month,
+        n: u32,
+        budget: f64,
+        table: &[Merchant],
+        cat: Category,
+        hours: (u32, u32),
+    ) {
         if n == 0 {
             return;
         }
@@ -354,8 +402,20 @@ impl Sim<'_> {
             if pl.shock_month.is_some_and(|sm| mi > sm) && day_ok(2) {
                 let ts = self.ts(&m, 1, 1, 6);
                 let amt = (pl.benefit as f64 * (1.0 + 0.005 * self.n())) as i64;
-                let mer = Merchant { name: "Bundesagentur fuer Arbeit", mcc: 0, online: false };
-                self.push(ts, amt, &mer, 0, Category::OtherIncome, Channel::Transfer, Kind::Normal);
+                let mer = Merchant {
+                    name: "Bundesagentur fuer Arbeit",
+                    mcc: 0,
+                    online: false,
+                };
+                self.push(
+                    ts,
+                    amt,
+                    &mer,
+                    0,
+                    Category::OtherIncome,
+                    Channel::Transfer,
+                    Kind::Normal,
+                );
             }
         } else if !salary_moved {
             let first = latest(&pl.incomes, m.start_day);
@@ -370,16 +430,40 @@ impl Sim<'_> {
                     amt *= 1.6;
                 }
                 let ts = self.ts(&m, d - 1, 1, 6);
-                let mer = Merchant { name: ip.merchant, mcc: 0, online: false };
-                self.push(ts, amt.round() as i64, &mer, 0, ip.cat, Channel::Transfer, Kind::Normal);
+                let mer = Merchant {
+                    name: ip.merchant,
+                    mcc: 0,
+                    online: false,
+                };
+                self.push(
+                    ts,
+                    amt.round() as i64,
+                    &mer,
+                    0,
+                    ip.cat,
+                    Channel::Transfer,
+                    Kind::Normal,
+                );
             }
         }
 
         for &(payer, amt, d) in &pl.benefits {
             if day_ok(d) && !salary_moved {
                 let ts = self.ts(&m, d - 1, 1, 6);
-                let mer = Merchant { name: payer, mcc: 0, online: false };
-                self.push(ts, amt, &mer, 0, Category::OtherIncome, Channel::Transfer, Kind::Normal);
+                let mer = Merchant {
+                    name: payer,
+                    mcc: 0,
+                    online: false,
+                };
+                self.push(
+                    ts,
+                    amt,
+                    &mer,
+                    0,
+                    Category::OtherIncome,
+                    Channel::Transfer,
+                    Kind::Normal,
+                );
             }
         }
 
@@ -389,7 +473,15 @@ impl Sim<'_> {
             && self.chance(dd_keep)
         {
             let ts = self.ts(&m, pl.rent_day - 1, 0, 6);
-            self.push(ts, -amt, &landlord, 0, Category::Housing, Channel::DirectDebit, Kind::Normal);
+            self.push(
+                ts,
+                -amt,
+                &landlord,
+                0,
+                Category::Housing,
+                Channel::DirectDebit,
+                Kind::Normal,
+            );
         }
 
         // Utilities: electricity with the seasons, telecoms flat.
@@ -398,36 +490,85 @@ impl Sim<'_> {
         if day_ok(d) && self.chance(dd_keep) {
             let amt = (base as f64 * season * (1.0 + 0.04 * self.n())).round() as i64;
             let ts = self.ts(&m, d - 1, 0, 6);
-            self.push(ts, -amt, &mer, 0, Category::Utilities, Channel::DirectDebit, Kind::Normal);
+            self.push(
+                ts,
+                -amt,
+                &mer,
+                0,
+                Category::Utilities,
+                Channel::DirectDebit,
+                Kind::Normal,
+            );
         }
         let (mer, amt, d) = pl.tel;
         if day_ok(d) && self.chance(dd_keep) {
             let ts = self.ts(&m, d - 1, 0, 6);
-            self.push(ts, -amt, &mer, 0, Category::Utilities, Channel::DirectDebit, Kind::Normal);
+            self.push(
+                ts,
+                -amt,
+                &mer,
+                0,
+                Category::Utilities,
+                Channel::DirectDebit,
+                Kind::Normal,
+            );
         }
         for &(from, mer, amt, d) in &pl.insurance {
             if day_ok(d) && abs(d) >= from && self.chance(dd_keep) {
                 let ts = self.ts(&m, d - 1, 0, 6);
-                self.push(ts, -amt, &mer, 0, Category::Insurance, Channel::DirectDebit, Kind::Normal);
+                self.push(
+                    ts,
+                    -amt,
+                    &mer,
+                    0,
+                    Category::Insurance,
+                    Channel::DirectDebit,
+                    Kind::Normal,
+                );
             }
         }
-        let care: i64 = pl.childcare.iter().filter(|c| c.0 <= abs(3)).map(|c| c.2).sum();
+        let care: i64 = pl
+            .childcare
+            .iter()
+            .filter(|c| c.0 <= abs(3))
+            .map(|c| c.2)
+            .sum();
         if care > 0 && day_ok(3) && self.chance(dd_keep) {
             let mer = pl.childcare[0].1;
             let ts = self.ts(&m, 2, 0, 6);
-            self.push(ts, -care, &mer, 0, Category::Childcare, Channel::DirectDebit, Kind::Normal);
+            self.push(
+                ts,
+                -care,
+                &mer,
+                0,
+                Category::Childcare,
+                Channel::DirectDebit,
+                Kind::Normal,
+            );
         }
 
         // Subscriptions: fixed day, fixed price, some with a price rise.
         for s in &pl.subs {
             if day_ok(s.day) && self.chance(dd_keep.max(act)) {
-                let price = if mi >= s.rise_month { s.rise_price } else { s.price };
+                let price = if mi >= s.rise_month {
+                    s.rise_price
+                } else {
+                    s.price
+                };
                 let acct = match pl.cc {
                     Some((i, from)) if s.on_card && abs(s.day) >= from => i,
                     _ => 0,
                 };
                 let ts = self.ts(&m, s.day - 1, 3, 9);
-                self.push(ts, -price, &s.merchant, acct, Category::Subscriptions, Channel::CardOnline, Kind::Normal);
+                self.push(
+                    ts,
+                    -price,
+                    &s.merchant,
+                    acct,
+                    Category::Subscriptions,
+                    Channel::CardOnline,
+                    Kind::Normal,
+                );
             }
         }
 
@@ -442,8 +583,20 @@ impl Sim<'_> {
                     _ => ("Sextant Bank Loan", Category::LoanRepayment),
                 };
                 let ts = self.ts(&m, d - 1, 0, 5);
-                let mer = Merchant { name, mcc: 0, online: false };
-                self.push(ts, -a.payment, &mer, 0, cat, Channel::DirectDebit, Kind::LoanRepay(li));
+                let mer = Merchant {
+                    name,
+                    mcc: 0,
+                    online: false,
+                };
+                self.push(
+                    ts,
+                    -a.payment,
+                    &mer,
+                    0,
+                    cat,
+                    Channel::DirectDebit,
+                    Kind::LoanRepay(li),
+                );
             }
         }
         if let Some((_, from)) = pl.cc
@@ -451,25 +604,57 @@ impl Sim<'_> {
             && abs(20) > from
         {
             let ts = self.ts(&m, 19, 0, 5);
-            let mer = Merchant { name: "Sextant Bank Credit Card", mcc: 0, online: false };
-            self.push(ts, 0, &mer, 0, Category::Transfer, Channel::DirectDebit, Kind::CcPayoff);
+            let mer = Merchant {
+                name: "Sextant Bank Credit Card",
+                mcc: 0,
+                online: false,
+            };
+            self.push(
+                ts,
+                0,
+                &mer,
+                0,
+                Category::Transfer,
+                Channel::DirectDebit,
+                Kind::CcPayoff,
+            );
         }
-        let own = Merchant { name: "Own savings account", mcc: 0, online: false };
+        let own = Merchant {
+            name: "Own savings account",
+            mcc: 0,
+            online: false,
+        };
         for &(from, acct, amt, d) in &pl.save_in {
             if day_ok(d) && abs(d) >= from && !salary_moved {
                 let ts = self.ts(&m, d - 1, 6, 9);
-                self.push(ts, -amt, &own, 0, Category::Savings, Channel::StandingOrder, Kind::SaveIn(acct));
+                self.push(
+                    ts,
+                    -amt,
+                    &own,
+                    0,
+                    Category::Savings,
+                    Channel::StandingOrder,
+                    Kind::SaveIn(acct),
+                );
             }
         }
         if pl.savings.is_some() && day_ok(12) {
             let ts = self.ts(&m, 11, 7, 22);
-            self.push(ts, 0, &own, 0, Category::Savings, Channel::Transfer, Kind::Sweep);
+            self.push(
+                ts,
+                0,
+                &own,
+                0,
+                Category::Savings,
+                Channel::Transfer,
+                Kind::Sweep,
+            );
         }
 
         // Discretionary spending.
         let mut budget = pl.disc_base * act * (1.0 + 0.08 * self.n()).max(0.5);
         if shocked {
-            budget *= 0.7;
+            budget *= 0.85; // spending is sticky
         }
         let hh = match p.household {
             Household::Single => 0.0,
@@ -477,7 +662,9 @@ impl Sim<'_> {
             Household::Family => 1.5 + 0.3 * f64::from(p.kids),
         };
         let lav = ((p.spend_ratio - 0.7) * 2.0).clamp(0.0, 1.0);
-        let car = pl.car_from.is_some_and(|d| d < m.start_day + i64::from(m.days));
+        let car = pl
+            .car_from
+            .is_some_and(|d| d < m.start_day + i64::from(m.days));
         let grocers = latest(&pl.grocers, m.start_day);
         let n = self.count((4.5 + hh) * act);
         let mean = budget * 0.34 / (4.5 + hh);
@@ -498,11 +685,27 @@ impl Sim<'_> {
             self.push(ts, -amt, &g, acct, Category::Groceries, ch, Kind::Normal);
         }
         let n_rest = self.count((1.0 + 4.0 * lav + 1.5 * p.engagement) * act);
-        self.spend(pl, &m, n_rest, budget * 0.12 * f64::from(n_rest) / (1.0 + 4.0 * lav + 1.5 * p.engagement).max(0.5), mm::RESTAURANTS, Category::Restaurants, (11, 23));
-        let transit = Merchant { name: REGIONS[p.region].transit, mcc: 4111, online: false };
+        self.spend(
+            pl,
+            &m,
+            n_rest,
+            budget * 0.12 * f64::from(n_rest) / (1.0 + 4.0 * lav + 1.5 * p.engagement).max(0.5),
+            mm::RESTAURANTS,
+            Category::Restaurants,
+            (11, 23),
+        );
+        let transit = Merchant {
+            name: REGIONS[p.region].transit,
+            mcc: 4111,
+            online: false,
+        };
         let n_tr = self.count(if car { 1.5 } else { 4.5 } * act);
         for _ in 0..n_tr {
-            let mer = if self.chance(0.55) { transit } else { self.pick(mm::TRANSPORT) };
+            let mer = if self.chance(0.55) {
+                transit
+            } else {
+                self.pick(mm::TRANSPORT)
+            };
             let d = self.range(0, m.days);
             let ts = self.ts(&m, d, 6, 23);
             let acct = self.card_acct(pl, m.start_day + i64::from(d));
@@ -512,15 +715,47 @@ impl Sim<'_> {
         }
         if car {
             let n = self.count(3.0 * act.max(0.5));
-            self.spend(pl, &m, n, (60.0 + budget * 0.10) * f64::from(n) / 3.0, mm::FUEL, Category::Fuel, (6, 22));
+            self.spend(
+                pl,
+                &m,
+                n,
+                (60.0 + budget * 0.10) * f64::from(n) / 3.0,
+                mm::FUEL,
+                Category::Fuel,
+                (6, 22),
+            );
         }
         let xmas = if m.month == 12 { 1.4 } else { 1.0 };
         let n = self.count(3.5 * act * xmas);
-        self.spend(pl, &m, n, budget * 0.20 * xmas * f64::from(n) / (3.5 * xmas), mm::SHOPPING, Category::Shopping, (9, 22));
+        self.spend(
+            pl,
+            &m,
+            n,
+            budget * 0.20 * xmas * f64::from(n) / (3.5 * xmas),
+            mm::SHOPPING,
+            Category::Shopping,
+            (9, 22),
+        );
         let n = self.count(1.2 * act);
-        self.spend(pl, &m, n, budget * 0.05 * f64::from(n) / 1.2, mm::ENTERTAINMENT, Category::Entertainment, (14, 23));
+        self.spend(
+            pl,
+            &m,
+            n,
+            budget * 0.05 * f64::from(n) / 1.2,
+            mm::ENTERTAINMENT,
+            Category::Entertainment,
+            (14, 23),
+        );
         let n = self.count(0.6 * act + 0.01 * f64::from(p.age.saturating_sub(40)));
-        self.spend(pl, &m, n, budget * 0.03 * f64::from(n) / 0.6, mm::HEALTH, Category::Health, (8, 18));
+        self.spend(
+            pl,
+            &m,
+            n,
+            budget * 0.03 * f64::from(n) / 0.6,
+            mm::HEALTH,
+            Category::Health,
+            (8, 18),
+        );
         let n_cash = self.count((0.5 + 2.0 * (1.0 - p.engagement)) * act);
         for _ in 0..n_cash {
             let mer = self.pick(mm::ATMS);
@@ -528,7 +763,15 @@ impl Sim<'_> {
             let ts = self.ts(&m, d, 7, 23);
             let raw = budget * 0.09 / (0.5 + 2.0 * (1.0 - p.engagement)) * (0.4 * self.n()).exp();
             let amt = ((raw / 20.0).round().max(1.0) * 2000.0) as i64;
-            self.push(ts, -amt, &mer, 0, Category::Cash, Channel::Atm, Kind::Normal);
+            self.push(
+                ts,
+                -amt,
+                &mer,
+                0,
+                Category::Cash,
+                Channel::Atm,
+                Kind::Normal,
+            );
         }
 
         // Travel: more in summer and at Christmas, sometimes abroad.
@@ -552,7 +795,11 @@ impl Sim<'_> {
             Household::Family => 2.0 + f64::from(p.kids),
         };
         let abroad = self.chance(0.75);
-        let country = if abroad { self.pick(&pl.countries) } else { HOME };
+        let country = if abroad {
+            self.pick(&pl.countries)
+        } else {
+            HOME
+        };
         let wealth = (p.gross / 45_000.0).sqrt();
         let book = start - i64::from(self.range(7, 60));
         if book >= self.win.start_day {
@@ -560,9 +807,23 @@ impl Sim<'_> {
             let ts = book * DAY + i64::from(self.range(8 * 3600, 23 * 3600));
             let amt = self.eur(180.0 * travellers * wealth, 0.4);
             let acct = self.card_acct(pl, book);
-            self.push(ts, -amt, &mer, acct, Category::Travel, Channel::CardOnline, Kind::Normal);
+            self.push(
+                ts,
+                -amt,
+                &mer,
+                acct,
+                Category::Travel,
+                Channel::CardOnline,
+                Kind::Normal,
+            );
         }
-        let country_push = |s: &mut Self, ts: i64, amt: i64, mer: &Merchant, acct: u8, cat: Category, ch: Channel| {
+        let country_push = |s: &mut Self,
+                            ts: i64,
+                            amt: i64,
+                            mer: &Merchant,
+                            acct: u8,
+                            cat: Category,
+                            ch: Channel| {
             s.push(ts, amt, mer, acct, cat, ch, Kind::Normal);
             if let Some(t) = s.txs.last_mut() {
                 t.country = country;
@@ -573,7 +834,15 @@ impl Sim<'_> {
         let ts = end * DAY + i64::from(self.range(8 * 3600, 11 * 3600));
         let amt = self.eur(90.0 * f64::from(nights) * wealth * travellers.sqrt(), 0.35);
         let acct = self.card_acct(pl, end);
-        country_push(self, ts, -amt, &hotel, acct, Category::Travel, Channel::CardPresent);
+        country_push(
+            self,
+            ts,
+            -amt,
+            &hotel,
+            acct,
+            Category::Travel,
+            Channel::CardPresent,
+        );
         let meals = self.range(2, 6);
         for _ in 0..meals {
             let day = start + i64::from(self.range(0, nights));
@@ -581,13 +850,25 @@ impl Sim<'_> {
             let mer = self.pick(mm::RESTAURANTS);
             let amt = self.eur(25.0 * travellers * wealth, 0.5);
             let acct = self.card_acct(pl, day);
-            country_push(self, ts, -amt, &mer, acct, Category::Restaurants, Channel::CardPresent);
+            country_push(
+                self,
+                ts,
+                -amt,
+                &mer,
+                acct,
+                Category::Restaurants,
+                Channel::CardPresent,
+            );
         }
         if abroad && self.chance(0.5) {
             let day = start + i64::from(self.range(0, nights));
             let ts = day * DAY + i64::from(self.range(9 * 3600, 22 * 3600));
             let amt = i64::from(self.range(2, 11)) * 2000;
-            let atm = Merchant { name: "ATM", mcc: 6011, online: false };
+            let atm = Merchant {
+                name: "ATM",
+                mcc: 6011,
+                online: false,
+            };
             country_push(self, ts, -amt, &atm, 0, Category::Cash, Channel::Atm);
         }
     }
@@ -607,12 +888,28 @@ impl Sim<'_> {
                 for _ in 0..self.range(6, 17) {
                     t += i64::from(self.range(15, 140));
                     let amt = i64::from(self.range(50, 300));
-                    self.push(t, -amt, &mer, acct, Category::Shopping, Channel::CardOnline, pat(true));
+                    self.push(
+                        t,
+                        -amt,
+                        &mer,
+                        acct,
+                        Category::Shopping,
+                        Channel::CardOnline,
+                        pat(true),
+                    );
                     self.txs.last_mut().expect("just pushed").country = country;
                 }
                 t += i64::from(self.range(60, 900));
                 let amt = self.eur(600.0, 0.4);
-                self.push(t, -amt, &mm::CARD_TEST_BIG, acct, Category::Shopping, Channel::CardOnline, pat(false));
+                self.push(
+                    t,
+                    -amt,
+                    &mm::CARD_TEST_BIG,
+                    acct,
+                    Category::Shopping,
+                    Channel::CardOnline,
+                    pat(false),
+                );
                 self.txs.last_mut().expect("just pushed").country = country;
             }
             1 => {
@@ -627,18 +924,38 @@ impl Sim<'_> {
                         (Category::Shopping, Channel::CardPresent)
                     };
                     let amt = self.eur(900.0, 0.5);
-                    self.push(t, -amt, &mer, if mer.mcc == 6011 { 0 } else { acct }, cat, ch, pat(false));
+                    self.push(
+                        t,
+                        -amt,
+                        &mer,
+                        if mer.mcc == 6011 { 0 } else { acct },
+                        cat,
+                        ch,
+                        pat(false),
+                    );
                     self.txs.last_mut().expect("just pushed").country = country;
                 }
             }
             _ => {
                 let country = self.pick(mm::ATO_COUNTRIES);
-                let payee = Merchant { name: "New payee", mcc: 0, online: true };
+                let payee = Merchant {
+                    name: "New payee",
+                    mcc: 0,
+                    online: true,
+                };
                 let mut t = t0;
                 for _ in 0..self.range(2, 6) {
                     t += i64::from(self.range(60, 1500));
                     let amt = i64::from(self.range(10, 60)) * 10_000;
-                    self.push(t, -amt, &payee, 0, Category::Transfer, Channel::Transfer, pat(false));
+                    self.push(
+                        t,
+                        -amt,
+                        &payee,
+                        0,
+                        Category::Transfer,
+                        Channel::Transfer,
+                        pat(false),
+                    );
                     self.txs.last_mut().expect("just pushed").country = country;
                 }
             }
@@ -685,7 +1002,11 @@ fn accept_probability(p: &Profile, prod: &Product) -> f64 {
     let a = f64::from(p.age) - 40.0;
     let mut z = -3.0 + 1.2 * p.engagement;
     if prod.min_income > 0 {
-        z += if p.gross * 100.0 >= prod.min_income as f64 { 0.5 } else { -2.5 };
+        z += if p.gross * 100.0 >= prod.min_income as f64 {
+            0.5
+        } else {
+            -2.5
+        };
     }
     if risk_rank(prod.risk) > risk_rank(risk_profile(p)) {
         z -= 2.0;
@@ -697,7 +1018,11 @@ fn accept_probability(p: &Profile, prod: &Product) -> f64 {
         ProductFamily::Savings => 1.5 * (0.4 - p.stress) + 0.01 * a,
         ProductFamily::TermDeposit => 0.04 * a + 0.6 * inc - 2.0 * p.stress,
         ProductFamily::Insurance => {
-            (if p.household == Household::Single { -0.4 } else { 0.4 }) + 0.2 * f64::from(p.kids)
+            (if p.household == Household::Single {
+                -0.4
+            } else {
+                0.4
+            }) + 0.2 * f64::from(p.kids)
         }
         _ => -1.0,
     };
@@ -712,7 +1037,11 @@ fn customer(ctx: &Ctx, idx: u64, out: &mut ChunkOut, scratch: &mut Scratch) {
     scratch.txs.clear();
     scratch.msgs.clear();
     scratch.evs.clear();
-    let mut sim = Sim { rng, txs: &mut scratch.txs, win };
+    let mut sim = Sim {
+        rng,
+        txs: &mut scratch.txs,
+        win,
+    };
     let n_months = win.months.len();
     let start = win.start_day;
     let start_ts = start * DAY;
@@ -726,10 +1055,19 @@ fn customer(ctx: &Ctx, idx: u64, out: &mut ChunkOut, scratch: &mut Scratch) {
     let joined = start - i64::from(sim.range(14, max_tenure.max(15)));
     let before = |s: &mut Sim| s.between(joined, start);
     let mut accts: Vec<Acct> = Vec::with_capacity(8);
-    let cur_product = if p.gross >= 60_000.0 && sim.chance(0.4) { "P-CUR-PLUS" } else { "P-CUR-BASIC" };
+    let cur_product = if p.gross >= 60_000.0 && sim.chance(0.4) {
+        "P-CUR-PLUS"
+    } else {
+        "P-CUR-BASIC"
+    };
     let buffer = (1.3 * (1.0 - 0.75 * p.stress)).max(0.1);
     let z = sim.n();
-    accts.push(Acct::new(AccountKind::Current, cur_product, joined, cents(net * buffer * (0.6 * z).exp())));
+    accts.push(Acct::new(
+        AccountKind::Current,
+        cur_product,
+        joined,
+        cents(net * buffer * (0.6 * z).exp()),
+    ));
     let mut pl = Plans {
         incomes: Vec::new(),
         rents: Vec::new(),
@@ -760,10 +1098,18 @@ fn customer(ctx: &Ctx, idx: u64, out: &mut ChunkOut, scratch: &mut Scratch) {
         *c = sim.pick(mm::TRAVEL_COUNTRIES);
     }
 
-    let working = p.occupation != profile::STUDENT && p.occupation != profile::RETIREE && p.occupation != profile::JOB_SEEKER;
+    let working = p.occupation != profile::STUDENT
+        && p.occupation != profile::RETIREE
+        && p.occupation != profile::JOB_SEEKER;
     if working || p.occupation == profile::STUDENT {
-        if sim.chance(logistic(-0.3 + 0.8 * inc + 0.02 * (f64::from(p.age) - 40.0) - 2.5 * (p.stress - 0.35))) {
-            let prod = if sim.chance(0.7) { "P-SAV-EASY" } else { "P-SAV-GOAL" };
+        if sim.chance(logistic(
+            -0.3 + 0.8 * inc + 0.02 * (f64::from(p.age) - 40.0) - 2.5 * (p.stress - 0.35),
+        )) {
+            let prod = if sim.chance(0.7) {
+                "P-SAV-EASY"
+            } else {
+                "P-SAV-GOAL"
+            };
             let z = sim.n();
             let bal = net * ((4.0 * (1.0 - p.stress) + 0.3).ln() + 0.9 * z).exp();
             let o = before(&mut sim);
@@ -772,9 +1118,18 @@ fn customer(ctx: &Ctx, idx: u64, out: &mut ChunkOut, scratch: &mut Scratch) {
     } else if sim.chance(0.45 * (1.0 - p.stress)) {
         let z = sim.n();
         let o = before(&mut sim);
-        accts.push(Acct::new(AccountKind::Savings, "P-SAV-EASY", o, cents(net * (1.5 + 0.9 * z).exp())));
+        accts.push(Acct::new(
+            AccountKind::Savings,
+            "P-SAV-EASY",
+            o,
+            cents(net * (1.5 + 0.9 * z).exp()),
+        ));
     }
-    let cc_p = if p.occupation == profile::STUDENT { 0.3 } else { logistic(-0.5 + 1.0 * inc + 1.2 * (p.engagement - 0.5)) };
+    let cc_p = if p.occupation == profile::STUDENT {
+        0.3
+    } else {
+        logistic(-0.5 + 1.0 * inc + 1.2 * (p.engagement - 0.5))
+    };
     if sim.chance(cc_p) {
         let prod = if p.gross >= 90_000.0 && sim.chance(0.5) {
             "P-CC-PLAT"
@@ -785,7 +1140,11 @@ fn customer(ctx: &Ctx, idx: u64, out: &mut ChunkOut, scratch: &mut Scratch) {
         } else {
             "P-CC-STUDENT"
         };
-        let limit = if prod == "P-CC-STUDENT" { 1_000.0 } else { ((p.gross * 0.08 / 500.0).round() * 500.0).clamp(1_000.0, 20_000.0) };
+        let limit = if prod == "P-CC-STUDENT" {
+            1_000.0
+        } else {
+            ((p.gross * 0.08 / 500.0).round() * 500.0).clamp(1_000.0, 20_000.0)
+        };
         let o = before(&mut sim);
         let mut a = Acct::new(AccountKind::CreditCard, prod, o, 0);
         a.limit = cents(limit);
@@ -799,40 +1158,103 @@ fn customer(ctx: &Ctx, idx: u64, out: &mut ChunkOut, scratch: &mut Scratch) {
         let rate = 0.022 + 0.02 * sim.f();
         let pay_day = sim.range(1, 4);
         let opened = (start - i64::from(elapsed) * 30).max(joined);
-        let prod = if sim.chance(0.6) { "P-MTG-FIX10" } else { "P-MTG-FIX20" };
-        accts.push(Acct::loan(AccountKind::Mortgage, prod, opened, principal, rate, term, elapsed, pay_day));
+        let prod = if sim.chance(0.6) {
+            "P-MTG-FIX10"
+        } else {
+            "P-MTG-FIX20"
+        };
+        accts.push(Acct::loan(
+            AccountKind::Mortgage,
+            prod,
+            opened,
+            principal,
+            rate,
+            term,
+            elapsed,
+            pay_day,
+        ));
     }
     if (working || p.occupation == profile::JOB_SEEKER)
-        && sim.chance(logistic(-2.4 + 2.2 * (p.stress - 0.3) + if p.household == Household::Family { 0.4 } else { 0.0 }))
+        && sim.chance(logistic(
+            -2.4 + 2.2 * (p.stress - 0.3)
+                + if p.household == Household::Family {
+                    0.4
+                } else {
+                    0.0
+                },
+        ))
     {
-        let principal = (p.gross * (0.08 + 0.3 * sim.f())).clamp(2_000.0, 50_000.0).round();
+        let principal = (p.gross * (0.08 + 0.3 * sim.f()))
+            .clamp(2_000.0, 50_000.0)
+            .round();
         let term = sim.range(24, 85);
         let elapsed = sim.range(0, term - 3);
         let rate = 0.059 + 0.04 * sim.f();
         let pay_day = sim.range(1, 29);
         let opened = (start - i64::from(elapsed) * 30).max(joined);
-        let prod = if sim.chance(0.7) { "P-PL-FLEX" } else { "P-PL-CONSOL" };
-        accts.push(Acct::loan(AccountKind::PersonalLoan, prod, opened, principal, rate, term, elapsed, pay_day));
+        let prod = if sim.chance(0.7) {
+            "P-PL-FLEX"
+        } else {
+            "P-PL-CONSOL"
+        };
+        accts.push(Acct::loan(
+            AccountKind::PersonalLoan,
+            prod,
+            opened,
+            principal,
+            rate,
+            term,
+            elapsed,
+            pay_day,
+        ));
     }
     if p.has_car && working && sim.chance(0.22) {
-        let principal = (12_000.0 * (p.gross / 45_000.0).powf(0.6) * (0.3 * sim.n()).exp()).clamp(6_000.0, 80_000.0).round();
+        let principal = (12_000.0 * (p.gross / 45_000.0).powf(0.6) * (0.3 * sim.n()).exp())
+            .clamp(6_000.0, 80_000.0)
+            .round();
         let term = sim.range(36, 73);
         let elapsed = sim.range(0, term - 3);
         let pay_day = sim.range(1, 29);
         let opened = (start - i64::from(elapsed) * 30).max(joined);
-        accts.push(Acct::loan(AccountKind::AutoLoan, "P-AUTO", opened, principal, 0.045 + 0.02 * sim.f(), term, elapsed, pay_day));
+        accts.push(Acct::loan(
+            AccountKind::AutoLoan,
+            "P-AUTO",
+            opened,
+            principal,
+            0.045 + 0.02 * sim.f(),
+            term,
+            elapsed,
+            pay_day,
+        ));
     }
-    if sim.chance(logistic(-3.2 + 0.05 * (f64::from(p.age) - 40.0) + 0.9 * inc - 2.5 * p.stress)) {
+    if sim.chance(logistic(
+        -3.2 + 0.05 * (f64::from(p.age) - 40.0) + 0.9 * inc - 2.5 * p.stress,
+    )) {
         let amt = (5_000.0 * (0.8 * sim.n() + 0.5 * inc.max(0.0)).exp()).clamp(5_000.0, 250_000.0);
-        let prod = if sim.chance(0.6) { "P-TD-12" } else { "P-TD-36" };
+        let prod = if sim.chance(0.6) {
+            "P-TD-12"
+        } else {
+            "P-TD-36"
+        };
         let o = before(&mut sim);
-        accts.push(Acct::new(AccountKind::TermDeposit, prod, o, cents((amt / 100.0).round() * 100.0)));
+        accts.push(Acct::new(
+            AccountKind::TermDeposit,
+            prod,
+            o,
+            cents((amt / 100.0).round() * 100.0),
+        ));
     }
-    if sim.chance(logistic(-2.6 + 1.3 * inc + 2.5 * (p.risk - 0.5) - 2.0 * p.stress)) {
+    if sim.chance(logistic(
+        -2.6 + 1.3 * inc + 2.5 * (p.risk - 0.5) - 2.0 * p.stress,
+    )) {
         let want = risk_profile(&p);
         let prod = PRODUCTS
             .iter()
-            .filter(|x| x.family == ProductFamily::Investment && risk_rank(x.risk) <= risk_rank(want) && x.min_income <= cents(p.gross))
+            .filter(|x| {
+                x.family == ProductFamily::Investment
+                    && risk_rank(x.risk) <= risk_rank(want)
+                    && x.min_income <= cents(p.gross)
+            })
             .last()
             .map_or("P-INV-LOW", |x| x.id);
         let v = (p.gross * 0.3 * (0.9 * sim.n()).exp()).clamp(1_000.0, 2_000_000.0);
@@ -847,11 +1269,28 @@ fn customer(ctx: &Ctx, idx: u64, out: &mut ChunkOut, scratch: &mut Scratch) {
         profile::STUDENT => "Studentenwerk Minijob",
         _ => sim.pick(mm::EMPLOYERS),
     };
-    let income_cat = if working || p.occupation == profile::STUDENT { Category::Salary } else { Category::OtherIncome };
-    let payday = if working { sim.pick(&[1u32, 15, 25, 27, 28, 28, 30, 31]) } else { sim.range(1, 4) };
+    let income_cat = if working || p.occupation == profile::STUDENT {
+        Category::Salary
+    } else {
+        Category::OtherIncome
+    };
+    let payday = if working {
+        sim.pick(&[1u32, 15, 25, 27, 28, 28, 30, 31])
+    } else {
+        sim.range(1, 4)
+    };
     let bonus = working && sim.chance(0.4);
     let monthly = if bonus { net * 12.0 / 12.6 } else { net };
-    pl.incomes.push((i64::MIN, IncomePlan { merchant: employer, cat: income_cat, amount: cents(monthly), payday, bonus }));
+    pl.incomes.push((
+        i64::MIN,
+        IncomePlan {
+            merchant: employer,
+            cat: income_cat,
+            amount: cents(monthly),
+            payday,
+            bonus,
+        },
+    ));
     pl.benefit = cents(net * 0.6);
     let reg = &REGIONS[p.region];
     let rent_of = |s: &mut Sim| -> i64 {
@@ -872,7 +1311,8 @@ fn customer(ctx: &Ctx, idx: u64, out: &mut ChunkOut, scratch: &mut Scratch) {
     };
     pl.rents.push((i64::MIN, first_rent));
     if p.kids > 0 {
-        pl.benefits.push(("Familienkasse Kindergeld", 25_500 * i64::from(p.kids), 10));
+        pl.benefits
+            .push(("Familienkasse Kindergeld", 25_500 * i64::from(p.kids), 10));
     }
     if let Some((_, rent)) = first_rent
         && net < 1_500.0
@@ -914,15 +1354,29 @@ fn customer(ctx: &Ctx, idx: u64, out: &mut ChunkOut, scratch: &mut Scratch) {
         }
         used |= 1 << j;
         let (merchant, price) = mm::SUBSCRIPTIONS[j];
-        let rise_month = if n_months > 1 && sim.chance(0.25) { sim.range(1, n_months as u32) as usize } else { usize::MAX };
-        let rise_price = ((price as f64 * (1.12 + 0.15 * sim.f())) / 100.0).floor() as i64 * 100 + 99;
+        let rise_month = if n_months > 1 && sim.chance(0.25) {
+            sim.range(1, n_months as u32) as usize
+        } else {
+            usize::MAX
+        };
+        let rise_price =
+            ((price as f64 * (1.12 + 0.15 * sim.f())) / 100.0).floor() as i64 * 100 + 99;
         let day = sim.range(1, 29);
         let on_card = sim.chance(0.6);
-        pl.subs.push(Sub { merchant, price, day, rise_month, rise_price, on_card });
+        pl.subs.push(Sub {
+            merchant,
+            price,
+            day,
+            rise_month,
+            rise_price,
+            on_card,
+        });
     }
     for (i, a) in accts.iter().enumerate() {
         match a.kind {
-            AccountKind::Mortgage | AccountKind::PersonalLoan | AccountKind::AutoLoan => pl.loans.push(i as u8),
+            AccountKind::Mortgage | AccountKind::PersonalLoan | AccountKind::AutoLoan => {
+                pl.loans.push(i as u8)
+            }
             AccountKind::CreditCard => pl.cc = Some((i as u8, a.opened)),
             AccountKind::Savings => pl.savings = Some(i as u8),
             _ => {}
@@ -934,13 +1388,18 @@ fn customer(ctx: &Ctx, idx: u64, out: &mut ChunkOut, scratch: &mut Scratch) {
 
     // What will happen: churn, an income shock, fraud, life events.
     let tenure_y = (start - joined) as f64 / 365.0;
-    let churn_z = -2.6 + 2.6 * (p.dissat - 0.3) - 1.4 * (p.engagement - 0.5) + if p.age < 30 { 0.4 } else { 0.0 }
+    let churn_z = -2.6 + 2.6 * (p.dissat - 0.3) - 1.4 * (p.engagement - 0.5)
+        + if p.age < 30 { 0.4 } else { 0.0 }
         - 0.3 * (accts.len() as f64 - 1.0)
-        - if p.housing == Housing::Mortgage { 0.8 } else { 0.0 }
+        - if p.housing == Housing::Mortgage {
+            0.8
+        } else {
+            0.0
+        }
         + if tenure_y < 2.0 { 0.4 } else { 0.0 };
     let years = n_months as f64 / 12.0;
     let p_churn = 1.0 - (1.0 - logistic(churn_z)).powf(years);
-    let p_shock = 1.0 - (1.0 - (0.004 + 0.35 * p.stress * p.stress)).powf(years);
+    let p_shock = 1.0 - (1.0 - (0.01 + 0.7 * p.stress * p.stress)).powf(years);
     let u = sim.f();
     let mut churn_day = None;
     if u < p_shock && working && n_months >= 2 {
@@ -990,7 +1449,9 @@ fn customer(ctx: &Ctx, idx: u64, out: &mut ChunkOut, scratch: &mut Scratch) {
     for _ in 0..n_msgs {
         let ts = sim.between(start_ts, limit_ts);
         let near_churn = churn_day.is_some_and(|d| ts > (d - 60) * DAY);
-        let after_shock = pl.shock_month.is_some_and(|sm| ts >= win.months[sm].start_day * DAY);
+        let after_shock = pl
+            .shock_month
+            .is_some_and(|sm| ts >= win.months[sm].start_day * DAY);
         let (body, base) = if near_churn && sim.chance(0.6) {
             sim.pick(text::LEAVING)
         } else if after_shock && sim.chance(0.6) {
@@ -1008,7 +1469,12 @@ fn customer(ctx: &Ctx, idx: u64, out: &mut ChunkOut, scratch: &mut Scratch) {
         } else {
             sim.pick(&text::CHANNELS[2..])
         };
-        scratch.msgs.push(Msg { ts, channel: ch, body, sentiment });
+        scratch.msgs.push(Msg {
+            ts,
+            channel: ch,
+            body,
+            sentiment,
+        });
     }
     scratch.msgs.sort_by_key(|m| m.ts);
     let sentiment = if scratch.msgs.is_empty() {
@@ -1018,12 +1484,13 @@ fn customer(ctx: &Ctx, idx: u64, out: &mut ChunkOut, scratch: &mut Scratch) {
     };
 
     // Past offers: impression, then accept or dismiss depending on fit.
-    let n_imp = sim.count((0.5 + 3.0 * p.engagement) * years.min(2.0)).min(8);
+    let n_imp = sim
+        .count((0.5 + 3.0 * p.engagement) * years.min(2.0))
+        .min(8);
     let mut accepted_families: Vec<ProductFamily> = Vec::new();
     for _ in 0..n_imp {
-        let held = |f: ProductFamily, accts: &[Acct]| {
-            accts.iter().any(|a| a.kind.as_str() == f.as_str())
-        };
+        let held =
+            |f: ProductFamily, accts: &[Acct]| accts.iter().any(|a| a.kind.as_str() == f.as_str());
         let offerable: Vec<&Product> = PRODUCTS
             .iter()
             .filter(|x| {
@@ -1044,13 +1511,28 @@ fn customer(ctx: &Ctx, idx: u64, out: &mut ChunkOut, scratch: &mut Scratch) {
         }
         let prod = offerable[sim.range(0, offerable.len() as u32) as usize];
         let ts = sim.between(start_ts, limit_ts - 3 * DAY);
-        scratch.evs.push(Ev { ts, kind: EventKind::Impression, product: prod.id, value: -1 });
+        scratch.evs.push(Ev {
+            ts,
+            kind: EventKind::Impression,
+            product: prod.id,
+            value: -1,
+        });
         let t2 = ts + i64::from(sim.range(30, 2 * 86_400));
         if sim.chance(accept_probability(&p, prod)) {
             if sim.chance(0.5) {
-                scratch.evs.push(Ev { ts: ts + 20, kind: EventKind::Click, product: prod.id, value: -1 });
+                scratch.evs.push(Ev {
+                    ts: ts + 20,
+                    kind: EventKind::Click,
+                    product: prod.id,
+                    value: -1,
+                });
             }
-            scratch.evs.push(Ev { ts: t2, kind: EventKind::Accept, product: prod.id, value: -1 });
+            scratch.evs.push(Ev {
+                ts: t2,
+                kind: EventKind::Accept,
+                product: prod.id,
+                value: -1,
+            });
             accepted_families.push(prod.family);
             let day = t2.div_euclid(DAY) + 1;
             let idx = accts.len() as u8;
@@ -1065,7 +1547,8 @@ fn customer(ctx: &Ctx, idx: u64, out: &mut ChunkOut, scratch: &mut Scratch) {
             match kind {
                 Some(AccountKind::CreditCard) => {
                     let mut a = Acct::new(AccountKind::CreditCard, prod.id, day, 0);
-                    a.limit = cents(((p.gross * 0.06 / 500.0).round() * 500.0).clamp(1_000.0, 15_000.0));
+                    a.limit =
+                        cents(((p.gross * 0.06 / 500.0).round() * 500.0).clamp(1_000.0, 15_000.0));
                     accts.push(a);
                     pl.cc = Some((idx, day));
                     pl.cc_share = 0.3 + 0.5 * sim.f();
@@ -1074,40 +1557,92 @@ fn customer(ctx: &Ctx, idx: u64, out: &mut ChunkOut, scratch: &mut Scratch) {
                     accts.push(Acct::new(AccountKind::Savings, prod.id, day, 0));
                     pl.savings = Some(idx);
                     let amt = cents((net * (0.03 + 0.07 * sim.f()) / 10.0).round() * 10.0);
-                    pl.save_in.push((day + 3, idx, amt.max(2_500), sim.range(1, 29)));
+                    pl.save_in
+                        .push((day + 3, idx, amt.max(2_500), sim.range(1, 29)));
                 }
                 Some(k @ (AccountKind::TermDeposit | AccountKind::Investment)) => {
                     accts.push(Acct::new(k, prod.id, day, 0));
                     let ts = (day + 1) * DAY + i64::from(sim.range(8 * 3600, 20 * 3600));
-                    let mer = Merchant { name: prod.name, mcc: 0, online: false };
-                    sim.push(ts, 0, &mer, 0, Category::Savings, Channel::Transfer, Kind::Fund(idx));
+                    let mer = Merchant {
+                        name: prod.name,
+                        mcc: 0,
+                        online: false,
+                    };
+                    sim.push(
+                        ts,
+                        0,
+                        &mer,
+                        0,
+                        Category::Savings,
+                        Channel::Transfer,
+                        Kind::Fund(idx),
+                    );
                 }
                 Some(AccountKind::PersonalLoan) => {
-                    let principal = (p.gross * (0.05 + 0.2 * sim.f())).clamp(2_000.0, 50_000.0).round();
+                    let principal = (p.gross * (0.05 + 0.2 * sim.f()))
+                        .clamp(2_000.0, 50_000.0)
+                        .round();
                     let term = sim.range(24, 85);
                     let rate = f64::from(prod.rate_bps.unwrap_or(690)) / 10_000.0;
-                    accts.push(Acct::loan(AccountKind::PersonalLoan, prod.id, day, principal, rate, term, 0, sim.range(1, 29)));
+                    accts.push(Acct::loan(
+                        AccountKind::PersonalLoan,
+                        prod.id,
+                        day,
+                        principal,
+                        rate,
+                        term,
+                        0,
+                        sim.range(1, 29),
+                    ));
                     pl.loans.push(idx);
                     let ts = day * DAY + i64::from(sim.range(8 * 3600, 18 * 3600));
-                    let mer = Merchant { name: "Sextant Bank Loan Disbursement", mcc: 0, online: false };
-                    sim.push(ts, cents(principal), &mer, 0, Category::Transfer, Channel::Transfer, Kind::Normal);
+                    let mer = Merchant {
+                        name: "Sextant Bank Loan Disbursement",
+                        mcc: 0,
+                        online: false,
+                    };
+                    sim.push(
+                        ts,
+                        cents(principal),
+                        &mer,
+                        0,
+                        Category::Transfer,
+                        Channel::Transfer,
+                        Kind::Normal,
+                    );
                 }
                 _ => {
                     if prod.family == ProductFamily::Insurance {
-                        let mer = Merchant { name: prod.name, mcc: 6300, online: false };
+                        let mer = Merchant {
+                            name: prod.name,
+                            mcc: 6300,
+                            online: false,
+                        };
                         let amt = prod.annual_fee / 12;
                         pl.insurance.push((day + 5, mer, amt, sim.range(1, 29)));
                     }
                 }
             }
         } else if sim.chance(0.75) {
-            scratch.evs.push(Ev { ts: t2, kind: EventKind::Dismiss, product: prod.id, value: -1 });
+            scratch.evs.push(Ev {
+                ts: t2,
+                kind: EventKind::Dismiss,
+                product: prod.id,
+                value: -1,
+            });
         }
     }
     if sim.chance(0.25) {
-        let nps = (7.0 + 3.5 * sentiment - 4.0 * (p.dissat - 0.3) + 1.2 * sim.n()).round().clamp(0.0, 10.0) as i8;
+        let nps = (7.0 + 3.5 * sentiment - 4.0 * (p.dissat - 0.3) + 1.2 * sim.n())
+            .round()
+            .clamp(0.0, 10.0) as i8;
         let ts = sim.between(start_ts, limit_ts);
-        scratch.evs.push(Ev { ts, kind: EventKind::Survey, product: "", value: nps });
+        scratch.evs.push(Ev {
+            ts,
+            kind: EventKind::Survey,
+            product: "",
+            value: nps,
+        });
     }
     scratch.evs.sort_by_key(|e| e.ts);
 
@@ -1126,7 +1661,13 @@ fn customer(ctx: &Ctx, idx: u64, out: &mut ChunkOut, scratch: &mut Scratch) {
             0 => {
                 let old = latest(&pl.incomes, d);
                 let amt = (old.amount as f64 * (0.95 + 0.35 * sim.f())).round() as i64;
-                let plan = IncomePlan { merchant: sim.pick(mm::EMPLOYERS), cat: Category::Salary, amount: amt, payday: sim.pick(&[1u32, 15, 25, 28, 30]), bonus: sim.chance(0.4) };
+                let plan = IncomePlan {
+                    merchant: sim.pick(mm::EMPLOYERS),
+                    cat: Category::Salary,
+                    amount: amt,
+                    payday: sim.pick(&[1u32, 15, 25, 28, 30]),
+                    bonus: sim.chance(0.4),
+                };
                 pl.incomes.push((d, plan));
             }
             1 => {
@@ -1139,16 +1680,36 @@ fn customer(ctx: &Ctx, idx: u64, out: &mut ChunkOut, scratch: &mut Scratch) {
                 pl.grocers.push((d, [g0, g1]));
                 let ts = d * DAY + i64::from(sim.range(8 * 3600, 17 * 3600));
                 let amt = sim.eur(900.0, 0.3);
-                sim.push(ts, -amt, &mm::MOVING, 0, Category::Other, Channel::CardPresent, Kind::Normal);
+                sim.push(
+                    ts,
+                    -amt,
+                    &mm::MOVING,
+                    0,
+                    Category::Other,
+                    Channel::CardPresent,
+                    Kind::Normal,
+                );
                 for k in 0..sim.range(1, 4) {
-                    let ts = (d + 2 + i64::from(k) * 5) * DAY + i64::from(sim.range(10 * 3600, 20 * 3600));
+                    let ts = (d + 2 + i64::from(k) * 5) * DAY
+                        + i64::from(sim.range(10 * 3600, 20 * 3600));
                     let amt = sim.eur(350.0, 0.5);
-                    sim.push(ts, -amt, &mm::FURNITURE, 0, Category::Shopping, Channel::CardPresent, Kind::Normal);
+                    sim.push(
+                        ts,
+                        -amt,
+                        &mm::FURNITURE,
+                        0,
+                        Category::Shopping,
+                        Channel::CardPresent,
+                        Kind::Normal,
+                    );
                 }
             }
             2 => {
                 pl.baby_day = Some(d);
-                let mer = pl.childcare.first().map_or_else(|| sim.pick(mm::CHILDCARE), |c| c.1);
+                let mer = pl
+                    .childcare
+                    .first()
+                    .map_or_else(|| sim.pick(mm::CHILDCARE), |c| c.1);
                 let amt = sim.eur(250.0, 0.3);
                 pl.childcare.push((d + 60, mer, amt));
                 for _ in 0..sim.range(5, 10) {
@@ -1163,14 +1724,33 @@ fn customer(ctx: &Ctx, idx: u64, out: &mut ChunkOut, scratch: &mut Scratch) {
             }
             _ => {
                 pl.car_from = Some(d);
-                let price = (p.gross * (0.4 + 0.4 * sim.f())).clamp(8_000.0, 90_000.0).round();
+                let price = (p.gross * (0.4 + 0.4 * sim.f()))
+                    .clamp(8_000.0, 90_000.0)
+                    .round();
                 let down = (price * 0.2 / 100.0).round() * 100.0;
                 let idx = accts.len() as u8;
-                accts.push(Acct::loan(AccountKind::AutoLoan, "P-AUTO", d, price - down, 0.0549, sim.range(36, 73), 0, sim.range(1, 29)));
+                accts.push(Acct::loan(
+                    AccountKind::AutoLoan,
+                    "P-AUTO",
+                    d,
+                    price - down,
+                    0.0549,
+                    sim.range(36, 73),
+                    0,
+                    sim.range(1, 29),
+                ));
                 pl.loans.push(idx);
                 let dealer = sim.pick(mm::CAR_DEALERS);
                 let ts = d * DAY + i64::from(sim.range(9 * 3600, 18 * 3600));
-                sim.push(ts, -cents(down), &dealer, 0, Category::Transport, Channel::CardPresent, Kind::Normal);
+                sim.push(
+                    ts,
+                    -cents(down),
+                    &dealer,
+                    0,
+                    Category::Transport,
+                    Channel::CardPresent,
+                    Kind::Normal,
+                );
             }
         }
     }
@@ -1179,10 +1759,21 @@ fn customer(ctx: &Ctx, idx: u64, out: &mut ChunkOut, scratch: &mut Scratch) {
     let fixed = latest(&pl.rents, i64::MIN).map_or(0, |r| r.1)
         + pl.elec.1
         + pl.tel.1
-        + pl.insurance.iter().filter(|x| x.0 == i64::MIN).map(|x| x.2).sum::<i64>()
-        + pl.childcare.iter().filter(|x| x.0 == i64::MIN).map(|x| x.2).sum::<i64>()
+        + pl.insurance
+            .iter()
+            .filter(|x| x.0 == i64::MIN)
+            .map(|x| x.2)
+            .sum::<i64>()
+        + pl.childcare
+            .iter()
+            .filter(|x| x.0 == i64::MIN)
+            .map(|x| x.2)
+            .sum::<i64>()
         + pl.subs.iter().map(|s| s.price).sum::<i64>()
-        + pl.loans.iter().map(|&i| accts[i as usize].payment).sum::<i64>()
+        + pl.loans
+            .iter()
+            .map(|&i| accts[i as usize].payment)
+            .sum::<i64>()
         + pl.save_in.iter().map(|x| x.2).sum::<i64>();
     let benefits: i64 = pl.benefits.iter().map(|b| b.1).sum();
     pl.disc_base = (p.spend_ratio * (net + benefits as f64 / 100.0) - fixed as f64 / 100.0)
@@ -1197,12 +1788,26 @@ fn customer(ctx: &Ctx, idx: u64, out: &mut ChunkOut, scratch: &mut Scratch) {
     }
     if let Some(d) = churn_day {
         let ts = d * DAY + i64::from(sim.range(9 * 3600, 17 * 3600));
-        let mer = Merchant { name: "Account closure", mcc: 0, online: false };
-        sim.push(ts, 0, &mer, 0, Category::Transfer, Channel::Transfer, Kind::Closure);
+        let mer = Merchant {
+            name: "Account closure",
+            mcc: 0,
+            online: false,
+        };
+        sim.push(
+            ts,
+            0,
+            &mer,
+            0,
+            Category::Transfer,
+            Channel::Transfer,
+            Kind::Closure,
+        );
     }
     let mut rng = sim.rng;
     let txs = &mut scratch.txs;
-    txs.retain(|t| t.ts >= start_ts && t.ts < end_ts && (t.ts < limit_ts || t.kind == Kind::Closure));
+    txs.retain(|t| {
+        t.ts >= start_ts && t.ts < end_ts && (t.ts < limit_ts || t.kind == Kind::Closure)
+    });
     txs.sort_by_key(|t| t.ts);
 
     // Replay against running balances and write the rows.
@@ -1234,7 +1839,11 @@ fn customer(ctx: &Ctx, idx: u64, out: &mut ChunkOut, scratch: &mut Scratch) {
         match t.kind {
             Kind::Normal => {
                 let a = &accts[ai];
-                let floor = if a.kind == AccountKind::CreditCard { -a.limit } else { -overdraft };
+                let floor = if a.kind == AccountKind::CreditCard {
+                    -a.limit
+                } else {
+                    -overdraft
+                };
                 if amount < 0 && a.balance + amount < floor {
                     declined = true;
                 }
@@ -1273,7 +1882,11 @@ fn customer(ctx: &Ctx, idx: u64, out: &mut ChunkOut, scratch: &mut Scratch) {
                 }
                 // The full statement if affordable, else the minimum payment, else a miss.
                 let minimum = owed.max(-(owed.abs() / 20).max(2_500));
-                amount = if cur_bal + owed >= -overdraft { owed } else { minimum };
+                amount = if cur_bal + owed >= -overdraft {
+                    owed
+                } else {
+                    minimum
+                };
                 if cur_bal + amount < -overdraft {
                     declined = true;
                     let c = &mut accts[ci as usize];
@@ -1315,7 +1928,15 @@ fn customer(ctx: &Ctx, idx: u64, out: &mut ChunkOut, scratch: &mut Scratch) {
             }
         }
         // Internal movements between own accounts only touch the current account here.
-        let target = if matches!(t.kind, Kind::CcPayoff | Kind::SaveIn(_) | Kind::Sweep | Kind::Fund(_) | Kind::Closure | Kind::LoanRepay(_)) {
+        let target = if matches!(
+            t.kind,
+            Kind::CcPayoff
+                | Kind::SaveIn(_)
+                | Kind::Sweep
+                | Kind::Fund(_)
+                | Kind::Closure
+                | Kind::LoanRepay(_)
+        ) {
             0
         } else {
             ai
@@ -1368,7 +1989,12 @@ fn customer(ctx: &Ctx, idx: u64, out: &mut ChunkOut, scratch: &mut Scratch) {
         buf.push(b',');
         if t.mcc > 0 {
             let m = t.mcc;
-            buf.extend_from_slice(&[b'0' + (m / 1000) as u8, b'0' + (m / 100 % 10) as u8, b'0' + (m / 10 % 10) as u8, b'0' + (m % 10) as u8]);
+            buf.extend_from_slice(&[
+                b'0' + (m / 1000) as u8,
+                b'0' + (m / 100 % 10) as u8,
+                b'0' + (m / 10 % 10) as u8,
+                b'0' + (m % 10) as u8,
+            ]);
         }
         buf.push(b',');
         push_str(buf, t.ch.as_str());
@@ -1376,7 +2002,11 @@ fn customer(ctx: &Ctx, idx: u64, out: &mut ChunkOut, scratch: &mut Scratch) {
         push_str(buf, t.country);
         buf.push(b',');
         push_i64(buf, accts[target].balance);
-        buf.extend_from_slice(if declined { b",declined\n" } else { b",approved\n" });
+        buf.extend_from_slice(if declined {
+            b",declined\n"
+        } else {
+            b",approved\n"
+        });
         if let Kind::Fraud { pattern, .. } = t.kind {
             n_fraud += 1;
             fraud_buf.push(b't');
@@ -1405,7 +2035,9 @@ fn customer(ctx: &Ctx, idx: u64, out: &mut ChunkOut, scratch: &mut Scratch) {
             }
         }
         if a.kind == AccountKind::Investment {
-            let drift = 1.0 + (0.02 + 0.08 * (p.risk - 0.3)) * years + 0.1 * normal(&mut rng) * years.sqrt();
+            let drift = 1.0
+                + (0.02 + 0.08 * (p.risk - 0.3)) * years
+                + 0.1 * normal(&mut rng) * years.sqrt();
             a.balance = (a.balance as f64 * drift.max(0.3)).round() as i64;
         }
         if let Some(d) = churn_day
@@ -1499,17 +2131,25 @@ fn customer(ctx: &Ctx, idx: u64, out: &mut ChunkOut, scratch: &mut Scratch) {
     let buf = &mut out.bufs[F_OUTCOMES];
     buf.extend_from_slice(&idb);
     buf.extend_from_slice(if defaulted { b",true" } else { b",false" });
-    buf.extend_from_slice(if churn_day.is_some() { b",true," } else { b",false," });
+    buf.extend_from_slice(if churn_day.is_some() {
+        b",true,"
+    } else {
+        b",false,"
+    });
     if let Some(d) = churn_day {
         push_date(buf, d);
     }
     buf.push(b'\n');
 
     // The seed-002 profile, derived from what was generated.
-    let ratio = if income_sum > 0 { spend_sum as f64 / income_sum as f64 } else { 2.0 };
-    let habit = if ratio < 0.78 {
+    let ratio = if income_sum > 0 {
+        spend_sum as f64 / income_sum as f64
+    } else {
+        2.0
+    };
+    let habit = if ratio < 0.36 {
         SpendingHabit::Budget
-    } else if ratio < 0.95 {
+    } else if ratio < 0.58 {
         SpendingHabit::Moderate
     } else {
         SpendingHabit::Lavish
@@ -1517,9 +2157,9 @@ fn customer(ctx: &Ctx, idx: u64, out: &mut ChunkOut, scratch: &mut Scratch) {
     let active_months = pl.churn_month.map_or(n_months, |cm| cm + 1) as f64;
     let freq = (n_tx as f64 / active_months / 35.0).min(1.0);
     let eng_score = 0.6 * p.engagement + 0.4 * freq - if churn_day.is_some() { 0.15 } else { 0.0 };
-    let engagement = if eng_score < 0.4 {
+    let engagement = if eng_score < 0.58 {
         EngagementLevel::Low
-    } else if eng_score < 0.62 {
+    } else if eng_score < 0.76 {
         EngagementLevel::Medium
     } else {
         EngagementLevel::High

@@ -42,16 +42,28 @@ impl Window {
             let (y, m) = (idx.div_euclid(12), (idx.rem_euclid(12) + 1) as u32);
             let full = days_in_month(y, m);
             let days = if k == 0 { end.day() } else { full };
-            out.push(Month { start_day: days_from_civil(y, m, 1), days, full_days: full, month: m });
+            out.push(Month {
+                start_day: days_from_civil(y, m, 1),
+                days,
+                full_days: full,
+                month: m,
+            });
         }
         let start_day = out[0].start_day;
         let end_day = days_from_civil(ey, em, end.day()) + 1;
-        Self { months: out, start_day, end_day }
+        Self {
+            months: out,
+            start_day,
+            end_day,
+        }
     }
 
     /// Index of the month holding `day` (clamped to the window).
     pub fn month_of_day(&self, day: i64) -> usize {
-        self.months.iter().rposition(|m| m.start_day <= day).unwrap_or(0)
+        self.months
+            .iter()
+            .rposition(|m| m.start_day <= day)
+            .unwrap_or(0)
     }
 
     /// The window's first date, for the manifest.

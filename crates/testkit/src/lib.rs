@@ -32,7 +32,12 @@ pub async fn fresh(kind: Kind) -> TestDb {
             let dir = tempfile::tempdir().expect("temp dir");
             let path = dir.path().join("sextant.db");
             let store = SqliteStore::open(&path).await.expect("open SQLite");
-            TestDb { store: Arc::new(store), url: path.display().to_string(), schema: None, _dir: Some(dir) }
+            TestDb {
+                store: Arc::new(store),
+                url: path.display().to_string(),
+                schema: None,
+                _dir: Some(dir),
+            }
         }
         Kind::Postgres => {
             let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
@@ -42,7 +47,12 @@ pub async fn fresh(kind: Kind) -> TestDb {
             });
             let sep = if base.contains('?') { '&' } else { '?' };
             let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
-            TestDb { store: Arc::new(store), url, schema: Some(schema), _dir: None }
+            TestDb {
+                store: Arc::new(store),
+                url,
+                schema: Some(schema),
+                _dir: None,
+            }
         }
     }
 }

@@ -4,11 +4,11 @@
 use crate::AppState;
 use crate::auth::{SESSION_COOKIE, authenticate, presented_key};
 use crate::error::ApiError;
+use axum::Form;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::Form;
 use serde::Deserialize;
 
 const LOGIN_HTML: &str = r#"<!doctype html>
@@ -29,15 +29,24 @@ pub(crate) struct LoginForm {
     key: String,
 }
 
-pub(crate) async fn login(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Result<Response, ApiError> {
+pub(crate) async fn login(
+    State(state): State<AppState>,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, ApiError> {
     let key = form.key.trim();
     authenticate(&state, key).await?;
-    let secure = if state.config.secure_cookies { "; Secure" } else { "" };
-    let cookie = format!("{SESSION_COOKIE}={key}; Path=/; HttpOnly; SameSite=Strict; Max-Age=28800{secure}");
+    let secure = if state.config.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie =
+        format!("{SESSION_COOKIE}={key}; Path=/; HttpOnly; SameSite=Strict; Max-Age=28800{secure}");
     let mut resp = Redirect::to("/docs/").into_response();
     resp.headers_mut().insert(
         header::SET_COOKIE,
-        HeaderValue::from_str(&cookie).map_err(|_| ApiError::BadRequest("the key has invalid characters".into()))?,
+        HeaderValue::from_str(&cookie)
+            .map_err(|_| ApiError::BadRequest("the key has invalid characters".into()))?,
     );
     Ok(resp)
 }
@@ -53,7 +62,11 @@ pub(crate) async fn logout() -> Response {
 
 /// Guard for the docs: a valid key (header or cookie), else the login form for browsers and 401
 /// for the OpenAPI document.
-pub(crate) async fn require_session(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub(crate) async fn require_session(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
     let (parts, body) = req.into_parts();
     let ok = match presented_key(&parts) {
         Some(k) => authenticate(&state, &k).await.is_ok(),
@@ -65,6 +78,7 @@ pub(crate) async fn require_session(State(state): State<AppState>, req: Request,
     if parts.uri.path().starts_with("/docs") {
         (StatusCode::SEE_OTHER, [(header::LOCATION, "/login")]).into_response()
     } else {
-        ApiError::Unauthorized("an API key is required: send 'Authorization: Bearer <key>'".into()).into_response()
+        ApiError::Unauthorized("an API key is required: send 'Authorization: Bearer <key>'".into())
+            .into_response()
     }
 }

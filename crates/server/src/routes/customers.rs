@@ -42,14 +42,19 @@ pub(crate) async fn list(
 ) -> Result<Json<CustomerPage>, ApiError> {
     p.require(STAFF, "list customers")?;
     let limit = parse_limit(q.limit.as_deref())?;
-    let after = match q.cursor.as_deref() {
-        Some(c) => Some(
-            CustomerId::parse(&decode_cursor(c)?).map_err(|_| ApiError::invalid_field("cursor", "not a cursor returned by this API"))?,
-        ),
-        None => None,
-    };
+    let after =
+        match q.cursor.as_deref() {
+            Some(c) => Some(CustomerId::parse(&decode_cursor(c)?).map_err(|_| {
+                ApiError::invalid_field("cursor", "not a cursor returned by this API")
+            })?),
+            None => None,
+        };
     let items = state.store.list_customers(after.as_ref(), limit).await?;
-    let next_cursor = if items.len() == limit as usize { items.last().map(|c| encode_cursor(c.id.as_str())) } else { None };
+    let next_cursor = if items.len() == limit as usize {
+        items.last().map(|c| encode_cursor(c.id.as_str()))
+    } else {
+        None
+    };
     Ok(Json(CustomerPage { items, next_cursor }))
 }
 
@@ -63,7 +68,11 @@ pub(crate) async fn get(
 ) -> Result<Json<Customer>, ApiError> {
     let id = parse_customer_id(&id)?;
     p.require_customer(&id)?;
-    let c = state.store.get_customer(&id).await?.ok_or_else(|| ApiError::NotFound(format!("no customer '{id}'")))?;
+    let c = state
+        .store
+        .get_customer(&id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no customer '{id}'")))?;
     Ok(Json(c))
 }
 
@@ -85,5 +94,7 @@ pub(crate) async fn accounts(
     if state.store.get_customer(&id).await?.is_none() {
         return Err(ApiError::NotFound(format!("no customer '{id}'")));
     }
-    Ok(Json(AccountList { items: state.store.list_accounts(&id).await? }))
+    Ok(Json(AccountList {
+        items: state.store.list_accounts(&id).await?,
+    }))
 }

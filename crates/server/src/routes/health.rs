@@ -16,6 +16,12 @@ pub(crate) async fn healthz() -> Json<Value> {
 #[utoipa::path(get, path = "/readyz", tag = "health", security(()),
     responses((status = 200, description = "Ready"), (status = 503, description = "Database unavailable", body = crate::error::Problem)))]
 pub(crate) async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    state.store.ping().await.map_err(|e| ApiError::Unavailable(e.to_string()))?;
-    Ok(Json(json!({ "status": "ready", "backend": state.store.backend().as_str() })))
+    state
+        .store
+        .ping()
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    Ok(Json(
+        json!({ "status": "ready", "backend": state.store.backend().as_str() }),
+    ))
 }

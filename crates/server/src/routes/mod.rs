@@ -12,10 +12,14 @@ use axum::Router;
 use axum::routing::{get, post};
 
 pub(crate) fn router(state: AppState) -> Router {
-    let docs = Router::<AppState>::from(
-        utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", <crate::ApiDoc as utoipa::OpenApi>::openapi()),
-    )
-    .layer(axum::middleware::from_fn_with_state(state.clone(), console::require_session));
+    let docs = Router::<AppState>::from(utoipa_swagger_ui::SwaggerUi::new("/docs").url(
+        "/openapi.json",
+        <crate::ApiDoc as utoipa::OpenApi>::openapi(),
+    ))
+    .layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        console::require_session,
+    ));
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -39,7 +43,13 @@ pub(crate) fn parse_limit(raw: Option<&str>) -> Result<u32, ApiError> {
         None => Ok(50),
         Some(s) => match s.parse::<u32>() {
             Ok(n) if (1..=500).contains(&n) => Ok(n),
-            _ => Err(ApiError::invalid_field("limit", format!("'{}' is not a page size between 1 and 500", sextant_core::text::preview(s)))),
+            _ => Err(ApiError::invalid_field(
+                "limit",
+                format!(
+                    "'{}' is not a page size between 1 and 500",
+                    sextant_core::text::preview(s)
+                ),
+            )),
         },
     }
 }

@@ -16,8 +16,13 @@ pub(crate) struct ProductList {
 /// The bank's product catalog (every role, including customer keys).
 #[utoipa::path(get, path = "/v1/products", tag = "products",
     responses((status = 200, body = ProductList), (status = 401, body = crate::error::Problem)))]
-pub(crate) async fn list(_p: Principal, State(state): State<AppState>) -> Result<Json<ProductList>, ApiError> {
-    Ok(Json(ProductList { items: state.store.list_products().await? }))
+pub(crate) async fn list(
+    _p: Principal,
+    State(state): State<AppState>,
+) -> Result<Json<ProductList>, ApiError> {
+    Ok(Json(ProductList {
+        items: state.store.list_products().await?,
+    }))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -41,7 +46,10 @@ pub(crate) struct ImportList {
 /// The 100 most recent imports (admin, analyst).
 #[utoipa::path(get, path = "/v1/imports", tag = "imports",
     responses((status = 200, body = ImportList), (status = 403, body = crate::error::Problem)))]
-pub(crate) async fn imports(p: Principal, State(state): State<AppState>) -> Result<Json<ImportList>, ApiError> {
+pub(crate) async fn imports(
+    p: Principal,
+    State(state): State<AppState>,
+) -> Result<Json<ImportList>, ApiError> {
     p.require(&[Role::Admin, Role::Analyst], "read the import history")?;
     let items = state
         .store

@@ -50,7 +50,10 @@ pub(crate) async fn list(
             let raw = decode_cursor(c)?;
             let bad = || ApiError::invalid_field("cursor", "not a cursor returned by this API");
             let (ts, tx) = raw.split_once(':').ok_or_else(bad)?;
-            Some((ts.parse::<i64>().map_err(|_| bad())?, TransactionId::parse(tx).map_err(|_| bad())?))
+            Some((
+                ts.parse::<i64>().map_err(|_| bad())?,
+                TransactionId::parse(tx).map_err(|_| bad())?,
+            ))
         }
         None => None,
     };
@@ -59,7 +62,9 @@ pub(crate) async fn list(
     }
     let items = state.store.list_transactions(&id, before, limit).await?;
     let next_cursor = if items.len() == limit as usize {
-        items.last().map(|t| encode_cursor(&format!("{}:{}", t.timestamp.timestamp_micros(), t.id)))
+        items
+            .last()
+            .map(|t| encode_cursor(&format!("{}:{}", t.timestamp.timestamp_micros(), t.id)))
     } else {
         None
     };
@@ -100,8 +105,18 @@ pub(crate) async fn create(
     p.require(&[Role::Admin, Role::App], "write transactions")?;
     let idem_key = match headers.get(IDEMPOTENCY_HEADER) {
         Some(v) => {
-            let k = v.to_str().ok().filter(|k| (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()));
-            Some(k.ok_or_else(|| ApiError::invalid_field("Idempotency-Key", "must be 1–255 visible ASCII characters"))?.to_string())
+            let k = v.to_str().ok().filter(|k| {
+                (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic())
+            });
+            Some(
+                k.ok_or_else(|| {
+                    ApiError::invalid_field(
+                        "Idempotency-Key",
+                        "must be 1–255 visible ASCII characters",
+                    )
+                })?
+                .to_string(),
+            )
         }
         None => None,
     };
@@ -110,11 +125,22 @@ pub(crate) async fn create(
         && let Some(prev) = state.store.idempotency_get(&p.key_id, k).await?
     {
         if prev.request_hash != request_hash {
-            return Err(ApiError::invalid_field("Idempotency-Key", "already used for a different request body"));
+            return Err(ApiError::invalid_field(
+                "Idempotency-Key",
+                "already used for a different request body",
+            ));
         }
-        let mut resp = (StatusCode::from_u16(prev.status).unwrap_or(StatusCode::OK), prev.body).into_response();
-        resp.headers_mut().insert(axum::http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        resp.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+        let mut resp = (
+            StatusCode::from_u16(prev.status).unwrap_or(StatusCode::OK),
+            prev.body,
+        )
+            .into_response();
+        resp.headers_mut().insert(
+            axum::http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        resp.headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
         return Ok(resp);
     }
 
@@ -130,24 +156,45 @@ pub(crate) async fn create(
         state.store.idempotency_put(&p.key_id, k, &stored).await?;
     }
     let mut resp = (StatusCode::CREATED, json).into_response();
-    resp.headers_mut().insert(axum::http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     Ok(resp)
 }
 
-async fn write_batch(state: &AppState, p: &Principal, body: &[u8]) -> Result<BatchResult, ApiError> {
-    let value: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))?;
+async fn write_batch(
+    state: &AppState,
+    p: &Principal,
+    body: &[u8],
+) -> Result<BatchResult, ApiError> {
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))?;
     let rows = match value {
         serde_json::Value::Object(mut m) => match m.remove("transactions") {
             Some(serde_json::Value::Array(rows)) if m.is_empty() => rows,
-            _ => return Err(ApiError::invalid_field("transactions", "expected {\"transactions\": [ ... ]} and nothing else")),
+            _ => {
+                return Err(ApiError::invalid_field(
+                    "transactions",
+                    "expected {\"transactions\": [ ... ]} and nothing else",
+                ));
+            }
         },
-        _ => return Err(ApiError::invalid_field("transactions", "expected {\"transactions\": [ ... ]}")),
+        _ => {
+            return Err(ApiError::invalid_field(
+                "transactions",
+                "expected {\"transactions\": [ ... ]}",
+            ));
+        }
     };
     if rows.is_empty() || rows.len() > state.config.max_batch {
         return Err(ApiError::invalid_field(
             "transactions",
-            format!("{} rows; a batch has 1 to {} rows", rows.len(), state.config.max_batch),
+            format!(
+                "{} rows; a batch has 1 to {} rows",
+                rows.len(),
+                state.config.max_batch
+            ),
         ));
     }
     let known = known_columns(RecordKind::Transactions);
@@ -163,12 +210,20 @@ async fn write_batch(state: &AppState, p: &Principal, body: &[u8]) -> Result<Bat
     if !problems.is_empty() {
         return Err(invalid_rows(problems));
     }
-    let mut sink = state.store.begin_import(RecordKind::Transactions, &format!("api:{}", p.key_id)).await?;
+    let mut sink = state
+        .store
+        .begin_import(RecordKind::Transactions, &format!("api:{}", p.key_id))
+        .await?;
     let mut rejects = sink.write(Batch::Transactions(parsed)).await?;
     rejects.extend(sink.finish().await?);
     if !rejects.is_empty() {
         sink.rollback().await?;
-        return Err(invalid_rows(rejects.into_iter().map(|r| problem(r.line, r.column, r.reason)).collect()));
+        return Err(invalid_rows(
+            rejects
+                .into_iter()
+                .map(|r| problem(r.line, r.column, r.reason))
+                .collect(),
+        ));
     }
     let rec = sink.commit(0).await?;
     state
@@ -180,7 +235,11 @@ async fn write_batch(state: &AppState, p: &Principal, body: &[u8]) -> Result<Bat
             details: serde_json::json!({ "written": rec.rows_written, "new": rec.rows_new }),
         })
         .await?;
-    Ok(BatchResult { import_id: rec.id, written: rec.rows_written, new: rec.rows_new })
+    Ok(BatchResult {
+        import_id: rec.id,
+        written: rec.rows_written,
+        new: rec.rows_new,
+    })
 }
 
 fn problem(index: u64, column: Option<&str>, reason: String) -> FieldProblem {

@@ -1,0 +1,116 @@
+//! Configuration: built-in defaults, then `sextant.toml` (or `--config FILE`), then
+//! `SEXTANT__*` environment variables (`SEXTANT__SERVER__BIND=0.0.0.0:8080`), then command-line
+//! flags. Validated once at start; a bad value names its setting.
+
+use anyhow::{Context, bail};
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use sextant_server::ServerConfig;
+use std::path::Path;
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// A SQLite file path or a `postgres://` URL.
+    pub database: String,
+    pub server: ServerConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `text` or `json`.
+    pub format: String,
+    /// A tracing filter such as `info` or `sextant=debug,info`.
+    pub level: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            database: "sextant.db".into(),
+            server: ServerConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: "text".into(),
+            level: "info".into(),
+        }
+    }
+}
+
+impl Config {
+    /// Load from the layers; `file` is `--config`, else `sextant.toml` if present.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(f) => {
+                if !f.exists() {
+                    bail!("configuration file {} does not exist", f.display());
+                }
+                fig = fig.merge(Toml::file(f));
+            }
+            None => fig = fig.merge(Toml::file("sextant.toml")),
+        }
+        let cfg: Config = fig
+            .merge(Env::prefixed("SEXTANT__").split("__"))
+            .extract()
+            .context("invalid configuration")?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.database.trim().is_empty() {
+            bail!("database: must be a SQLite path or a postgres:// URL");
+        }
+        self.server.validate().map_err(anyhow::Error::msg)?;
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            bail!("log.format: '{}' is not 'text' or 'json'", self.log.format);
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log.level)
+            .with_context(|| format!("log.level: '{}' is not a valid filter", self.log.level))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_config_loads_and_validates() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.toml");
+        std::fs::write(
+            &path,
+            "database = \"x.db\"\n[server]\nbind = \"127.0.0.1:9999\"\n",
+        )
+        .unwrap();
+        let cfg = Config::load(Some(&path)).unwrap();
+        assert_eq!(cfg.database, "x.db");
+        assert_eq!(cfg.server.bind, "127.0.0.1:9999");
+        assert_eq!(cfg.server.max_batch, ServerConfig::default().max_batch);
+        Config::default().validate().unwrap();
+    }
+
+    #[test]
+    fn typos_and_bad_values_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.toml");
+        std::fs::write(&path, "[server]\nbindd = \"x\"\n").unwrap();
+        let err = format!("{:#}", Config::load(Some(&path)).unwrap_err());
+        assert!(err.contains("bindd"), "{err}");
+        std::fs::write(&path, "[log]\nformat = \"xml\"\n").unwrap();
+        let err = format!("{:#}", Config::load(Some(&path)).unwrap_err());
+        assert!(err.contains("log.format"), "{err}");
+        assert!(Config::load(Some(&dir.path().join("missing.toml"))).is_err());
+    }
+}

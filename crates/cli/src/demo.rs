@@ -1,0 +1,144 @@
+//! `sextant generate` and `sextant demo`.
+
+use crate::config::Config;
+use anyhow::Context;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use sextant_core::Role;
+use sextant_ingest::ImportOptions;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+#[derive(Args)]
+pub struct GenerateArgs {
+    /// Number of customers.
+    #[arg(long, default_value_t = 1000)]
+    pub customers: u64,
+    /// Months of history, ending 2026-10-31.
+    #[arg(long, default_value_t = 12)]
+    pub months: u32,
+    /// Random seed: the same seed writes byte-identical files.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Output directory (created if missing).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+pub fn generate(args: &GenerateArgs) -> anyhow::Result<()> {
+    let s = generate_into(&args.out, args.customers, args.months, args.seed, false)?;
+    println!(
+        "wrote {}: {} customers, {} accounts, {} transactions, {} messages, {} events ({} fraud transactions, {} defaults, {} churned)",
+        args.out.display(),
+        s.customers,
+        s.accounts,
+        s.transactions,
+        s.messages,
+        s.events,
+        s.fraud_transactions,
+        s.defaults,
+        s.churned
+    );
+    Ok(())
+}
+
+pub fn generate_into(
+    out: &Path,
+    customers: u64,
+    months: u32,
+    seed: u64,
+    quiet: bool,
+) -> anyhow::Result<sextant_synth::Summary> {
+    let cfg = sextant_synth::Config {
+        customers,
+        months,
+        seed,
+        ..Default::default()
+    };
+    let bar = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(customers)
+    };
+    bar.set_style(
+        ProgressStyle::with_template("generating [{bar:30}] {pos}/{len} customers eta {eta}")
+            .expect("static template")
+            .progress_chars("=> "),
+    );
+    let b = bar.clone();
+    let started = Instant::now();
+    let summary = sextant_synth::generate(&cfg, out, &move |n| b.set_position(n))
+        .with_context(|| format!("generating a synthetic bank in {}", out.display()))?;
+    bar.finish_and_clear();
+    tracing::info!(
+        customers,
+        months,
+        seed,
+        secs = started.elapsed().as_secs_f64(),
+        "generated synthetic bank"
+    );
+    Ok(summary)
+}
+
+#[derive(Args)]
+pub struct DemoArgs {
+    /// Working directory for the generated bank and the database.
+    #[arg(long, default_value = "demo")]
+    dir: PathBuf,
+    /// Customers in the synthetic bank.
+    #[arg(long, default_value_t = 2000)]
+    customers: u64,
+    /// Months of history.
+    #[arg(long, default_value_t = 12)]
+    months: u32,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Address to serve on (overrides server.bind).
+    #[arg(long)]
+    bind: Option<String>,
+}
+
+pub async fn run(mut cfg: Config, args: &DemoArgs) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&args.dir)
+        .with_context(|| format!("creating {}", args.dir.display()))?;
+    let bank = args.dir.join("bank");
+    if !bank.join("manifest.json").exists() {
+        println!(
+            "Generating a synthetic bank of {} customers × {} months …",
+            args.customers, args.months
+        );
+        generate_into(&bank, args.customers, args.months, args.seed, false)?;
+    }
+    cfg.database = args.dir.join("sextant.db").display().to_string();
+    if let Some(b) = &args.bind {
+        cfg.server.bind = b.clone();
+    }
+    cfg.validate()?;
+    let store = crate::open(&cfg).await?;
+    if store.count(sextant_store::Table::Customers).await? == 0 {
+        println!("Importing into {} …", cfg.database);
+        crate::import::import_bank(store.as_ref(), &bank, &ImportOptions::default(), false).await?;
+    } else {
+        println!("Using the bank already imported in {}", cfg.database);
+    }
+    let key = crate::keys::create(store.as_ref(), Role::Admin, None, "demo").await?;
+    let first = store.list_customers(None, 1).await?;
+    drop(store);
+    println!();
+    println!("Admin API key (shown once): {key}");
+    println!(
+        "Try:  curl -H 'Authorization: Bearer {key}' http://{}/v1/customers?limit=3",
+        cfg.server.bind
+    );
+    if let Some(c) = first.first() {
+        println!(
+            "      curl -H 'Authorization: Bearer {key}' http://{}/v1/customers/{}/transactions?limit=5",
+            cfg.server.bind, c.id
+        );
+    }
+    println!(
+        "API docs: http://{}/login (sign in with the key)",
+        cfg.server.bind
+    );
+    crate::serve(&cfg).await
+}

@@ -1,0 +1,116 @@
+//! `sextant keys`: create (the key is printed once), list, revoke.
+
+use crate::config::Config;
+use anyhow::bail;
+use clap::Subcommand;
+use sextant_core::{AuditRecord, CustomerId, Role};
+
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// Create a key and print it once.
+    Create {
+        /// admin, analyst, reviewer, app or customer.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// The customer a `customer` key is limited to.
+        #[arg(long)]
+        customer: Option<String>,
+        /// A note for whoever lists keys later (no secrets).
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// List keys (ids, roles, scopes; never secrets).
+    List,
+    /// Revoke a key by id.
+    Revoke { id: String },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    s.parse::<Role>().map_err(|e| e.reason)
+}
+
+pub async fn run(cfg: &Config, cmd: KeysCommand) -> anyhow::Result<()> {
+    let store = crate::open(cfg).await?;
+    match cmd {
+        KeysCommand::Create {
+            role,
+            customer,
+            label,
+        } => {
+            let customer = match customer {
+                Some(c) => {
+                    Some(CustomerId::parse(&c).map_err(|e| anyhow::anyhow!("--customer: {e}"))?)
+                }
+                None => None,
+            };
+            if let Some(c) = &customer
+                && store.get_customer(c).await?.is_none()
+            {
+                bail!(
+                    "--customer: no customer '{c}' in {}",
+                    crate::redact(&cfg.database)
+                );
+            }
+            let key = create(store.as_ref(), role, customer, &label).await?;
+            println!("{key}");
+            eprintln!("Store this key now: it is not shown again.");
+        }
+        KeysCommand::List => {
+            for k in store.list_api_keys().await? {
+                let created =
+                    chrono::DateTime::from_timestamp_micros(k.created_at).unwrap_or_default();
+                println!(
+                    "{}  {:<8}  {:<12}  {}  {}{}",
+                    k.id,
+                    k.role.as_str(),
+                    k.customer_id.as_ref().map(|c| c.as_str()).unwrap_or("-"),
+                    created.format("%Y-%m-%d %H:%M"),
+                    k.label,
+                    if k.revoked_at.is_some() {
+                        "  (revoked)"
+                    } else {
+                        ""
+                    }
+                );
+            }
+        }
+        KeysCommand::Revoke { id } => {
+            if !store
+                .revoke_api_key(&id, sextant_store::now_micros())
+                .await?
+            {
+                bail!("no live key with id '{id}'");
+            }
+            store
+                .append_audit(AuditRecord {
+                    actor: "cli".into(),
+                    action: "keys.revoke".into(),
+                    subject: id.clone(),
+                    details: serde_json::json!({}),
+                })
+                .await?;
+            println!("revoked {id} (servers stop accepting it within server.key_cache_ttl_secs)");
+        }
+    }
+    Ok(())
+}
+
+/// Create and store a key, audited; returns the plaintext.
+pub async fn create(
+    store: &dyn sextant_store::Store,
+    role: Role,
+    customer: Option<CustomerId>,
+    label: &str,
+) -> anyhow::Result<String> {
+    let key = sextant_server::generate_key(role, customer, label)?;
+    store.insert_api_key(&key.record).await?;
+    store
+        .append_audit(AuditRecord {
+            actor: "cli".into(),
+            action: "keys.create".into(),
+            subject: key.record.id.clone(),
+            details: serde_json::json!({ "role": role.as_str(), "customer_scoped": key.record.customer_id.is_some() }),
+        })
+        .await?;
+    Ok(key.plaintext)
+}
