@@ -1051,7 +1051,7 @@ fn customer(ctx: &Ctx, idx: u64, out: &mut ChunkOut, scratch: &mut Scratch) {
     let cents = |eur: f64| (eur * 100.0).round() as i64;
 
     // Tenure and holdings at the start of the window.
-    let max_tenure = (f64::from(p.age - 18) * 365.0).min(30.0 * 365.0).max(30.0) as u32;
+    let max_tenure = (f64::from(p.age - 18) * 365.0).clamp(30.0, 30.0 * 365.0) as u32;
     let joined = start - i64::from(sim.range(14, max_tenure.max(15)));
     let before = |s: &mut Sim| s.between(joined, start);
     let mut accts: Vec<Acct> = Vec::with_capacity(8);
@@ -1250,12 +1250,11 @@ fn customer(ctx: &Ctx, idx: u64, out: &mut ChunkOut, scratch: &mut Scratch) {
         let want = risk_profile(&p);
         let prod = PRODUCTS
             .iter()
-            .filter(|x| {
+            .rfind(|x| {
                 x.family == ProductFamily::Investment
                     && risk_rank(x.risk) <= risk_rank(want)
                     && x.min_income <= cents(p.gross)
             })
-            .last()
             .map_or("P-INV-LOW", |x| x.id);
         let v = (p.gross * 0.3 * (0.9 * sim.n()).exp()).clamp(1_000.0, 2_000_000.0);
         let o = before(&mut sim);
@@ -1399,7 +1398,7 @@ fn customer(ctx: &Ctx, idx: u64, out: &mut ChunkOut, scratch: &mut Scratch) {
         + if tenure_y < 2.0 { 0.4 } else { 0.0 };
     let years = n_months as f64 / 12.0;
     let p_churn = 1.0 - (1.0 - logistic(churn_z)).powf(years);
-    let p_shock = 1.0 - (1.0 - (0.01 + 0.7 * p.stress * p.stress)).powf(years);
+    let p_shock = 1.0 - (1.0 - (0.015 + 0.9 * p.stress * p.stress)).powf(years);
     let u = sim.f();
     let mut churn_day = None;
     if u < p_shock && working && n_months >= 2 {
@@ -1820,7 +1819,8 @@ fn customer(ctx: &Ctx, idx: u64, out: &mut ChunkOut, scratch: &mut Scratch) {
     let mut fraud_buf = std::mem::take(&mut out.bufs[F_FRAUD]);
     let buf = &mut tx_buf;
     let fraud_buf = &mut fraud_buf;
-    let overdraft = cents((net * 1.0).clamp(300.0, 3_000.0));
+    // The bank sets the overdraft by risk: less room for stressed customers.
+    let overdraft = cents((net * (1.2 - p.stress)).clamp(200.0, 3_000.0));
     let mut n_tx: u64 = 0;
     let mut n_fraud: u64 = 0;
     let mut income_sum: i64 = 0;

@@ -1,0 +1,222 @@
+//! The binary end to end: generate → import → keys → serve → shut down, determinism of the
+//! generator, and clear errors for bad files, flags and configuration.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+fn sextant(dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sextant"));
+    c.current_dir(dir)
+        .env("RUST_LOG", "warn")
+        .env_remove("SEXTANT_DATABASE");
+    c
+}
+
+fn ok(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn fails(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        !out.status.success(),
+        "expected failure, got: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8(out.stderr).unwrap()
+}
+
+fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    for sub in ["", "labels"] {
+        let mut names: Vec<_> = std::fs::read_dir(dir.join(sub))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        names.sort();
+        for p in names.into_iter().filter(|p| p.is_file()) {
+            out.push((
+                p.display()
+                    .to_string()
+                    .replace(&dir.display().to_string(), ""),
+                std::fs::read(&p).unwrap(),
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn generator_is_deterministic_for_a_seed() {
+    let t = tempfile::tempdir().unwrap();
+    for (out, seed) in [("a", "5"), ("b", "5"), ("c", "6")] {
+        ok(sextant(t.path()).args([
+            "generate",
+            "--customers",
+            "60",
+            "--months",
+            "3",
+            "--seed",
+            seed,
+            "--out",
+            out,
+        ]));
+    }
+    let (a, b, c) = (
+        files(&t.path().join("a")),
+        files(&t.path().join("b")),
+        files(&t.path().join("c")),
+    );
+    assert!(
+        a.len() >= 10,
+        "{:?}",
+        a.iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
+    assert_eq!(a, b, "same seed, same bytes");
+    let tx = |v: &Vec<(String, Vec<u8>)>| {
+        v.iter()
+            .find(|f| f.0.ends_with("transactions.csv"))
+            .unwrap()
+            .1
+            .clone()
+    };
+    assert_ne!(tx(&a), tx(&c), "another seed, another bank");
+}
+
+fn http_get(addr: &str, path: &str, key: Option<&str>) -> (u16, String) {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let auth = key
+        .map(|k| format!("Authorization: Bearer {k}\r\n"))
+        .unwrap_or_default();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let status = resp[9..12].parse().unwrap();
+    (status, resp)
+}
+
+#[test]
+fn generate_import_keys_serve_and_shut_down() {
+    let t = tempfile::tempdir().unwrap();
+    ok(sextant(t.path()).args([
+        "generate",
+        "--customers",
+        "40",
+        "--months",
+        "2",
+        "--out",
+        "bank",
+    ]));
+    let out = ok(sextant(t.path()).args(["import", "bank", "bank", "--quiet"]));
+    assert!(out.contains("transactions.csv:"), "{out}");
+    assert!(
+        t.path().join("sextant.db").exists(),
+        "the default database is ./sextant.db"
+    );
+    // Re-importing the whole bank adds nothing new.
+    let again = ok(sextant(t.path()).args(["import", "bank", "bank", "--quiet"]));
+    assert!(again.lines().all(|l| l.contains("(0 new)")), "{again}");
+
+    let key = ok(sextant(t.path()).args(["keys", "create", "--role", "analyst"]))
+        .trim()
+        .to_string();
+    assert!(key.starts_with("sx_"));
+    let own =
+        ok(sextant(t.path()).args(["keys", "create", "--role", "customer", "--customer", "1"]))
+            .trim()
+            .to_string();
+    let listed = ok(sextant(t.path()).args(["keys", "list"]));
+    assert!(!listed.contains(&key[20..]), "secrets are never listed");
+    assert_eq!(listed.lines().count(), 2);
+
+    let mut child = sextant(t.path())
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    assert_eq!(http_get(&addr, "/healthz", None).0, 200);
+    assert_eq!(http_get(&addr, "/v1/customers", None).0, 401);
+    let (status, body) = http_get(&addr, "/v1/customers?limit=2", Some(&key));
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"next_cursor\""));
+    assert_eq!(http_get(&addr, "/v1/customers/1", Some(&own)).0, 200);
+    assert_eq!(http_get(&addr, "/v1/customers/2", Some(&own)).0, 403);
+
+    // Graceful shutdown on SIGTERM.
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    let mut logs = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+    assert!(status.success(), "exit {status:?}: {logs}");
+
+    let verified = ok(sextant(t.path()).args(["audit", "verify"]));
+    assert!(verified.starts_with("audit log intact:"), "{verified}");
+}
+
+#[test]
+fn bad_input_flags_and_config_are_named() {
+    let t = tempfile::tempdir().unwrap();
+    std::fs::write(
+        t.path().join("c.csv"),
+        "Customer_ID,Name,Age,Income,Spending_Habit,Risk_Profile,Transactions,Sentiment_Score,Engagement_Level\n1,A,old,1,Budget,Low,1,0,Low\n",
+    )
+    .unwrap();
+    let err = fails(sextant(t.path()).args(["import", "customers", "c.csv", "--quiet"]));
+    assert!(
+        err.contains("c.csv: 1 of 1 rows are invalid; nothing was imported"),
+        "{err}"
+    );
+    assert!(
+        err.contains("line 2, column Age: 'old' is not a whole number of years"),
+        "{err}"
+    );
+    let err = fails(sextant(t.path()).args(["import", "customers", "missing.csv"]));
+    assert!(err.contains("missing.csv"), "{err}");
+    let err = fails(sextant(t.path()).args(["keys", "create", "--role", "customer"]));
+    assert!(err.contains("needs --customer"), "{err}");
+    let err = fails(sextant(t.path()).args(["keys", "create", "--role", "boss"]));
+    assert!(err.contains("unknown role 'boss'"), "{err}");
+    let err = fails(sextant(t.path()).args(["generate", "--customers", "0", "--out", "x"]));
+    assert!(err.contains("customers"), "{err}");
+    let err = fails(
+        sextant(t.path())
+            .env("SEXTANT__SERVER__BIND", "nowhere")
+            .args(["migrate"]),
+    );
+    assert!(err.contains("server.bind"), "{err}");
+    std::fs::write(t.path().join("sextant.toml"), "[server]\nport = 1\n").unwrap();
+    let err = fails(sextant(t.path()).args(["migrate"]));
+    assert!(err.contains("port"), "{err}");
+}
