@@ -58,8 +58,9 @@ pub fn chain_hash(prev_hash: &str, seq: i64, at: DateTime<Utc>, r: &AuditRecord)
 /// Check a chain read in `seq` order; returns the first bad entry's seq and why.
 pub fn verify_chain(entries: &[AuditEntry]) -> Result<(), (i64, String)> {
     let mut prev = GENESIS.to_string();
-    let mut expected_seq = entries.first().map(|e| e.seq).unwrap_or(1);
-    for e in entries {
+    // The log starts at 1 and has no gaps: a missing first entry is tampering too.
+    for (i, e) in entries.iter().enumerate() {
+        let expected_seq = i as i64 + 1;
         if e.seq != expected_seq {
             return Err((e.seq, format!("sequence gap: expected {expected_seq}")));
         }
@@ -79,7 +80,6 @@ pub fn verify_chain(entries: &[AuditEntry]) -> Result<(), (i64, String)> {
             return Err((e.seq, "hash mismatch (entry altered)".into()));
         }
         prev = e.hash.clone();
-        expected_seq += 1;
     }
     Ok(())
 }

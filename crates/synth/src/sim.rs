@@ -1387,7 +1387,7 @@ fn customer(ctx: &Ctx, idx: u64, out: &mut ChunkOut, scratch: &mut Scratch) {
 
     // What will happen: churn, an income shock, fraud, life events.
     let tenure_y = (start - joined) as f64 / 365.0;
-    let churn_z = -2.6 + 2.6 * (p.dissat - 0.3) - 1.4 * (p.engagement - 0.5)
+    let churn_z = -2.15 + 2.6 * (p.dissat - 0.3) - 1.4 * (p.engagement - 0.5)
         + if p.age < 30 { 0.4 } else { 0.0 }
         - 0.3 * (accts.len() as f64 - 1.0)
         - if p.housing == Housing::Mortgage {
@@ -1401,9 +1401,10 @@ fn customer(ctx: &Ctx, idx: u64, out: &mut ChunkOut, scratch: &mut Scratch) {
     let p_shock = 1.0 - (1.0 - (0.015 + 0.9 * p.stress * p.stress)).powf(years);
     let u = sim.f();
     let mut churn_day = None;
-    if u < p_shock && working && n_months >= 2 {
-        pl.shock_month = Some(sim.range((n_months / 3) as u32, n_months as u32 - 1) as usize);
-    } else if u < p_shock + p_churn {
+    // An income shock (job loss) and churn exclude each other; shocks hit the stressed.
+    if working && n_months >= 2 && u < p_shock {
+        pl.shock_month = Some(sim.range((n_months / 4) as u32, n_months as u32 - 1) as usize);
+    } else if sim.f() < p_churn {
         let d = sim.between(start + 20, win.end_day);
         pl.churn_month = Some(win.month_of_day(d));
         churn_day = Some(d);
