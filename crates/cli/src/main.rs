@@ -13,6 +13,11 @@ use config::Config;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+// Imports allocate rows on the parsing thread and free them on the writing thread; glibc's
+// allocator handles that cross-thread pattern poorly (measured with `sextant bench import`).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "sextant",

@@ -26,12 +26,18 @@ fn utf8(b: &[u8]) -> Result<&str, FieldError> {
 
 struct CsvRow<'a> {
     rec: &'a csv::ByteRecord,
-    index: &'a HashMap<String, usize>,
+    /// Column name → position; a short list, where a linear scan beats hashing.
+    index: &'a [(String, usize)],
 }
 
 impl Fields for CsvRow<'_> {
     fn get(&self, col: &str) -> Result<Option<Cow<'_, str>>, FieldError> {
-        match self.index.get(col).and_then(|&i| self.rec.get(i)) {
+        let pos = self
+            .index
+            .iter()
+            .find(|(name, _)| name == col)
+            .map(|(_, i)| *i);
+        match pos.and_then(|i| self.rec.get(i)) {
             Some(b) => Ok(Some(Cow::Borrowed(utf8(b)?))),
             None => Ok(None),
         }
@@ -58,7 +64,7 @@ impl Fields for JsonRow {
 pub(crate) enum Reader {
     Csv {
         rdr: csv::Reader<BufReader<std::fs::File>>,
-        index: HashMap<String, usize>,
+        index: Vec<(String, usize)>,
     },
     Jsonl {
         rdr: BufReader<std::fs::File>,
@@ -130,7 +136,10 @@ impl Reader {
                         missing.join(", ")
                     )));
                 }
-                Ok(Reader::Csv { rdr, index })
+                Ok(Reader::Csv {
+                    rdr,
+                    index: index.into_iter().collect(),
+                })
             }
         }
     }

@@ -4,7 +4,10 @@
 use std::path::{Path, PathBuf};
 
 fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -34,10 +37,16 @@ fn every_source_file_has_module_docs() {
         .iter()
         .filter(|f| {
             let text = std::fs::read_to_string(f).unwrap();
-            !text.lines().find(|l| !l.trim().is_empty()).is_some_and(|l| l.starts_with("//!"))
+            !text
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .is_some_and(|l| l.starts_with("//!"))
         })
         .collect();
-    assert!(missing.is_empty(), "files without //! module docs: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "files without //! module docs: {missing:?}"
+    );
 }
 
 #[test]
@@ -45,6 +54,9 @@ fn architecture_names_every_crate() {
     let arch = std::fs::read_to_string(workspace().join("ARCHITECTURE.md")).unwrap();
     for e in std::fs::read_dir(workspace().join("crates")).unwrap() {
         let name = e.unwrap().file_name().into_string().unwrap();
-        assert!(arch.contains(&format!("crates/{name}")) || arch.contains(&format!("{name}/")), "ARCHITECTURE.md does not mention crates/{name}");
+        assert!(
+            arch.contains(&format!("crates/{name}")) || arch.contains(&format!("{name}/")),
+            "ARCHITECTURE.md does not mention crates/{name}"
+        );
     }
 }

@@ -82,7 +82,7 @@ CREATE TABLE transactions (
     status TEXT NOT NULL,
     import_id TEXT,
     FOREIGN KEY (account_id, customer_id) REFERENCES accounts (id, customer_id) ON DELETE CASCADE
-);
+) WITHOUT ROWID; -- the row lives in the id B-tree: one tree fewer to update per insert
 CREATE INDEX transactions_customer_ts ON transactions (customer_id, ts, id);
 CREATE TABLE consents (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
