@@ -5,7 +5,7 @@ use sextant_core::CustomerId;
 use sextant_ingest::{ImportOptions, ImportReport, IngestError, import_file};
 use sextant_store::{RecordKind, Table};
 use sextant_testkit::{TestDb, on_both_backends};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 const SEED_HEADER: &str = "Customer_ID,Name,Age,Income,Spending_Habit,Risk_Profile,Transactions,Sentiment_Score,Engagement_Level";
 const SEED: &str = "Customer_ID,Name,Age,Income,Spending_Habit,Risk_Profile,Transactions,Sentiment_Score,Engagement_Level
@@ -24,11 +24,7 @@ fn file(dir: &tempfile::TempDir, name: &str, content: impl AsRef<[u8]>) -> PathB
     p
 }
 
-async fn import(
-    db: &TestDb,
-    kind: RecordKind,
-    path: &PathBuf,
-) -> Result<ImportReport, IngestError> {
+async fn import(db: &TestDb, kind: RecordKind, path: &Path) -> Result<ImportReport, IngestError> {
     import_file(
         db.store.as_ref(),
         kind,
@@ -40,7 +36,7 @@ async fn import(
 }
 
 /// Import expecting rejection; returns the error lines as `Display` strings.
-async fn rejected(db: &TestDb, kind: RecordKind, path: &PathBuf) -> Vec<String> {
+async fn rejected(db: &TestDb, kind: RecordKind, path: &Path) -> Vec<String> {
     match import(db, kind, path).await {
         Err(IngestError::Rejected(r)) => r.errors.iter().map(|e| e.to_string()).collect(),
         other => panic!("expected rejection, got {other:?}"),

@@ -443,10 +443,10 @@ struct SqliteImport {
 impl Drop for SqliteImport {
     fn drop(&mut self) {
         // Dropped without commit or rollback (an error or a cancelled task): discard the writes.
-        if let Some(conn) = self.conn.take() {
-            if let Err(e) = conn.execute_batch("ROLLBACK") {
-                tracing::error!(error = %e, import = %self.record.id, "rollback of abandoned import failed");
-            }
+        if let Some(conn) = self.conn.take()
+            && let Err(e) = conn.execute_batch("ROLLBACK")
+        {
+            tracing::error!(error = %e, import = %self.record.id, "rollback of abandoned import failed");
         }
     }
 }
