@@ -269,7 +269,7 @@ pub async fn import_file(
         return Err(IngestError::Rejected(Box::new(report)));
     }
     let rec = sink.commit(report.rows_rejected).await?;
-    tracing::info!(import = %rec.id, kind = rec.kind, written = rec.rows_written, new = rec.rows_new,
+    tracing::debug!(import = %rec.id, kind = rec.kind, written = rec.rows_written, new = rec.rows_new,
         rejected = rec.rows_rejected, "import committed");
     report.import = Some(rec);
     Ok(report)
