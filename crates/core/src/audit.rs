@@ -55,6 +55,21 @@ pub fn chain_hash(prev_hash: &str, seq: i64, at: DateTime<Utc>, r: &AuditRecord)
     hex::encode(h.finalize())
 }
 
+/// Seal `record` as entry `seq` after `prev_hash`: the entry a store appends.
+pub fn seal(seq: i64, at: DateTime<Utc>, prev_hash: String, record: AuditRecord) -> AuditEntry {
+    let hash = chain_hash(&prev_hash, seq, at, &record);
+    AuditEntry {
+        seq,
+        at,
+        actor: record.actor,
+        action: record.action,
+        subject: record.subject,
+        details: record.details,
+        prev_hash,
+        hash,
+    }
+}
+
 /// Check a chain read in `seq` order; returns the first bad entry's seq and why.
 pub fn verify_chain(entries: &[AuditEntry]) -> Result<(), (i64, String)> {
     let mut prev = GENESIS.to_string();

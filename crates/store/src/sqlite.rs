@@ -249,17 +249,7 @@ impl Store for SqliteStore {
         .await??;
         Ok(Box::new(SqliteImport {
             conn: Some(guard),
-            record: ImportRecord {
-                id: format!("imp_{}", uuid::Uuid::now_v7().simple()),
-                kind: kind.as_str().to_string(),
-                source: source.to_string(),
-                started_at: now_micros(),
-                finished_at: None,
-                status: "running".into(),
-                rows_written: 0,
-                rows_new: 0,
-                rows_rejected: 0,
-            },
+            record: ImportRecord::start(kind, source),
             kind,
             before,
         }))
@@ -390,32 +380,23 @@ impl Store for SqliteStore {
             };
             let at =
                 chrono::DateTime::from_timestamp_micros(now_micros()).expect("now is in range");
-            let hash = audit::chain_hash(&prev, seq, at, &record);
+            let e = audit::seal(seq, at, prev, record);
             tx.execute(
                 "INSERT INTO audit_log (seq, at, actor, action, subject, details, prev_hash, hash) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
-                    seq,
-                    at.timestamp_micros(),
-                    record.actor,
-                    record.action,
-                    record.subject,
-                    record.details.to_string(),
-                    prev,
-                    hash
+                    e.seq,
+                    e.at.timestamp_micros(),
+                    e.actor,
+                    e.action,
+                    e.subject,
+                    e.details.to_string(),
+                    e.prev_hash,
+                    e.hash
                 ],
             )?;
             tx.commit()?;
-            Ok(AuditEntry {
-                seq,
-                at,
-                actor: record.actor,
-                action: record.action,
-                subject: record.subject,
-                details: record.details,
-                prev_hash: prev,
-                hash,
-            })
+            Ok(e)
         })
         .await
     }

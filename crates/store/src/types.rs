@@ -132,6 +132,23 @@ pub struct ImportRecord {
     pub rows_rejected: u64,
 }
 
+impl ImportRecord {
+    /// A new, running import of `kind` from `source`.
+    pub fn start(kind: RecordKind, source: &str) -> Self {
+        Self {
+            id: format!("imp_{}", uuid::Uuid::now_v7().simple()),
+            kind: kind.as_str().to_string(),
+            source: source.to_string(),
+            started_at: crate::now_micros(),
+            finished_at: None,
+            status: "running".into(),
+            rows_written: 0,
+            rows_new: 0,
+            rows_rejected: 0,
+        }
+    }
+}
+
 /// An API key as stored: only a hash of the secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiKeyRecord {
