@@ -16,6 +16,23 @@ pub struct Config {
     pub database: String,
     pub server: ServerConfig,
     pub log: LogConfig,
+    pub security: SecurityConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecurityConfig {
+    /// File holding the 256-bit master key (64 hex characters), created with mode 0600 on
+    /// first use if missing. `SEXTANT_MASTER_KEY` (hex) takes precedence over the file.
+    pub master_key_file: String,
+}
+
+impl Default for SecurityConfig {
+    fn default() -> Self {
+        Self {
+            master_key_file: "sextant.key".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -33,6 +50,7 @@ impl Default for Config {
             database: "sextant.db".into(),
             server: ServerConfig::default(),
             log: LogConfig::default(),
+            security: SecurityConfig::default(),
         }
     }
 }

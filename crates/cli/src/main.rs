@@ -3,9 +3,11 @@
 
 mod bench;
 mod config;
+mod customer;
 mod demo;
 mod import;
 mod keys;
+mod secrets;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -56,6 +58,9 @@ enum Command {
     /// Audit log tools.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Data-subject requests: export or erase one customer.
+    #[command(subcommand)]
+    Customer(customer::CustomerCommand),
     /// Benchmarks (import throughput and memory).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -67,6 +72,18 @@ enum Command {
 enum AuditCommand {
     /// Check the hash chain: any altered, removed or reordered entry is reported.
     Verify,
+    /// Write entries in a time range as JSON Lines, for a regulator.
+    Export {
+        /// Start, inclusive (RFC 3339).
+        #[arg(long)]
+        from: Option<String>,
+        /// End, exclusive (RFC 3339).
+        #[arg(long)]
+        to: Option<String>,
+        /// Output file (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 fn init_logging(cfg: &config::LogConfig) {
@@ -121,6 +138,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 Ok(())
             }
             Command::Audit(AuditCommand::Verify) => audit_verify(&cfg).await,
+            Command::Audit(AuditCommand::Export { from, to, out }) => {
+                audit_export(&cfg, from.as_deref(), to.as_deref(), out.as_deref()).await
+            }
+            Command::Customer(cmd) => customer::run(&cfg, cmd).await,
             Command::Bench(cmd) => bench::run(&cfg, cmd).await,
             Command::Demo(args) => demo::run(cfg, &args).await,
         }
@@ -155,7 +176,8 @@ pub(crate) async fn serve(cfg: &Config) -> anyhow::Result<()> {
     println!(
         "Sextant API on http://{addr}  (docs: http://{addr}/docs/, health: http://{addr}/healthz)"
     );
-    let state = sextant_server::AppState::new(store, cfg.server.clone());
+    let master = secrets::load(cfg)?;
+    let state = sextant_server::AppState::new(store, cfg.server.clone(), &master);
     sextant_server::serve(listener, state, shutdown_signal()).await?;
     tracing::info!("shut down cleanly");
     Ok(())
@@ -195,6 +217,46 @@ async fn audit_verify(cfg: &Config) -> anyhow::Result<()> {
         }
         Err((seq, why)) => anyhow::bail!("audit log broken at entry {seq}: {why}"),
     }
+}
+
+async fn audit_export(
+    cfg: &Config,
+    from: Option<&str>,
+    to: Option<&str>,
+    out: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    use std::io::Write;
+    let time = |flag: &str, v: Option<&str>, default: i64| -> anyhow::Result<i64> {
+        match v {
+            None => Ok(default),
+            Some(s) => sextant_core::transaction::parse_timestamp(s)
+                .map(|t| t.timestamp_micros())
+                .map_err(|e| anyhow::anyhow!("--{flag}: {e}")),
+        }
+    };
+    let (from, to) = (time("from", from, i64::MIN)?, time("to", to, i64::MAX)?);
+    let store = open(cfg).await?;
+    let mut w: Box<dyn Write> = match out {
+        Some(p) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout())),
+    };
+    let mut after = 0;
+    let mut n = 0u64;
+    loop {
+        let page = store.audit_range(from, to, after, 10_000).await?;
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        for e in &page {
+            serde_json::to_writer(&mut w, e)?;
+            writeln!(w)?;
+            n += 1;
+        }
+    }
+    w.flush()?;
+    eprintln!("exported {n} audit entries");
+    Ok(())
 }
 
 #[cfg(test)]

@@ -16,13 +16,14 @@ pub mod ids;
 pub mod message;
 pub mod money;
 pub mod product;
+pub mod secrets;
 pub mod text;
 pub mod transaction;
 
 pub use account::{Account, AccountKind, AccountStatus};
 pub use audit::{AuditEntry, AuditRecord};
 pub use auth::Role;
-pub use consent::{ConsentPurpose, ConsentRecord};
+pub use consent::{ConsentPurpose, ConsentRecord, ConsentRefused, ConsentState};
 pub use customer::{
     Customer, EngagementLevel, ProtectedAttributes, RiskProfile, SentimentScore, SpendingHabit,
 };

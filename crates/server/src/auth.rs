@@ -43,6 +43,27 @@ impl Principal {
         }
     }
 
+    /// 403 unless the role is one of `roles` or this is the customer's own key.
+    pub fn require_self_or(
+        &self,
+        id: &CustomerId,
+        roles: &[Role],
+        action: &str,
+    ) -> Result<(), ApiError> {
+        if self.role == Role::Customer {
+            return self.require_customer(id);
+        }
+        self.require(roles, action)
+    }
+
+    /// Who is acting, for consent history: the customer themself, or a staff key.
+    pub fn actor(&self) -> String {
+        match self.role {
+            Role::Customer => "customer".into(),
+            r => format!("{}:{}", r.as_str(), self.key_id),
+        }
+    }
+
     /// 403 if this is a customer-scoped key for another customer.
     pub fn require_customer(&self, id: &CustomerId) -> Result<(), ApiError> {
         match (&self.role, &self.customer) {
@@ -139,6 +160,14 @@ impl KeyCache {
             map.retain(|_, (_, at)| at.elapsed() < ttl);
         }
         map.insert(digest, (p, Instant::now()));
+    }
+
+    /// Forget every cached key scoped to `customer` (after erasure).
+    pub fn evict_customer(&self, customer: &CustomerId) {
+        self.map
+            .lock()
+            .expect("key cache poisoned")
+            .retain(|_, (p, _)| p.customer.as_ref() != Some(customer));
     }
 
     /// Forget a key at once (after revocation through this process).

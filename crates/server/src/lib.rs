@@ -30,14 +30,21 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub config: Arc<ServerConfig>,
     pub keys: Arc<auth::KeyCache>,
+    /// Turns customer ids into the pseudonyms the audit log records.
+    pub pseudonyms: Arc<sextant_core::secrets::Pseudonymizer>,
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn Store>, config: ServerConfig) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        config: ServerConfig,
+        master: &sextant_core::secrets::MasterKey,
+    ) -> Self {
         let keys = Arc::new(auth::KeyCache::new(Duration::from_secs(
             config.key_cache_ttl_secs,
         )));
         Self {
+            pseudonyms: Arc::new(master.pseudonymizer()),
             store,
             config: Arc::new(config),
             keys,

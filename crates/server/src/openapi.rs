@@ -16,11 +16,18 @@ use utoipa::{Modify, OpenApi};
         crate::routes::transactions::create,
         crate::routes::products::list,
         crate::routes::products::imports,
+        crate::routes::privacy::get_consents,
+        crate::routes::privacy::put_consents,
+        crate::routes::privacy::put_do_not_sell,
+        crate::routes::privacy::export,
+        crate::routes::privacy::rectify,
+        crate::routes::privacy::erase,
+        crate::routes::audit::list,
     ),
     components(schemas(crate::error::Problem, crate::error::FieldProblem)),
     modifiers(&ApiKeyAuth),
     security(("api_key" = [])),
-    tags((name = "customers"), (name = "transactions"), (name = "products"), (name = "imports"), (name = "health"))
+    tags((name = "customers"), (name = "transactions"), (name = "products"), (name = "imports"), (name = "privacy"), (name = "audit"), (name = "health"))
 )]
 pub struct ApiDoc;
 

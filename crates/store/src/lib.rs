@@ -6,6 +6,7 @@
 //! and returns `sextant_core` types, which are valid by construction; it re-parses only what it
 //! reads back from the database (a failure there is [`StoreError::Corrupt`]).
 
+pub mod dsr;
 mod error;
 mod migrate;
 mod postgres;
@@ -20,7 +21,9 @@ pub use types::*;
 
 use async_trait::async_trait;
 use sextant_core::{
-    Account, AuditEntry, AuditRecord, Customer, CustomerId, Product, Transaction, TransactionId,
+    Account, AuditEntry, AuditRecord, ConsentRecord, ConsentState, Customer, CustomerEvent,
+    CustomerId, CustomerMessage, Decision, Product, ProtectedAttributes, Transaction,
+    TransactionId,
 };
 use std::sync::Arc;
 
@@ -68,10 +71,45 @@ pub trait Store: Send + Sync + 'static {
         resp: &IdempotentResponse,
     ) -> Result<()>;
 
+    /// Record a consent change (history is never rewritten). False if the customer is unknown.
+    async fn append_consent(&self, rec: &ConsentRecord) -> Result<bool>;
+    async fn consent_history(&self, id: &CustomerId) -> Result<Vec<ConsentRecord>>;
+    /// The do-not-sell flag; `None` if the customer is unknown.
+    async fn do_not_sell(&self, id: &CustomerId) -> Result<Option<bool>>;
+    /// False if the customer is unknown.
+    async fn set_do_not_sell(&self, id: &CustomerId, value: bool) -> Result<bool>;
+    /// Current consents; `None` if the customer is unknown.
+    async fn consent_state(&self, id: &CustomerId) -> Result<Option<ConsentState>> {
+        let Some(dns) = self.do_not_sell(id).await? else {
+            return Ok(None);
+        };
+        Ok(Some(ConsentState::from_history(
+            &self.consent_history(id).await?,
+            dns,
+        )))
+    }
+    /// Rectify a profile in place. False if the customer is unknown.
+    async fn update_customer(&self, c: &Customer) -> Result<bool>;
+    async fn get_protected(&self, id: &CustomerId) -> Result<Option<ProtectedAttributes>>;
+    async fn list_messages(&self, id: &CustomerId) -> Result<Vec<CustomerMessage>>;
+    async fn list_events(&self, id: &CustomerId) -> Result<Vec<CustomerEvent>>;
+    async fn list_decisions(&self, id: &CustomerId) -> Result<Vec<Decision>>;
+    /// Delete every row held about the customer, in one transaction; rows deleted per table,
+    /// or `None` if the customer is unknown. SQLite also zeroes freed pages and truncates the WAL.
+    async fn erase_customer(&self, id: &CustomerId) -> Result<Option<Vec<(String, u64)>>>;
+
     /// Append to the hash-chained audit log (serialised: one writer at a time).
     async fn append_audit(&self, record: AuditRecord) -> Result<AuditEntry>;
     /// Entries with `seq > after`, in order.
     async fn audit_entries(&self, after: i64, limit: u32) -> Result<Vec<AuditEntry>>;
+    /// Entries with `from <= at < to` (µs) and `seq > after`, in order.
+    async fn audit_range(
+        &self,
+        from: i64,
+        to: i64,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>>;
 }
 
 /// One open import: batches go in, then `commit` makes them visible atomically, or `rollback`

@@ -14,8 +14,8 @@ use bytes::{BufMut, BytesMut};
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use futures_util::SinkExt;
 use sextant_core::{
-    Account, AuditEntry, AuditRecord, Customer, CustomerId, Product, Transaction, TransactionId,
-    audit,
+    Account, AuditEntry, AuditRecord, ConsentRecord, Customer, CustomerEvent, CustomerId,
+    CustomerMessage, Decision, Product, ProtectedAttributes, Transaction, TransactionId, audit,
 };
 use tokio_postgres::NoTls;
 use tokio_postgres::types::ToSql;
@@ -307,6 +307,170 @@ impl Store for PgStore {
             )
             .await?;
         Ok(())
+    }
+
+    async fn append_consent(&self, r: &ConsentRecord) -> Result<bool> {
+        // consents.customer_id has a foreign key: an unknown customer inserts nothing.
+        let n = self
+            .client()
+            .await?
+            .execute(
+                "INSERT INTO consents (customer_id, purpose, granted, at, source) \
+                 SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM customers WHERE id = $1)",
+                &[
+                    &r.customer_id.as_str(),
+                    &r.purpose.as_str(),
+                    &(r.granted as i64),
+                    &r.at.timestamp_micros(),
+                    &r.source,
+                ],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
+    async fn consent_history(&self, id: &CustomerId) -> Result<Vec<ConsentRecord>> {
+        let sql = format!(
+            "SELECT {} FROM consents WHERE customer_id = $1 ORDER BY seq",
+            rows::CONSENT_COLS
+        );
+        self.query(&sql, &[&id.as_str()], rows::consent).await
+    }
+
+    async fn do_not_sell(&self, id: &CustomerId) -> Result<Option<bool>> {
+        let row = self
+            .client()
+            .await?
+            .query_opt(
+                "SELECT do_not_sell FROM customers WHERE id = $1",
+                &[&id.as_str()],
+            )
+            .await?;
+        Ok(row.map(|r| r.get::<_, i64>(0) != 0))
+    }
+
+    async fn set_do_not_sell(&self, id: &CustomerId, value: bool) -> Result<bool> {
+        let n = self
+            .client()
+            .await?
+            .execute(
+                "UPDATE customers SET do_not_sell = $2 WHERE id = $1",
+                &[&id.as_str(), &(value as i64)],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
+    async fn update_customer(&self, cu: &Customer) -> Result<bool> {
+        let n = self
+            .client()
+            .await?
+            .execute(
+                "UPDATE customers SET name = $2, age = $3, income_minor = $4, currency = $5, spending_habit = $6, \
+                 risk_profile = $7, transactions = $8, sentiment_score = $9, engagement_level = $10, email = $11, \
+                 phone = $12, occupation = $13, joined_on = $14, updated_at = $15 WHERE id = $1",
+                &[
+                    &cu.id.as_str(),
+                    &cu.name,
+                    &(cu.age as i64),
+                    &cu.income.minor,
+                    &cu.income.currency.as_str(),
+                    &cu.spending_habit.as_str(),
+                    &cu.risk_profile.as_str(),
+                    &(cu.transactions as i64),
+                    &cu.sentiment_score.value(),
+                    &cu.engagement_level.as_str(),
+                    &cu.email,
+                    &cu.phone,
+                    &cu.occupation,
+                    &cu.joined_on.map(|d| d.to_string()),
+                    &now_micros(),
+                ],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
+    async fn get_protected(&self, id: &CustomerId) -> Result<Option<ProtectedAttributes>> {
+        let sql = format!(
+            "SELECT {} FROM customer_protected WHERE customer_id = $1",
+            rows::PROTECTED_COLS
+        );
+        Ok(self
+            .query(&sql, &[&id.as_str()], rows::protected)
+            .await?
+            .pop())
+    }
+
+    async fn list_messages(&self, id: &CustomerId) -> Result<Vec<CustomerMessage>> {
+        let sql = format!(
+            "SELECT {} FROM messages WHERE customer_id = $1 ORDER BY ts, id",
+            rows::MESSAGE_COLS
+        );
+        self.query(&sql, &[&id.as_str()], rows::message).await
+    }
+
+    async fn list_events(&self, id: &CustomerId) -> Result<Vec<CustomerEvent>> {
+        let sql = format!(
+            "SELECT {} FROM events WHERE customer_id = $1 ORDER BY ts, id",
+            rows::EVENT_COLS
+        );
+        self.query(&sql, &[&id.as_str()], rows::event).await
+    }
+
+    async fn list_decisions(&self, id: &CustomerId) -> Result<Vec<Decision>> {
+        let sql = format!(
+            "SELECT {} FROM decisions WHERE customer_id = $1 ORDER BY at, id",
+            rows::DECISION_COLS
+        );
+        self.query(&sql, &[&id.as_str()], rows::decision).await
+    }
+
+    async fn erase_customer(&self, id: &CustomerId) -> Result<Option<Vec<(String, u64)>>> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        if tx
+            .query_opt(
+                "SELECT 1 FROM customers WHERE id = $1 FOR UPDATE",
+                &[&id.as_str()],
+            )
+            .await?
+            .is_none()
+        {
+            return Ok(None);
+        }
+        let mut counts = Vec::new();
+        for (table, col) in rows::CUSTOMER_TABLES {
+            let n = tx
+                .execute(
+                    &format!("DELETE FROM {table} WHERE {col} = $1"),
+                    &[&id.as_str()],
+                )
+                .await?;
+            counts.push((table.to_string(), n));
+        }
+        tx.commit().await?;
+        // Let PostgreSQL reclaim the dead tuples now rather than whenever autovacuum runs.
+        let tables: Vec<&str> = rows::CUSTOMER_TABLES.iter().map(|(t, _)| *t).collect();
+        client
+            .batch_execute(&format!("VACUUM {}", tables.join(", ")))
+            .await?;
+        Ok(Some(counts))
+    }
+
+    async fn audit_range(
+        &self,
+        from: i64,
+        to: i64,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>> {
+        let sql = format!(
+            "SELECT {} FROM audit_log WHERE at >= $1 AND at < $2 AND seq > $3 ORDER BY seq LIMIT $4",
+            rows::AUDIT_COLS
+        );
+        self.query(&sql, &[&from, &to, &after, &(limit as i64)], rows::audit)
+            .await
     }
 
     async fn append_audit(&self, record: AuditRecord) -> Result<AuditEntry> {

@@ -267,3 +267,99 @@ pub(crate) fn import(row: &dyn Cells) -> Result<ImportRecord> {
         rows_rejected: r.int(8, "rows_rejected")? as u64,
     })
 }
+
+pub(crate) const CONSENT_COLS: &str = "customer_id, purpose, granted, at, source";
+
+pub(crate) fn consent(row: &dyn Cells) -> Result<sextant_core::ConsentRecord> {
+    let r = Reader {
+        row,
+        table: "consents",
+    };
+    Ok(sextant_core::ConsentRecord {
+        customer_id: r.parse(0, "customer_id")?,
+        purpose: r.parse(1, "purpose")?,
+        granted: r.int(2, "granted")? != 0,
+        at: r.time(3, "at")?,
+        source: r.text(4, "source")?,
+    })
+}
+
+pub(crate) const MESSAGE_COLS: &str = "id, customer_id, ts, channel, body, sentiment";
+
+pub(crate) fn message(row: &dyn Cells) -> Result<sextant_core::CustomerMessage> {
+    let r = Reader {
+        row,
+        table: "messages",
+    };
+    Ok(sextant_core::CustomerMessage {
+        id: r.parse(0, "id")?,
+        customer_id: r.parse(1, "customer_id")?,
+        timestamp: r.time(2, "ts")?,
+        channel: r.text(3, "channel")?,
+        body: r.text(4, "body")?,
+        sentiment: row.real(5)?,
+    })
+}
+
+pub(crate) const EVENT_COLS: &str = "id, customer_id, ts, kind, product_id, decision_id, value";
+
+pub(crate) fn event(row: &dyn Cells) -> Result<sextant_core::CustomerEvent> {
+    let r = Reader {
+        row,
+        table: "events",
+    };
+    Ok(sextant_core::CustomerEvent {
+        id: r.parse(0, "id")?,
+        customer_id: r.parse(1, "customer_id")?,
+        timestamp: r.time(2, "ts")?,
+        kind: r.parse(3, "kind")?,
+        product_id: r.opt_parse(4, "product_id")?,
+        decision_id: r.opt_parse(5, "decision_id")?,
+        value: row.int(6)?.map(|v| v as i32),
+    })
+}
+
+pub(crate) const DECISION_COLS: &str = "id, customer_id, at, kind, versions, payload, status";
+
+pub(crate) fn decision(row: &dyn Cells) -> Result<sextant_core::Decision> {
+    let r = Reader {
+        row,
+        table: "decisions",
+    };
+    let json = |i: usize, col: &'static str| -> Result<serde_json::Value> {
+        serde_json::from_str(&r.text(i, col)?).map_err(|e| StoreError::corrupt("decisions", col, e))
+    };
+    Ok(sextant_core::Decision {
+        id: r.parse(0, "id")?,
+        customer_id: r.parse(1, "customer_id")?,
+        at: r.time(2, "at")?,
+        kind: r.text(3, "kind")?,
+        versions: json(4, "versions")?,
+        payload: json(5, "payload")?,
+        status: r.text(6, "status")?,
+    })
+}
+
+pub(crate) const PROTECTED_COLS: &str = "gender, age_band, region, ethnicity";
+
+pub(crate) fn protected(row: &dyn Cells) -> Result<sextant_core::ProtectedAttributes> {
+    Ok(sextant_core::ProtectedAttributes {
+        gender: row.text(0)?,
+        age_band: row.text(1)?,
+        region: row.text(2)?,
+        ethnicity: row.text(3)?,
+    })
+}
+
+/// Tables holding a customer's rows, children first: the order erasure deletes in.
+pub(crate) const CUSTOMER_TABLES: &[(&str, &str)] = &[
+    ("transactions", "customer_id"),
+    ("accounts", "customer_id"),
+    ("messages", "customer_id"),
+    ("events", "customer_id"),
+    ("decisions", "customer_id"),
+    ("consents", "customer_id"),
+    ("customer_protected", "customer_id"),
+    ("api_keys", "customer_id"),
+    ("customers", "id"),
+];

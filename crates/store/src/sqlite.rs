@@ -12,8 +12,8 @@ use async_trait::async_trait;
 use rusqlite::types::{ToSqlOutput, Value, ValueRef};
 use rusqlite::{Connection, OptionalExtension, params};
 use sextant_core::{
-    Account, AuditEntry, AuditRecord, Customer, CustomerEvent, CustomerId, CustomerMessage,
-    Product, Transaction, TransactionId, audit,
+    Account, AuditEntry, AuditRecord, ConsentRecord, Customer, CustomerEvent, CustomerId,
+    CustomerMessage, Decision, Product, ProtectedAttributes, Transaction, TransactionId, audit,
 };
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -36,7 +36,7 @@ fn connect(path: &Path) -> Result<Connection> {
     // crash or power loss (acknowledged data is never lost).
     conn.execute_batch(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
-         PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536;",
+         PRAGMA temp_store = MEMORY; PRAGMA secure_delete = ON; PRAGMA cache_size = -65536;",
     )?;
     Ok(conn)
 }
@@ -360,6 +360,178 @@ impl Store for SqliteStore {
                 ],
             )?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn append_consent(&self, rec: &ConsentRecord) -> Result<bool> {
+        let r = rec.clone();
+        self.write(move |c| {
+            let res = c.execute(
+                "INSERT INTO consents (customer_id, purpose, granted, at, source) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![r.customer_id.as_str(), r.purpose.as_str(), r.granted as i64, r.at.timestamp_micros(), r.source],
+            );
+            match res {
+                Ok(_) => Ok(true),
+                Err(e) if is_fk_error(&e) => Ok(false),
+                Err(e) => Err(e.into()),
+            }
+        })
+        .await
+    }
+
+    async fn consent_history(&self, id: &CustomerId) -> Result<Vec<ConsentRecord>> {
+        let id = id.as_str().to_string();
+        self.read(move |c| {
+            let sql = format!(
+                "SELECT {} FROM consents WHERE customer_id = ?1 ORDER BY seq",
+                rows::CONSENT_COLS
+            );
+            collect(c, &sql, [id], rows::consent)
+        })
+        .await
+    }
+
+    async fn do_not_sell(&self, id: &CustomerId) -> Result<Option<bool>> {
+        let id = id.as_str().to_string();
+        self.read(move |c| {
+            Ok(c.query_row(
+                "SELECT do_not_sell FROM customers WHERE id = ?1",
+                [id],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional()?
+            .map(|v| v != 0))
+        })
+        .await
+    }
+
+    async fn set_do_not_sell(&self, id: &CustomerId, value: bool) -> Result<bool> {
+        let id = id.as_str().to_string();
+        self.write(move |c| {
+            Ok(c.execute(
+                "UPDATE customers SET do_not_sell = ?2 WHERE id = ?1",
+                params![id, value as i64],
+            )? == 1)
+        })
+        .await
+    }
+
+    async fn update_customer(&self, cu: &Customer) -> Result<bool> {
+        let cu = cu.clone();
+        self.write(move |c| {
+            let n = c.execute(
+                "UPDATE customers SET name = ?2, age = ?3, income_minor = ?4, currency = ?5, spending_habit = ?6, \
+                 risk_profile = ?7, transactions = ?8, sentiment_score = ?9, engagement_level = ?10, email = ?11, \
+                 phone = ?12, occupation = ?13, joined_on = ?14, updated_at = ?15 WHERE id = ?1",
+                params![
+                    cu.id.as_str(),
+                    cu.name,
+                    cu.age,
+                    cu.income.minor,
+                    cu.income.currency.as_str(),
+                    cu.spending_habit.as_str(),
+                    cu.risk_profile.as_str(),
+                    cu.transactions,
+                    cu.sentiment_score.value(),
+                    cu.engagement_level.as_str(),
+                    cu.email,
+                    cu.phone,
+                    cu.occupation,
+                    cu.joined_on.map(|d| d.to_string()),
+                    now_micros()
+                ],
+            )?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn get_protected(&self, id: &CustomerId) -> Result<Option<ProtectedAttributes>> {
+        let id = id.as_str().to_string();
+        self.read(move |c| {
+            let sql = format!(
+                "SELECT {} FROM customer_protected WHERE customer_id = ?1",
+                rows::PROTECTED_COLS
+            );
+            Ok(collect(c, &sql, [id], rows::protected)?.pop())
+        })
+        .await
+    }
+
+    async fn list_messages(&self, id: &CustomerId) -> Result<Vec<CustomerMessage>> {
+        let id = id.as_str().to_string();
+        self.read(move |c| {
+            let sql = format!(
+                "SELECT {} FROM messages WHERE customer_id = ?1 ORDER BY ts, id",
+                rows::MESSAGE_COLS
+            );
+            collect(c, &sql, [id], rows::message)
+        })
+        .await
+    }
+
+    async fn list_events(&self, id: &CustomerId) -> Result<Vec<CustomerEvent>> {
+        let id = id.as_str().to_string();
+        self.read(move |c| {
+            let sql = format!(
+                "SELECT {} FROM events WHERE customer_id = ?1 ORDER BY ts, id",
+                rows::EVENT_COLS
+            );
+            collect(c, &sql, [id], rows::event)
+        })
+        .await
+    }
+
+    async fn list_decisions(&self, id: &CustomerId) -> Result<Vec<Decision>> {
+        let id = id.as_str().to_string();
+        self.read(move |c| {
+            let sql = format!(
+                "SELECT {} FROM decisions WHERE customer_id = ?1 ORDER BY at, id",
+                rows::DECISION_COLS
+            );
+            collect(c, &sql, [id], rows::decision)
+        })
+        .await
+    }
+
+    async fn erase_customer(&self, id: &CustomerId) -> Result<Option<Vec<(String, u64)>>> {
+        let id = id.as_str().to_string();
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let exists: Option<i64> = tx
+                .query_row("SELECT 1 FROM customers WHERE id = ?1", [&id], |r| r.get(0))
+                .optional()?;
+            if exists.is_none() {
+                return Ok(None);
+            }
+            let mut counts = Vec::new();
+            for (table, col) in rows::CUSTOMER_TABLES {
+                let n = tx.execute(&format!("DELETE FROM {table} WHERE {col} = ?1"), [&id])?;
+                counts.push((table.to_string(), n as u64));
+            }
+            tx.commit()?;
+            // secure_delete zeroed the freed cells; copy the pages into the database file and
+            // empty the WAL so no old page image keeps the erased rows.
+            c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+            Ok(Some(counts))
+        })
+        .await
+    }
+
+    async fn audit_range(
+        &self,
+        from: i64,
+        to: i64,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>> {
+        self.read(move |c| {
+            let sql = format!(
+                "SELECT {} FROM audit_log WHERE at >= ?1 AND at < ?2 AND seq > ?3 ORDER BY seq LIMIT ?4",
+                rows::AUDIT_COLS
+            );
+            collect(c, &sql, params![from, to, after, limit], rows::audit)
         })
         .await
     }

@@ -1,8 +1,10 @@
 //! Route table. Each handler: extract and authorise, one call into the store, one response.
 
+pub(crate) mod audit;
 pub(crate) mod console;
 pub(crate) mod customers;
 pub(crate) mod health;
+pub(crate) mod privacy;
 pub(crate) mod products;
 pub(crate) mod transactions;
 
@@ -26,7 +28,22 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/login", get(console::login_page).post(console::login))
         .route("/logout", post(console::logout))
         .route("/v1/customers", get(customers::list))
-        .route("/v1/customers/{id}", get(customers::get))
+        .route(
+            "/v1/customers/{id}",
+            get(customers::get)
+                .patch(privacy::rectify)
+                .delete(privacy::erase),
+        )
+        .route(
+            "/v1/customers/{id}/consents",
+            get(privacy::get_consents).put(privacy::put_consents),
+        )
+        .route(
+            "/v1/customers/{id}/do-not-sell",
+            axum::routing::put(privacy::put_do_not_sell),
+        )
+        .route("/v1/customers/{id}/export", get(privacy::export))
+        .route("/v1/audit", get(audit::list))
         .route("/v1/customers/{id}/accounts", get(customers::accounts))
         .route("/v1/customers/{id}/transactions", get(transactions::list))
         .route("/v1/transactions", post(transactions::create))

@@ -1,0 +1,76 @@
+//! `sextant customer`: data-subject requests from the command line (export, erase).
+
+use crate::config::Config;
+use anyhow::{Context, bail};
+use clap::Subcommand;
+use sextant_core::{AuditRecord, CustomerId};
+use std::path::PathBuf;
+
+#[derive(Subcommand)]
+pub enum CustomerCommand {
+    /// Write everything held about a customer as JSON.
+    Export {
+        id: String,
+        /// Output file (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Erase a customer and everything derived from them; the audit log keeps a pseudonym.
+    Erase {
+        id: String,
+        /// Confirm: erasure cannot be undone.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+pub async fn run(cfg: &Config, cmd: CustomerCommand) -> anyhow::Result<()> {
+    let store = crate::open(cfg).await?;
+    let pseudonyms = crate::secrets::load(cfg)?.pseudonymizer();
+    let parse = |id: &str| CustomerId::parse(id).map_err(|e| anyhow::anyhow!("customer id: {e}"));
+    match cmd {
+        CustomerCommand::Export { id, out } => {
+            let id = parse(&id)?;
+            let Some(data) = sextant_store::dsr::export_customer(store.as_ref(), &id).await? else {
+                bail!("no customer '{id}'");
+            };
+            let json = serde_json::to_string_pretty(&data)?;
+            match out {
+                Some(p) => {
+                    std::fs::write(&p, json).with_context(|| format!("writing {}", p.display()))?
+                }
+                None => println!("{json}"),
+            }
+            store
+                .append_audit(AuditRecord {
+                    actor: "cli".into(),
+                    action: "dsr.export".into(),
+                    subject: pseudonyms.customer(&id),
+                    details: serde_json::json!({ "transactions": data.transactions.len() }),
+                })
+                .await?;
+        }
+        CustomerCommand::Erase { id, yes } => {
+            let id = parse(&id)?;
+            if !yes {
+                bail!("erasing customer '{id}' cannot be undone: add --yes to confirm");
+            }
+            let Some(counts) = store.erase_customer(&id).await? else {
+                bail!("no customer '{id}'")
+            };
+            let deleted: std::collections::BTreeMap<String, u64> = counts.into_iter().collect();
+            let tombstone = pseudonyms.customer(&id);
+            store
+                .append_audit(AuditRecord {
+                    actor: "cli".into(),
+                    action: "dsr.erase".into(),
+                    subject: tombstone.clone(),
+                    details: serde_json::json!({ "deleted": deleted }),
+                })
+                .await?;
+            let total: u64 = deleted.values().sum();
+            println!("erased customer {id}: {total} rows deleted; the audit log keeps {tombstone}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,319 @@
+//! Consent and data-subject rights: read and change consents (with full history), the
+//! do-not-sell flag, export everything held, rectify, erase. Every change is audited under the
+//! customer's pseudonym, never their id or name.
+
+use super::customers::parse_customer_id;
+use crate::AppState;
+use crate::auth::Principal;
+use crate::error::{ApiError, FieldProblem};
+use axum::Json;
+use axum::extract::{Path, State};
+use serde::{Deserialize, Serialize};
+use sextant_core::customer::{parse_age, parse_email, parse_phone};
+use sextant_core::{AuditRecord, ConsentPurpose, ConsentRecord, ConsentState, CustomerId, Role};
+use sextant_store::dsr::{CustomerExport, export_customer};
+
+/// Staff roles that act for a customer (the bank's apps and admins).
+const ACT_FOR: &[Role] = &[Role::Admin, Role::App];
+const READ: &[Role] = &[Role::Admin, Role::Analyst, Role::Reviewer, Role::App];
+
+async fn audit(
+    state: &AppState,
+    p: &Principal,
+    action: &str,
+    id: &CustomerId,
+    details: serde_json::Value,
+) -> Result<(), ApiError> {
+    state
+        .store
+        .append_audit(AuditRecord {
+            actor: p.key_id.clone(),
+            action: action.into(),
+            subject: state.pseudonyms.customer(id),
+            details,
+        })
+        .await?;
+    Ok(())
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct ConsentView {
+    current: ConsentState,
+    history: Vec<ConsentRecord>,
+}
+
+async fn view(state: &AppState, id: &CustomerId) -> Result<ConsentView, ApiError> {
+    let current = state
+        .store
+        .consent_state(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no customer '{id}'")))?;
+    Ok(ConsentView {
+        current,
+        history: state.store.consent_history(id).await?,
+    })
+}
+
+/// A customer's consents now and every change before (staff, or the customer's own key).
+#[utoipa::path(get, path = "/v1/customers/{id}/consents", tag = "privacy", params(("id" = String, Path, description = "Customer id")),
+    responses((status = 200, body = ConsentView), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
+pub(crate) async fn get_consents(
+    p: Principal,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<ConsentView>, ApiError> {
+    let id = parse_customer_id(&id)?;
+    p.require_self_or(&id, READ, "read consents")?;
+    Ok(Json(view(&state, &id).await?))
+}
+
+/// Body of `PUT /v1/customers/{id}/consents`: purposes to grant (`true`) or withdraw (`false`).
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct ConsentChange {
+    /// e.g. `{"marketing": false, "profiling": true}`; purposes: personalization, marketing,
+    /// profiling, automated_decisions, data_sharing.
+    #[schema(value_type = Object)]
+    consents: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Opt in or out, purpose by purpose; effective immediately (admin, app, or the customer's own key).
+#[utoipa::path(put, path = "/v1/customers/{id}/consents", tag = "privacy", request_body = ConsentChange,
+    params(("id" = String, Path, description = "Customer id")),
+    responses((status = 200, body = ConsentView), (status = 403, body = crate::error::Problem),
+              (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub(crate) async fn put_consents(
+    p: Principal,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Json(body): Json<ConsentChange>,
+) -> Result<Json<ConsentView>, ApiError> {
+    let id = parse_customer_id(&id)?;
+    p.require_self_or(&id, ACT_FOR, "change consents")?;
+    let mut changes = Vec::new();
+    let mut problems = Vec::new();
+    for (k, v) in &body.consents {
+        match (k.parse::<ConsentPurpose>(), v.as_bool()) {
+            (Ok(purpose), Some(granted)) => changes.push((purpose, granted)),
+            (Err(e), _) => problems.push(FieldProblem {
+                field: format!("consents.{k}"),
+                reason: e.reason,
+            }),
+            (_, None) => problems.push(FieldProblem {
+                field: format!("consents.{k}"),
+                reason: "must be true or false".into(),
+            }),
+        }
+    }
+    if changes.is_empty() && problems.is_empty() {
+        problems.push(FieldProblem {
+            field: "consents".into(),
+            reason: "name at least one purpose".into(),
+        });
+    }
+    if !problems.is_empty() {
+        return Err(ApiError::Invalid {
+            detail: format!("{} invalid consent change(s)", problems.len()),
+            errors: problems,
+        });
+    }
+    let now = chrono::Utc::now();
+    for (purpose, granted) in changes {
+        let rec = ConsentRecord {
+            customer_id: id.clone(),
+            purpose,
+            granted,
+            at: now,
+            source: p.actor(),
+        };
+        if !state.store.append_consent(&rec).await? {
+            return Err(ApiError::NotFound(format!("no customer '{id}'")));
+        }
+        audit(
+            &state,
+            &p,
+            "consent.change",
+            &id,
+            serde_json::json!({ "purpose": purpose.as_str(), "granted": granted }),
+        )
+        .await?;
+    }
+    Ok(Json(view(&state, &id).await?))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct DoNotSell {
+    do_not_sell: bool,
+}
+
+/// Set or clear the CCPA do-not-sell-or-share flag (admin, app, or the customer's own key).
+#[utoipa::path(put, path = "/v1/customers/{id}/do-not-sell", tag = "privacy", request_body = DoNotSell,
+    params(("id" = String, Path, description = "Customer id")),
+    responses((status = 200, body = ConsentView), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
+pub(crate) async fn put_do_not_sell(
+    p: Principal,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Json(body): Json<DoNotSell>,
+) -> Result<Json<ConsentView>, ApiError> {
+    let id = parse_customer_id(&id)?;
+    p.require_self_or(&id, ACT_FOR, "change the do-not-sell flag")?;
+    if !state.store.set_do_not_sell(&id, body.do_not_sell).await? {
+        return Err(ApiError::NotFound(format!("no customer '{id}'")));
+    }
+    audit(
+        &state,
+        &p,
+        "consent.do_not_sell",
+        &id,
+        serde_json::json!({ "do_not_sell": body.do_not_sell }),
+    )
+    .await?;
+    Ok(Json(view(&state, &id).await?))
+}
+
+/// Everything held about the customer, as JSON (admin, app, or the customer's own key).
+#[utoipa::path(get, path = "/v1/customers/{id}/export", tag = "privacy", params(("id" = String, Path, description = "Customer id")),
+    responses((status = 200, body = CustomerExport), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
+pub(crate) async fn export(
+    p: Principal,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<CustomerExport>, ApiError> {
+    let id = parse_customer_id(&id)?;
+    p.require_self_or(&id, ACT_FOR, "export a customer's data")?;
+    let data = export_customer(state.store.as_ref(), &id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no customer '{id}'")))?;
+    audit(
+        &state,
+        &p,
+        "dsr.export",
+        &id,
+        serde_json::json!({ "transactions": data.transactions.len() }),
+    )
+    .await?;
+    Ok(Json(data))
+}
+
+/// Rectify profile fields: any of `name`, `email`, `phone`, `occupation`, `age` (admin, app, or
+/// the customer's own key). `null` clears an optional field.
+#[utoipa::path(patch, path = "/v1/customers/{id}", tag = "privacy", params(("id" = String, Path, description = "Customer id")),
+    request_body(content = Object, description = "Fields to change"),
+    responses((status = 200, body = sextant_core::Customer), (status = 403, body = crate::error::Problem),
+              (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub(crate) async fn rectify(
+    p: Principal,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Json(body): Json<serde_json::Map<String, serde_json::Value>>,
+) -> Result<Json<sextant_core::Customer>, ApiError> {
+    let id = parse_customer_id(&id)?;
+    p.require_self_or(&id, ACT_FOR, "rectify a profile")?;
+    let mut c = state
+        .store
+        .get_customer(&id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no customer '{id}'")))?;
+    let mut problems = Vec::new();
+    let mut changed = Vec::new();
+    for (k, v) in &body {
+        let text = v.as_str();
+        let res: Result<(), String> = match (k.as_str(), text, v.is_null()) {
+            ("name", Some(s), _) => sextant_core::text::required(s, 200)
+                .map(|s| c.name = s.into())
+                .map_err(|e| e.reason),
+            ("email", Some(s), _) => parse_email(s)
+                .map(|s| c.email = Some(s))
+                .map_err(|e| e.reason),
+            ("email", None, true) => {
+                c.email = None;
+                Ok(())
+            }
+            ("phone", Some(s), _) => parse_phone(s)
+                .map(|s| c.phone = Some(s))
+                .map_err(|e| e.reason),
+            ("phone", None, true) => {
+                c.phone = None;
+                Ok(())
+            }
+            ("occupation", Some(s), _) => sextant_core::text::required(s, 100)
+                .map(|s| c.occupation = Some(s.into()))
+                .map_err(|e| e.reason),
+            ("occupation", None, true) => {
+                c.occupation = None;
+                Ok(())
+            }
+            ("age", _, _) => parse_age(&v.to_string())
+                .map(|a| c.age = a)
+                .map_err(|e| e.reason),
+            ("name" | "email" | "phone" | "occupation", _, _) => Err("must be a string".into()),
+            _ => Err("unknown or read-only field".into()),
+        };
+        match res {
+            Ok(()) => changed.push(k.clone()),
+            Err(reason) => problems.push(FieldProblem {
+                field: k.clone(),
+                reason,
+            }),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(ApiError::Invalid {
+            detail: format!("{} invalid field(s); nothing was changed", problems.len()),
+            errors: problems,
+        });
+    }
+    if !state.store.update_customer(&c).await? {
+        return Err(ApiError::NotFound(format!("no customer '{id}'")));
+    }
+    audit(
+        &state,
+        &p,
+        "dsr.rectify",
+        &id,
+        serde_json::json!({ "fields": changed }),
+    )
+    .await?;
+    Ok(Json(c))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct Erasure {
+    /// Rows deleted per table.
+    #[schema(value_type = Object)]
+    deleted: std::collections::BTreeMap<String, u64>,
+    /// The pseudonym the audit log keeps for this customer.
+    tombstone: String,
+}
+
+/// Erase the customer and everything derived from them (admin). The audit log keeps a
+/// pseudonymous tombstone only.
+#[utoipa::path(delete, path = "/v1/customers/{id}", tag = "privacy", params(("id" = String, Path, description = "Customer id")),
+    responses((status = 200, body = Erasure), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
+pub(crate) async fn erase(
+    p: Principal,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Erasure>, ApiError> {
+    let id = parse_customer_id(&id)?;
+    p.require(&[Role::Admin], "erase a customer")?;
+    let counts = state
+        .store
+        .erase_customer(&id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no customer '{id}'")))?;
+    state.keys.evict_customer(&id);
+    let deleted: std::collections::BTreeMap<String, u64> = counts.into_iter().collect();
+    audit(
+        &state,
+        &p,
+        "dsr.erase",
+        &id,
+        serde_json::json!({ "deleted": deleted }),
+    )
+    .await?;
+    Ok(Json(Erasure {
+        deleted,
+        tombstone: state.pseudonyms.customer(&id),
+    }))
+}

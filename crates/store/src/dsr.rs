@@ -1,0 +1,60 @@
+//! Data-subject requests over any [`Store`]: everything held about one customer, gathered for
+//! an export (GDPR art. 15 / 20, CCPA right to know).
+
+use crate::{Result, Store};
+use serde::Serialize;
+use sextant_core::{
+    Account, ConsentRecord, ConsentState, Customer, CustomerEvent, CustomerId, CustomerMessage,
+    Decision, ProtectedAttributes, Transaction,
+};
+
+/// Everything Sextant holds about a customer. Later capabilities (features, segments, scores,
+/// embeddings) add their sections here, so an export is always complete.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CustomerExport {
+    pub exported_at: chrono::DateTime<chrono::Utc>,
+    pub customer: Customer,
+    /// Held for fairness audits only.
+    pub protected_attributes: Option<ProtectedAttributes>,
+    pub consents: ConsentState,
+    pub consent_history: Vec<ConsentRecord>,
+    pub accounts: Vec<Account>,
+    pub transactions: Vec<Transaction>,
+    pub messages: Vec<CustomerMessage>,
+    pub events: Vec<CustomerEvent>,
+    /// Decisions with their explanations and versions.
+    pub decisions: Vec<Decision>,
+}
+
+/// Gather the export; `None` if the customer is unknown.
+pub async fn export_customer(store: &dyn Store, id: &CustomerId) -> Result<Option<CustomerExport>> {
+    let Some(customer) = store.get_customer(id).await? else {
+        return Ok(None);
+    };
+    let mut transactions = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store.list_transactions(id, cursor.clone(), 1000).await?;
+        let done = page.len() < 1000;
+        cursor = page
+            .last()
+            .map(|t| (t.timestamp.timestamp_micros(), t.id.clone()));
+        transactions.extend(page);
+        if done {
+            break;
+        }
+    }
+    transactions.reverse();
+    Ok(Some(CustomerExport {
+        exported_at: chrono::Utc::now(),
+        protected_attributes: store.get_protected(id).await?,
+        consents: store.consent_state(id).await?.unwrap_or_default(),
+        consent_history: store.consent_history(id).await?,
+        accounts: store.list_accounts(id).await?,
+        transactions,
+        messages: store.list_messages(id).await?,
+        events: store.list_events(id).await?,
+        decisions: store.list_decisions(id).await?,
+        customer,
+    }))
+}
