@@ -5,6 +5,7 @@ mod bench;
 mod config;
 mod customer;
 mod demo;
+mod fairness;
 mod import;
 mod keys;
 mod secrets;
@@ -72,6 +73,8 @@ enum Command {
 enum AuditCommand {
     /// Check the hash chain: any altered, removed or reordered entry is reported.
     Verify,
+    /// Fairness metrics by protected attribute, over a CSV or the offers in the database.
+    Fairness(fairness::FairnessArgs),
     /// Write entries in a time range as JSON Lines, for a regulator.
     Export {
         /// Start, inclusive (RFC 3339).
@@ -141,6 +144,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Audit(AuditCommand::Export { from, to, out }) => {
                 audit_export(&cfg, from.as_deref(), to.as_deref(), out.as_deref()).await
             }
+            Command::Audit(AuditCommand::Fairness(args)) => fairness::run(&cfg, &args).await,
             Command::Customer(cmd) => customer::run(&cfg, cmd).await,
             Command::Bench(cmd) => bench::run(&cfg, cmd).await,
             Command::Demo(args) => demo::run(cfg, &args).await,

@@ -220,3 +220,76 @@ fn bad_input_flags_and_config_are_named() {
     let err = fails(sextant(t.path()).args(["migrate"]));
     assert!(err.contains("port"), "{err}");
 }
+
+#[test]
+fn fairness_audit_on_a_csv_with_a_threshold_gate() {
+    let t = tempfile::tempdir().unwrap();
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../fairness/tests/fixtures/credit.csv");
+    let fixture = fixture.to_str().unwrap();
+    let table = ok(sextant(t.path()).args([
+        "audit",
+        "fairness",
+        "--data",
+        fixture,
+        "--pred",
+        "approved",
+        "--label",
+        "repaid",
+        "--protected",
+        "gender,region",
+        "--bootstrap",
+        "100",
+    ]));
+    assert!(
+        table.contains("gender: 3 group(s), 150 record(s)"),
+        "{table}"
+    );
+    assert!(table.contains("FLAG four-fifths rule"), "{table}");
+    let json = ok(sextant(t.path()).args([
+        "audit",
+        "fairness",
+        "--data",
+        fixture,
+        "--pred",
+        "approved",
+        "--protected",
+        "gender",
+        "--json",
+        "--bootstrap",
+        "50",
+    ]));
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v[0]["attribute"], "gender");
+    std::fs::write(
+        t.path().join("gate.toml"),
+        "min_disparate_impact_ratio = 0.8\n",
+    )
+    .unwrap();
+    let err = fails(sextant(t.path()).args([
+        "audit",
+        "fairness",
+        "--data",
+        fixture,
+        "--pred",
+        "approved",
+        "--protected",
+        "gender",
+        "--bootstrap",
+        "50",
+        "--thresholds",
+        "gate.toml",
+    ]));
+    assert!(err.contains("fairness threshold(s) violated"), "{err}");
+    let err = fails(sextant(t.path()).args([
+        "audit",
+        "fairness",
+        "--data",
+        fixture,
+        "--pred",
+        "nope",
+        "--protected",
+        "gender",
+    ]));
+    assert!(err.contains("nope"), "{err}");
+}

@@ -98,6 +98,10 @@ pub trait Store: Send + Sync + 'static {
     /// or `None` if the customer is unknown. SQLite also zeroes freed pages and truncates the WAL.
     async fn erase_customer(&self, id: &CustomerId) -> Result<Option<Vec<(String, u64)>>>;
 
+    /// Every offer shown (an `impression` event) with the customer's protected attributes and
+    /// whether the customer accepted that product afterwards: input to fairness audits.
+    async fn offer_outcomes(&self) -> Result<Vec<(ProtectedAttributes, bool)>>;
+
     /// Append to the hash-chained audit log (serialised: one writer at a time).
     async fn append_audit(&self, record: AuditRecord) -> Result<AuditEntry>;
     /// Entries with `seq > after`, in order.

@@ -473,6 +473,11 @@ impl Store for PgStore {
             .await
     }
 
+    async fn offer_outcomes(&self) -> Result<Vec<(ProtectedAttributes, bool)>> {
+        self.query(rows::OFFER_OUTCOMES, &[], rows::offer_outcome)
+            .await
+    }
+
     async fn append_audit(&self, record: AuditRecord) -> Result<AuditEntry> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;

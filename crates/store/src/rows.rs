@@ -363,3 +363,13 @@ pub(crate) const CUSTOMER_TABLES: &[(&str, &str)] = &[
     ("api_keys", "customer_id"),
     ("customers", "id"),
 ];
+
+/// Offers shown, with protected attributes and whether they were accepted.
+pub(crate) const OFFER_OUTCOMES: &str = "SELECT p.gender, p.age_band, p.region, p.ethnicity, \
+     CASE WHEN EXISTS (SELECT 1 FROM events a WHERE a.customer_id = i.customer_id AND a.product_id = i.product_id \
+     AND a.kind = 'accept') THEN 1 ELSE 0 END \
+     FROM events i JOIN customer_protected p ON p.customer_id = i.customer_id WHERE i.kind = 'impression' ORDER BY i.id";
+
+pub(crate) fn offer_outcome(row: &dyn Cells) -> Result<(sextant_core::ProtectedAttributes, bool)> {
+    Ok((protected(row)?, row.int(4)?.unwrap_or(0) != 0))
+}

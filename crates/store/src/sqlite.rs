@@ -536,6 +536,11 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn offer_outcomes(&self) -> Result<Vec<(ProtectedAttributes, bool)>> {
+        self.read(|c| collect(c, rows::OFFER_OUTCOMES, [], rows::offer_outcome))
+            .await
+    }
+
     async fn append_audit(&self, record: AuditRecord) -> Result<AuditEntry> {
         self.write(move |c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
