@@ -17,6 +17,8 @@ pub struct ServerConfig {
     pub max_batch: usize,
     /// Mark the console session cookie `Secure` (set when served over HTTPS).
     pub secure_cookies: bool,
+    /// Total differential-privacy budget (ε) each analyst key may spend on aggregate reports.
+    pub analyst_privacy_budget: f64,
 }
 
 impl Default for ServerConfig {
@@ -28,6 +30,7 @@ impl Default for ServerConfig {
             key_cache_ttl_secs: 60,
             max_batch: 1000,
             secure_cookies: false,
+            analyst_privacy_budget: 10.0,
         }
     }
 }
@@ -52,6 +55,11 @@ impl ServerConfig {
         }
         if !(1..=100_000).contains(&self.max_batch) {
             return Err("server.max_batch: must be between 1 and 100000".into());
+        }
+        if !(self.analyst_privacy_budget.is_finite()
+            && (0.0..=1000.0).contains(&self.analyst_privacy_budget))
+        {
+            return Err("server.analyst_privacy_budget: must be between 0 and 1000".into());
         }
         Ok(())
     }

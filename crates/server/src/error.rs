@@ -43,6 +43,8 @@ pub enum ApiError {
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]
+    TooMany(String),
+    #[error("{0}")]
     Unavailable(String),
     #[error("internal error")]
     Internal(String),
@@ -93,6 +95,11 @@ impl IntoResponse for ApiError {
                 "Invalid request",
             ),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
+            ApiError::TooMany(_) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "budget-exhausted",
+                "Limit reached",
+            ),
             ApiError::Unavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",

@@ -23,11 +23,12 @@ use utoipa::{Modify, OpenApi};
         crate::routes::privacy::rectify,
         crate::routes::privacy::erase,
         crate::routes::audit::list,
+        crate::routes::reports::spend,
     ),
     components(schemas(crate::error::Problem, crate::error::FieldProblem)),
     modifiers(&ApiKeyAuth),
     security(("api_key" = [])),
-    tags((name = "customers"), (name = "transactions"), (name = "products"), (name = "imports"), (name = "privacy"), (name = "audit"), (name = "health"))
+    tags((name = "customers"), (name = "transactions"), (name = "products"), (name = "imports"), (name = "privacy"), (name = "audit"), (name = "reports"), (name = "health"))
 )]
 pub struct ApiDoc;
 

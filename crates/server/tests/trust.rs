@@ -351,7 +351,79 @@ async fn erasure_leaves_no_pii(db: TestDb) {
     let _: Value = Value::Null;
 }
 
+async fn private_reports_charge_a_budget(db: TestDb) {
+    let app = spawn(db).await;
+    let analyst = app.key(Role::Analyst, None).await;
+    let other = app.key(Role::Analyst, None).await;
+    let own = app.key(Role::Customer, Some("1")).await;
+    let (s, v) = app
+        .get(
+            "/v1/reports/spend?epsilon=4&group_by=spending_habit",
+            Some(&analyst),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["epsilon_spent_total"], 4.0);
+    assert_eq!(v["epsilon_budget"], 10.0);
+    let cells = v["report"]["cells"].as_array().unwrap();
+    assert_eq!(
+        cells.len(),
+        3 * 17,
+        "every group x category cell is reported, released or withheld"
+    );
+    assert!(
+        cells
+            .iter()
+            .all(|c| c["status"] == "withheld" || c["status"] == "released")
+    );
+    assert_eq!(
+        app.get("/v1/reports/spend?epsilon=4", Some(&analyst))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let (s, v) = app.get("/v1/reports/spend?epsilon=4", Some(&analyst)).await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+    let analyst_id = analyst.split('_').nth(1).unwrap();
+    assert_eq!(
+        v["detail"],
+        format!(
+            "privacy budget exhausted for analyst \"{analyst_id}\": requested epsilon 4, already spent 8 of 10"
+        )
+    );
+    assert_eq!(
+        app.get("/v1/reports/spend?epsilon=2", Some(&analyst))
+            .await
+            .0,
+        StatusCode::OK,
+        "what is left can be spent"
+    );
+    assert_eq!(
+        app.get("/v1/reports/spend?epsilon=4", Some(&other)).await.0,
+        StatusCode::OK,
+        "budgets are per analyst"
+    );
+    assert_eq!(
+        app.get("/v1/reports/spend", Some(&own)).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let (s, v) = app.get("/v1/reports/spend?epsilon=-1", Some(&other)).await;
+    assert_eq!(
+        (s, v["errors"][0]["field"].clone()),
+        (StatusCode::UNPROCESSABLE_ENTITY, json!("epsilon"))
+    );
+    let (s, v) = app
+        .get("/v1/reports/spend?group_by=gender", Some(&other))
+        .await;
+    assert_eq!(
+        (s, v["errors"][0]["field"].clone()),
+        (StatusCode::UNPROCESSABLE_ENTITY, json!("group_by")),
+        "never by a protected attribute"
+    );
+}
+
 on_both_backends!(
+    private_reports_charge_a_budget,
     consent_changes_take_effect_with_history_and_audit,
     export_and_rectify,
     erasure_leaves_no_pii,

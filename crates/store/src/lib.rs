@@ -102,6 +102,18 @@ pub trait Store: Send + Sync + 'static {
     /// whether the customer accepted that product afterwards: input to fairness audits.
     async fn offer_outcomes(&self) -> Result<Vec<(ProtectedAttributes, bool)>>;
 
+    /// Per-customer debit totals by category, for differentially private spend reports.
+    async fn spend_rows(&self, group: SpendGroup) -> Result<Vec<SpendRowOwned>>;
+    /// Atomically: if `analyst` has spent at most `budget - epsilon` (µε), record the charge and
+    /// return `Ok(new total)`; otherwise record nothing and return `Err(spent so far)`.
+    async fn privacy_charge(
+        &self,
+        analyst: &str,
+        epsilon: u64,
+        budget: u64,
+        query: &str,
+    ) -> Result<Result<u64, u64>>;
+
     /// Append to the hash-chained audit log (serialised: one writer at a time).
     async fn append_audit(&self, record: AuditRecord) -> Result<AuditEntry>;
     /// Entries with `seq > after`, in order.

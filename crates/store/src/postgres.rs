@@ -478,6 +478,44 @@ impl Store for PgStore {
             .await
     }
 
+    async fn spend_rows(&self, group: crate::SpendGroup) -> Result<Vec<crate::SpendRowOwned>> {
+        self.query(&rows::spend_rows_sql(group), &[], rows::spend_row)
+            .await
+    }
+
+    async fn privacy_charge(
+        &self,
+        analyst: &str,
+        epsilon: u64,
+        budget: u64,
+        query: &str,
+    ) -> Result<Result<u64, u64>> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        // Serialise charges per analyst so two concurrent queries cannot both fit the budget.
+        tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&analyst])
+            .await?;
+        let row = tx
+            .query_one(
+                "SELECT CAST(COALESCE(SUM(epsilon_micros), 0) AS BIGINT) FROM privacy_ledger WHERE analyst = $1",
+                &[&analyst],
+            )
+            .await?;
+        let spent = row.get::<_, i64>(0) as u64;
+        match spent.checked_add(epsilon) {
+            Some(total) if total <= budget => {
+                tx.execute(
+                    "INSERT INTO privacy_ledger (analyst, at, epsilon_micros, query) VALUES ($1, $2, $3, $4)",
+                    &[&analyst, &now_micros(), &(epsilon as i64), &query],
+                )
+                .await?;
+                tx.commit().await?;
+                Ok(Ok(total))
+            }
+            _ => Ok(Err(spent)),
+        }
+    }
+
     async fn append_audit(&self, record: AuditRecord) -> Result<AuditEntry> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;

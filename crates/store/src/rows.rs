@@ -373,3 +373,28 @@ pub(crate) const OFFER_OUTCOMES: &str = "SELECT p.gender, p.age_band, p.region, 
 pub(crate) fn offer_outcome(row: &dyn Cells) -> Result<(sextant_core::ProtectedAttributes, bool)> {
     Ok((protected(row)?, row.int(4)?.unwrap_or(0) != 0))
 }
+
+/// Debits per customer and category, with the customer's group value (`{group}` is a column
+/// name from `SpendGroup`, never user input).
+pub(crate) fn spend_rows_sql(group: crate::SpendGroup) -> String {
+    format!(
+        "SELECT t.customer_id, c.{g}, t.category, CAST(SUM(-t.amount_minor) AS BIGINT) FROM transactions t \
+         JOIN customers c ON c.id = t.customer_id WHERE t.amount_minor < 0 AND t.status = 'approved' \
+         AND t.category NOT IN ('transfer', 'savings', 'loan_repayment') \
+         GROUP BY t.customer_id, c.{g}, t.category ORDER BY t.customer_id, t.category",
+        g = group.column()
+    )
+}
+
+pub(crate) fn spend_row(row: &dyn Cells) -> Result<crate::SpendRowOwned> {
+    let r = Reader {
+        row,
+        table: "transactions",
+    };
+    Ok((
+        r.text(0, "customer_id")?,
+        r.text(1, "group")?,
+        r.text(2, "category")?,
+        r.int(3, "spend")?,
+    ))
+}

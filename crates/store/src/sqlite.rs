@@ -541,6 +541,42 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn spend_rows(&self, group: crate::SpendGroup) -> Result<Vec<crate::SpendRowOwned>> {
+        self.read(move |c| collect(c, &rows::spend_rows_sql(group), [], rows::spend_row))
+            .await
+    }
+
+    async fn privacy_charge(
+        &self,
+        analyst: &str,
+        epsilon: u64,
+        budget: u64,
+        query: &str,
+    ) -> Result<Result<u64, u64>> {
+        let (analyst, query) = (analyst.to_string(), query.to_string());
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let spent: i64 = tx.query_row(
+                "SELECT COALESCE(SUM(epsilon_micros), 0) FROM privacy_ledger WHERE analyst = ?1",
+                [&analyst],
+                |r| r.get(0),
+            )?;
+            let spent = spent as u64;
+            match spent.checked_add(epsilon) {
+                Some(total) if total <= budget => {
+                    tx.execute(
+                        "INSERT INTO privacy_ledger (analyst, at, epsilon_micros, query) VALUES (?1, ?2, ?3, ?4)",
+                        params![analyst, now_micros(), epsilon as i64, query],
+                    )?;
+                    tx.commit()?;
+                    Ok(Ok(total))
+                }
+                _ => Ok(Err(spent)),
+            }
+        })
+        .await
+    }
+
     async fn append_audit(&self, record: AuditRecord) -> Result<AuditEntry> {
         self.write(move |c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;

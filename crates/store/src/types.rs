@@ -170,3 +170,25 @@ pub struct IdempotentResponse {
     pub body: String,
     pub created_at: i64,
 }
+
+/// Customer attributes a differentially private spend report may group by (never a protected
+/// attribute).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpendGroup {
+    SpendingHabit,
+    EngagementLevel,
+    RiskProfile,
+}
+
+impl SpendGroup {
+    pub fn column(self) -> &'static str {
+        match self {
+            SpendGroup::SpendingHabit => "spending_habit",
+            SpendGroup::EngagementLevel => "engagement_level",
+            SpendGroup::RiskProfile => "risk_profile",
+        }
+    }
+}
+
+/// One customer's spend in one category: `(customer, group, category, spend in minor units)`.
+pub type SpendRowOwned = (String, String, String, i64);

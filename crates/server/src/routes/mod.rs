@@ -6,6 +6,7 @@ pub(crate) mod customers;
 pub(crate) mod health;
 pub(crate) mod privacy;
 pub(crate) mod products;
+pub(crate) mod reports;
 pub(crate) mod transactions;
 
 use crate::AppState;
@@ -44,6 +45,7 @@ pub(crate) fn router(state: AppState) -> Router {
         )
         .route("/v1/customers/{id}/export", get(privacy::export))
         .route("/v1/audit", get(audit::list))
+        .route("/v1/reports/spend", get(reports::spend))
         .route("/v1/customers/{id}/accounts", get(customers::accounts))
         .route("/v1/customers/{id}/transactions", get(transactions::list))
         .route("/v1/transactions", post(transactions::create))

@@ -8,7 +8,7 @@ CREATE TABLE privacy_ledger (
     seq BIGSERIAL PRIMARY KEY,
     analyst TEXT NOT NULL,
     at BIGINT NOT NULL,
-    epsilon DOUBLE PRECISION NOT NULL,
+    epsilon_micros BIGINT NOT NULL,
     query TEXT NOT NULL
 );
 CREATE INDEX privacy_ledger_analyst ON privacy_ledger (analyst);

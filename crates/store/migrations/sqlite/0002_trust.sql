@@ -8,7 +8,7 @@ CREATE TABLE privacy_ledger (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     analyst TEXT NOT NULL,
     at INTEGER NOT NULL,
-    epsilon REAL NOT NULL,
+    epsilon_micros INTEGER NOT NULL,
     query TEXT NOT NULL
 );
 CREATE INDEX privacy_ledger_analyst ON privacy_ledger (analyst);
