@@ -25,12 +25,17 @@ pub struct SecurityConfig {
     /// File holding the 256-bit master key (64 hex characters), created with mode 0600 on
     /// first use if missing. `SEXTANT_MASTER_KEY` (hex) takes precedence over the file.
     pub master_key_file: String,
+    /// File holding the key that encrypts PII columns (names, contact details, messages) with
+    /// AES-256-GCM; created on first use if missing. `SEXTANT_ENCRYPTION_KEY` takes precedence.
+    /// Rotate with `sextant keys rotate-encryption`.
+    pub encryption_key_file: String,
 }
 
 impl Default for SecurityConfig {
     fn default() -> Self {
         Self {
             master_key_file: "sextant.key".into(),
+            encryption_key_file: "sextant.enc.key".into(),
         }
     }
 }

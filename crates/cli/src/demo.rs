@@ -111,6 +111,7 @@ pub async fn run(mut cfg: Config, args: &DemoArgs) -> anyhow::Result<()> {
     }
     cfg.database = args.dir.join("sextant.db").display().to_string();
     cfg.security.master_key_file = args.dir.join("sextant.key").display().to_string();
+    cfg.security.encryption_key_file = args.dir.join("sextant.enc.key").display().to_string();
     if let Some(b) = &args.bind {
         cfg.server.bind = b.clone();
     }

@@ -23,6 +23,10 @@ pub enum KeysCommand {
     List,
     /// Revoke a key by id.
     Revoke { id: String },
+    /// Re-encrypt every PII value under a new encryption key, then make it the current key
+    /// (the old key file is kept as FILE.old.<fingerprint> until you destroy it). Run with the
+    /// servers stopped; an interrupted rotation resumes when run again.
+    RotateEncryption,
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
@@ -74,6 +78,7 @@ pub async fn run(cfg: &Config, cmd: KeysCommand) -> anyhow::Result<()> {
                 );
             }
         }
+        KeysCommand::RotateEncryption => rotate_encryption(cfg).await?,
         KeysCommand::Revoke { id } => {
             if !store
                 .revoke_api_key(&id, sextant_store::now_micros())
@@ -113,4 +118,50 @@ pub async fn create(
         })
         .await?;
     Ok(key.plaintext)
+}
+
+async fn rotate_encryption(cfg: &Config) -> anyhow::Result<()> {
+    use crate::secrets;
+    use std::path::Path;
+    if std::env::var(secrets::ENCRYPTION_ENV).is_ok() {
+        bail!(
+            "the encryption key comes from {}: rotate it by changing that variable's source; this command rotates key files",
+            secrets::ENCRYPTION_ENV
+        );
+    }
+    let path = Path::new(&cfg.security.encryption_key_file);
+    if !path.exists() {
+        bail!("no encryption key at {}: nothing to rotate", path.display());
+    }
+    let old = secrets::read(path)?;
+    let pending = secrets::rotation_path(path);
+    let new = if pending.exists() {
+        eprintln!("resuming the interrupted rotation to {}", pending.display());
+        secrets::read(&pending)?
+    } else {
+        let k = secrets::random_key()?;
+        secrets::write_new(&pending, &k.to_hex())?;
+        k
+    };
+    let store = crate::open_raw(cfg).await?;
+    let from = old.cipher().with_previous(&new);
+    let (customers, messages) =
+        sextant_store::crypt::rotate(store.as_ref(), &from, &new.cipher()).await?;
+    let retired = format!("{}.old.{}", path.display(), old.fingerprint());
+    std::fs::rename(path, &retired)?;
+    std::fs::rename(&pending, path)?;
+    store
+        .append_audit(AuditRecord {
+            actor: "cli".into(),
+            action: "keys.rotate_encryption".into(),
+            subject: new.fingerprint(),
+            details: serde_json::json!({ "from": old.fingerprint(), "customers": customers, "messages": messages }),
+        })
+        .await?;
+    println!(
+        "re-encrypted {customers} customers and {messages} messages: key {} replaces {} (kept in {retired}; destroy it once backups no longer need it)",
+        new.fingerprint(),
+        old.fingerprint()
+    );
+    Ok(())
 }

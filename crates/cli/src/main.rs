@@ -152,8 +152,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     })
 }
 
-/// Open the configured store (running migrations).
+/// Open the configured store (running migrations), with PII columns encrypted at rest.
 pub(crate) async fn open(cfg: &Config) -> anyhow::Result<Arc<dyn sextant_store::Store>> {
+    let raw = open_raw(cfg).await?;
+    let cipher = secrets::load_cipher(cfg)?;
+    Ok(Arc::new(sextant_store::crypt::EncryptedStore::new(
+        raw, cipher,
+    )))
+}
+
+/// The store without the encryption layer (key rotation works on the stored ciphertext).
+pub(crate) async fn open_raw(cfg: &Config) -> anyhow::Result<Arc<dyn sextant_store::Store>> {
     sextant_store::open(&cfg.database)
         .await
         .with_context(|| format!("opening database {}", redact(&cfg.database)))

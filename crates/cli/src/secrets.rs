@@ -3,30 +3,58 @@
 
 use crate::config::Config;
 use anyhow::{Context, bail};
-use sextant_core::secrets::MasterKey;
+use sextant_core::secrets::{MasterKey, PiiCipher};
 use std::path::Path;
 
 pub const ENV: &str = "SEXTANT_MASTER_KEY";
 
+/// The master key (pseudonyms in the audit log).
 pub fn load(cfg: &Config) -> anyhow::Result<MasterKey> {
-    if let Ok(hex) = std::env::var(ENV) {
-        return MasterKey::parse_hex(&hex)
-            .with_context(|| format!("{ENV} is not a valid master key"));
+    load_or_create(ENV, Path::new(&cfg.security.master_key_file), "master key")
+}
+
+pub const ENCRYPTION_ENV: &str = "SEXTANT_ENCRYPTION_KEY";
+
+/// The PII encryption key, plus the key of an interrupted rotation (`FILE.new`) if one exists.
+pub fn load_cipher(cfg: &Config) -> anyhow::Result<PiiCipher> {
+    let path = Path::new(&cfg.security.encryption_key_file);
+    let key = load_or_create(ENCRYPTION_ENV, path, "encryption key")?;
+    let mut cipher = key.cipher();
+    let pending = rotation_path(path);
+    if std::env::var(ENCRYPTION_ENV).is_err() && pending.exists() {
+        cipher = cipher.with_previous(&read(&pending)?);
     }
-    let path = Path::new(&cfg.security.master_key_file);
+    Ok(cipher)
+}
+
+/// Where a rotation keeps the new key until it has re-encrypted everything.
+pub fn rotation_path(path: &Path) -> std::path::PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(".new");
+    s.into()
+}
+
+fn load_or_create(env: &str, path: &Path, what: &str) -> anyhow::Result<MasterKey> {
+    if let Ok(hex) = std::env::var(env) {
+        return MasterKey::parse_hex(&hex).with_context(|| format!("{env} is not a valid {what}"));
+    }
     if path.exists() {
         return read(path);
     }
-    let mut bytes = [0u8; 32];
-    getrandom_fill(&mut bytes)?;
-    let key = MasterKey::from_bytes(bytes);
+    let key = random_key()?;
     write_new(path, &key.to_hex())?;
     eprintln!(
-        "Created a new master key in {} (fingerprint {}). Back it up: without it, encrypted fields cannot be read.",
+        "Created a new {what} in {} (fingerprint {}). Back it up: without it, data protected by it is lost.",
         path.display(),
         key.fingerprint()
     );
     Ok(key)
+}
+
+pub fn random_key() -> anyhow::Result<MasterKey> {
+    let mut bytes = [0u8; 32];
+    getrandom_fill(&mut bytes)?;
+    Ok(MasterKey::from_bytes(bytes))
 }
 
 pub fn read(path: &Path) -> anyhow::Result<MasterKey> {

@@ -293,3 +293,67 @@ fn fairness_audit_on_a_csv_with_a_threshold_gate() {
     ]));
     assert!(err.contains("nope"), "{err}");
 }
+
+#[test]
+fn pii_is_encrypted_on_disk_and_the_key_rotates() {
+    let t = tempfile::tempdir().unwrap();
+    ok(sextant(t.path()).args([
+        "generate",
+        "--customers",
+        "30",
+        "--months",
+        "1",
+        "--out",
+        "bank",
+    ]));
+    ok(sextant(t.path()).args(["import", "bank", "bank", "--quiet"]));
+    let email = std::fs::read_to_string(t.path().join("bank/customers_full.csv")).unwrap();
+    let first_email = email
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .find(|f| f.contains('@'))
+        .unwrap()
+        .to_string();
+    let contains = |needle: &str| {
+        ["sextant.db", "sextant.db-wal"].iter().any(|f| {
+            std::fs::read(t.path().join(f))
+                .is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes()))
+        })
+    };
+    assert!(
+        !contains(&first_email),
+        "e-mail addresses are encrypted at rest"
+    );
+    let before = std::fs::read_to_string(t.path().join("sextant.enc.key")).unwrap();
+    let out = ok(sextant(t.path()).args(["keys", "rotate-encryption"]));
+    assert!(out.starts_with("re-encrypted 30 customers"), "{out}");
+    let after = std::fs::read_to_string(t.path().join("sextant.enc.key")).unwrap();
+    assert_ne!(before, after);
+    let retired: Vec<_> = std::fs::read_dir(t.path())
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.file_name().into_string().unwrap()))
+        .filter(|n| n.starts_with("sextant.enc.key.old."))
+        .collect();
+    assert_eq!(retired.len(), 1);
+    let export = ok(sextant(t.path()).args(["customer", "export", "1"]));
+    let v: serde_json::Value = serde_json::from_str(&export).unwrap();
+    assert_eq!(v["customer"]["name"], "Customer_1");
+    assert_eq!(v["customer"]["email"], first_email);
+    let erased = ok(sextant(t.path()).args(["customer", "erase", "1", "--yes"]));
+    assert!(erased.contains("the audit log keeps cust_"), "{erased}");
+    let err = fails(sextant(t.path()).args(["customer", "export", "1"]));
+    assert!(err.contains("no customer '1'"), "{err}");
+    ok(sextant(t.path()).args(["audit", "verify"]));
+    let audit = ok(sextant(t.path()).args(["audit", "export", "--from", "2000-01-01T00:00:00Z"]));
+    assert!(
+        audit.lines().any(|l| l.contains("\"dsr.erase\"")),
+        "{audit}"
+    );
+    assert!(
+        audit
+            .lines()
+            .any(|l| l.contains("\"keys.rotate_encryption\""))
+    );
+}

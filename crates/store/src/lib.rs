@@ -6,6 +6,7 @@
 //! and returns `sextant_core` types, which are valid by construction; it re-parses only what it
 //! reads back from the database (a failure there is [`StoreError::Corrupt`]).
 
+pub mod crypt;
 pub mod dsr;
 mod error;
 mod migrate;
@@ -22,7 +23,7 @@ pub use types::*;
 use async_trait::async_trait;
 use sextant_core::{
     Account, AuditEntry, AuditRecord, ConsentRecord, ConsentState, Customer, CustomerEvent,
-    CustomerId, CustomerMessage, Decision, Product, ProtectedAttributes, Transaction,
+    CustomerId, CustomerMessage, Decision, MessageId, Product, ProtectedAttributes, Transaction,
     TransactionId,
 };
 use std::sync::Arc;
@@ -92,6 +93,14 @@ pub trait Store: Send + Sync + 'static {
     async fn update_customer(&self, c: &Customer) -> Result<bool>;
     async fn get_protected(&self, id: &CustomerId) -> Result<Option<ProtectedAttributes>>;
     async fn list_messages(&self, id: &CustomerId) -> Result<Vec<CustomerMessage>>;
+    /// All messages in id order, strictly after `after` (for key rotation).
+    async fn scan_messages(
+        &self,
+        after: Option<&MessageId>,
+        limit: u32,
+    ) -> Result<Vec<CustomerMessage>>;
+    /// Replace a message's body (key rotation). False if unknown.
+    async fn set_message_body(&self, id: &MessageId, body: &str) -> Result<bool>;
     async fn list_events(&self, id: &CustomerId) -> Result<Vec<CustomerEvent>>;
     async fn list_decisions(&self, id: &CustomerId) -> Result<Vec<Decision>>;
     /// Delete every row held about the customer, in one transaction; rows deleted per table,

@@ -410,6 +410,35 @@ impl Store for PgStore {
         self.query(&sql, &[&id.as_str()], rows::message).await
     }
 
+    async fn scan_messages(
+        &self,
+        after: Option<&sextant_core::MessageId>,
+        limit: u32,
+    ) -> Result<Vec<CustomerMessage>> {
+        let sql = format!(
+            "SELECT {} FROM messages WHERE $1::text IS NULL OR id > $1 ORDER BY id LIMIT $2",
+            rows::MESSAGE_COLS
+        );
+        self.query(
+            &sql,
+            &[&after.map(|a| a.as_str()), &(limit as i64)],
+            rows::message,
+        )
+        .await
+    }
+
+    async fn set_message_body(&self, id: &sextant_core::MessageId, body: &str) -> Result<bool> {
+        let n = self
+            .client()
+            .await?
+            .execute(
+                "UPDATE messages SET body = $2 WHERE id = $1",
+                &[&id.as_str(), &body],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
     async fn list_events(&self, id: &CustomerId) -> Result<Vec<CustomerEvent>> {
         let sql = format!(
             "SELECT {} FROM events WHERE customer_id = $1 ORDER BY ts, id",

@@ -471,6 +471,33 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn scan_messages(
+        &self,
+        after: Option<&sextant_core::MessageId>,
+        limit: u32,
+    ) -> Result<Vec<CustomerMessage>> {
+        let after = after.map(|a| a.as_str().to_string());
+        self.read(move |c| {
+            let sql = format!(
+                "SELECT {} FROM messages WHERE ?1 IS NULL OR id > ?1 ORDER BY id LIMIT ?2",
+                rows::MESSAGE_COLS
+            );
+            collect(c, &sql, params![after, limit], rows::message)
+        })
+        .await
+    }
+
+    async fn set_message_body(&self, id: &sextant_core::MessageId, body: &str) -> Result<bool> {
+        let (id, body) = (id.as_str().to_string(), body.to_string());
+        self.write(move |c| {
+            Ok(c.execute(
+                "UPDATE messages SET body = ?2 WHERE id = ?1",
+                params![id, body],
+            )? == 1)
+        })
+        .await
+    }
+
     async fn list_events(&self, id: &CustomerId) -> Result<Vec<CustomerEvent>> {
         let id = id.as_str().to_string();
         self.read(move |c| {

@@ -1,0 +1,301 @@
+//! Encryption at rest for PII columns: a [`Store`] decorator that encrypts customer names,
+//! e-mail addresses, phone numbers and message bodies with AES-256-GCM on the way in and
+//! decrypts them on the way out, so neither backend ever sees the plaintext. Ids, amounts and
+//! categories stay in the clear (they are needed for joins and ranges, and are not contact data).
+//!
+//! Values written before encryption was enabled are read as they are and re-encrypted by
+//! [`rotate`]. Lookups by customer id are unaffected.
+
+use crate::{
+    ApiKeyRecord, Backend, Batch, IdempotentResponse, ImportRecord, ImportSink, RecordKind, Result,
+    RowReject, SpendGroup, SpendRowOwned, Store, StoreError, Table,
+};
+use async_trait::async_trait;
+use sextant_core::secrets::PiiCipher;
+use sextant_core::{
+    Account, AuditEntry, AuditRecord, ConsentRecord, ConsentState, Customer, CustomerEvent,
+    CustomerId, CustomerMessage, Decision, MessageId, Product, ProtectedAttributes, Transaction,
+    TransactionId,
+};
+use std::sync::Arc;
+
+/// The decorator. Holds the current key (and, during rotation, older ones for reading).
+pub struct EncryptedStore {
+    inner: Arc<dyn Store>,
+    cipher: PiiCipher,
+}
+
+impl EncryptedStore {
+    pub fn new(inner: Arc<dyn Store>, cipher: PiiCipher) -> Self {
+        Self { inner, cipher }
+    }
+}
+
+fn open_field(
+    cipher: &PiiCipher,
+    table: &'static str,
+    column: &'static str,
+    v: String,
+) -> Result<String> {
+    if PiiCipher::is_ciphertext(&v) {
+        cipher
+            .decrypt(&v)
+            .map_err(|e| StoreError::corrupt(table, column, e))
+    } else {
+        Ok(v) // written before encryption was enabled; `rotate` encrypts it
+    }
+}
+
+fn seal_customer(cipher: &PiiCipher, c: &mut Customer) {
+    c.name = cipher.encrypt(&c.name);
+    c.email = c.email.as_deref().map(|v| cipher.encrypt(v));
+    c.phone = c.phone.as_deref().map(|v| cipher.encrypt(v));
+}
+
+fn open_customer(cipher: &PiiCipher, mut c: Customer) -> Result<Customer> {
+    c.name = open_field(cipher, "customers", "name", c.name)?;
+    c.email = c
+        .email
+        .map(|v| open_field(cipher, "customers", "email", v))
+        .transpose()?;
+    c.phone = c
+        .phone
+        .map(|v| open_field(cipher, "customers", "phone", v))
+        .transpose()?;
+    Ok(c)
+}
+
+fn open_message(cipher: &PiiCipher, mut m: CustomerMessage) -> Result<CustomerMessage> {
+    m.body = open_field(cipher, "messages", "body", m.body)?;
+    Ok(m)
+}
+
+/// Re-encrypt every PII value under `to` (reading values sealed under any key `from` holds, or
+/// plaintext). Idempotent and resumable: run it again after an interruption. Returns the number
+/// of customers and messages rewritten.
+pub async fn rotate(inner: &dyn Store, from: &PiiCipher, to: &PiiCipher) -> Result<(u64, u64)> {
+    let (mut customers, mut messages) = (0u64, 0u64);
+    let mut after: Option<CustomerId> = None;
+    loop {
+        let page = inner.list_customers(after.as_ref(), 500).await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.id.clone());
+        for c in page {
+            let mut plain = open_customer(from, c)?;
+            seal_customer(to, &mut plain);
+            inner.update_customer(&plain).await?;
+            customers += 1;
+        }
+    }
+    let mut after: Option<MessageId> = None;
+    loop {
+        let page = inner.scan_messages(after.as_ref(), 500).await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.id.clone());
+        for m in page {
+            let body = open_field(from, "messages", "body", m.body)?;
+            inner.set_message_body(&m.id, &to.encrypt(&body)).await?;
+            messages += 1;
+        }
+    }
+    Ok((customers, messages))
+}
+
+/// Encrypts PII in batches on their way into the wrapped import.
+struct SealingSink {
+    inner: Box<dyn ImportSink>,
+    cipher: PiiCipher,
+}
+
+#[async_trait]
+impl ImportSink for SealingSink {
+    async fn write(&mut self, mut batch: Batch) -> Result<Vec<RowReject>> {
+        match &mut batch {
+            Batch::Customers(rows) => rows
+                .iter_mut()
+                .for_each(|(_, c, _)| seal_customer(&self.cipher, c)),
+            Batch::Messages(rows) => rows
+                .iter_mut()
+                .for_each(|(_, m)| m.body = self.cipher.encrypt(&m.body)),
+            _ => {}
+        }
+        self.inner.write(batch).await
+    }
+    async fn finish(&mut self) -> Result<Vec<RowReject>> {
+        self.inner.finish().await
+    }
+    async fn commit(self: Box<Self>, rejected: u64) -> Result<ImportRecord> {
+        self.inner.commit(rejected).await
+    }
+    async fn rollback(self: Box<Self>) -> Result<()> {
+        self.inner.rollback().await
+    }
+}
+
+#[async_trait]
+impl Store for EncryptedStore {
+    fn backend(&self) -> Backend {
+        self.inner.backend()
+    }
+    async fn ping(&self) -> Result<()> {
+        self.inner.ping().await
+    }
+    async fn get_customer(&self, id: &CustomerId) -> Result<Option<Customer>> {
+        self.inner
+            .get_customer(id)
+            .await?
+            .map(|c| open_customer(&self.cipher, c))
+            .transpose()
+    }
+    async fn list_customers(
+        &self,
+        after: Option<&CustomerId>,
+        limit: u32,
+    ) -> Result<Vec<Customer>> {
+        self.inner
+            .list_customers(after, limit)
+            .await?
+            .into_iter()
+            .map(|c| open_customer(&self.cipher, c))
+            .collect()
+    }
+    async fn count(&self, table: Table) -> Result<u64> {
+        self.inner.count(table).await
+    }
+    async fn list_accounts(&self, customer: &CustomerId) -> Result<Vec<Account>> {
+        self.inner.list_accounts(customer).await
+    }
+    async fn list_transactions(
+        &self,
+        customer: &CustomerId,
+        before: Option<(i64, TransactionId)>,
+        limit: u32,
+    ) -> Result<Vec<Transaction>> {
+        self.inner.list_transactions(customer, before, limit).await
+    }
+    async fn list_products(&self) -> Result<Vec<Product>> {
+        self.inner.list_products().await
+    }
+    async fn begin_import(&self, kind: RecordKind, source: &str) -> Result<Box<dyn ImportSink>> {
+        let inner = self.inner.begin_import(kind, source).await?;
+        Ok(Box::new(SealingSink {
+            inner,
+            cipher: self.cipher.clone(),
+        }))
+    }
+    async fn list_imports(&self, limit: u32) -> Result<Vec<ImportRecord>> {
+        self.inner.list_imports(limit).await
+    }
+    async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<()> {
+        self.inner.insert_api_key(key).await
+    }
+    async fn get_api_key(&self, id: &str) -> Result<Option<ApiKeyRecord>> {
+        self.inner.get_api_key(id).await
+    }
+    async fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>> {
+        self.inner.list_api_keys().await
+    }
+    async fn revoke_api_key(&self, id: &str, at: i64) -> Result<bool> {
+        self.inner.revoke_api_key(id, at).await
+    }
+    async fn idempotency_get(&self, scope: &str, key: &str) -> Result<Option<IdempotentResponse>> {
+        self.inner.idempotency_get(scope, key).await
+    }
+    async fn idempotency_put(
+        &self,
+        scope: &str,
+        key: &str,
+        resp: &IdempotentResponse,
+    ) -> Result<()> {
+        self.inner.idempotency_put(scope, key, resp).await
+    }
+    async fn append_consent(&self, rec: &ConsentRecord) -> Result<bool> {
+        self.inner.append_consent(rec).await
+    }
+    async fn consent_history(&self, id: &CustomerId) -> Result<Vec<ConsentRecord>> {
+        self.inner.consent_history(id).await
+    }
+    async fn do_not_sell(&self, id: &CustomerId) -> Result<Option<bool>> {
+        self.inner.do_not_sell(id).await
+    }
+    async fn set_do_not_sell(&self, id: &CustomerId, value: bool) -> Result<bool> {
+        self.inner.set_do_not_sell(id, value).await
+    }
+    async fn consent_state(&self, id: &CustomerId) -> Result<Option<ConsentState>> {
+        self.inner.consent_state(id).await
+    }
+    async fn update_customer(&self, c: &Customer) -> Result<bool> {
+        let mut sealed = c.clone();
+        seal_customer(&self.cipher, &mut sealed);
+        self.inner.update_customer(&sealed).await
+    }
+    async fn get_protected(&self, id: &CustomerId) -> Result<Option<ProtectedAttributes>> {
+        self.inner.get_protected(id).await
+    }
+    async fn list_messages(&self, id: &CustomerId) -> Result<Vec<CustomerMessage>> {
+        self.inner
+            .list_messages(id)
+            .await?
+            .into_iter()
+            .map(|m| open_message(&self.cipher, m))
+            .collect()
+    }
+    async fn scan_messages(
+        &self,
+        after: Option<&MessageId>,
+        limit: u32,
+    ) -> Result<Vec<CustomerMessage>> {
+        self.inner
+            .scan_messages(after, limit)
+            .await?
+            .into_iter()
+            .map(|m| open_message(&self.cipher, m))
+            .collect()
+    }
+    async fn set_message_body(&self, id: &MessageId, body: &str) -> Result<bool> {
+        self.inner
+            .set_message_body(id, &self.cipher.encrypt(body))
+            .await
+    }
+    async fn list_events(&self, id: &CustomerId) -> Result<Vec<CustomerEvent>> {
+        self.inner.list_events(id).await
+    }
+    async fn list_decisions(&self, id: &CustomerId) -> Result<Vec<Decision>> {
+        self.inner.list_decisions(id).await
+    }
+    async fn erase_customer(&self, id: &CustomerId) -> Result<Option<Vec<(String, u64)>>> {
+        self.inner.erase_customer(id).await
+    }
+    async fn offer_outcomes(&self) -> Result<Vec<(ProtectedAttributes, bool)>> {
+        self.inner.offer_outcomes().await
+    }
+    async fn spend_rows(&self, group: SpendGroup) -> Result<Vec<SpendRowOwned>> {
+        self.inner.spend_rows(group).await
+    }
+    async fn privacy_charge(
+        &self,
+        analyst: &str,
+        epsilon: u64,
+        budget: u64,
+        query: &str,
+    ) -> Result<Result<u64, u64>> {
+        self.inner
+            .privacy_charge(analyst, epsilon, budget, query)
+            .await
+    }
+    async fn append_audit(&self, record: AuditRecord) -> Result<AuditEntry> {
+        self.inner.append_audit(record).await
+    }
+    async fn audit_entries(&self, after: i64, limit: u32) -> Result<Vec<AuditEntry>> {
+        self.inner.audit_entries(after, limit).await
+    }
+    async fn audit_range(
+        &self,
+        from: i64,
+        to: i64,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>> {
+        self.inner.audit_range(from, to, after, limit).await
+    }
+}
