@@ -43,6 +43,8 @@ pub enum ApiError {
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]
+    ConsentRequired(#[from] sextant_core::ConsentRefused),
+    #[error("{0}")]
     TooMany(String),
     #[error("{0}")]
     Unavailable(String),
@@ -95,6 +97,11 @@ impl IntoResponse for ApiError {
                 "Invalid request",
             ),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
+            ApiError::ConsentRequired(_) => (
+                StatusCode::FORBIDDEN,
+                "consent-required",
+                "Consent required",
+            ),
             ApiError::TooMany(_) => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "budget-exhausted",

@@ -24,6 +24,7 @@ use utoipa::{Modify, OpenApi};
         crate::routes::privacy::erase,
         crate::routes::audit::list,
         crate::routes::reports::spend,
+        crate::routes::reports::peers,
     ),
     components(schemas(crate::error::Problem, crate::error::FieldProblem)),
     modifiers(&ApiKeyAuth),

@@ -422,7 +422,64 @@ async fn private_reports_charge_a_budget(db: TestDb) {
     );
 }
 
+async fn peer_comparison_needs_personalization_consent(db: TestDb) {
+    let app = spawn(db).await;
+    let own = app.key(Role::Customer, Some("1")).await;
+    let (s, v) = app.get("/v1/customers/1/peers", Some(&own)).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_eq!(v["type"], "https://sextant.dev/problems/consent-required");
+    assert_eq!(
+        v["detail"],
+        "the customer has not consented to personalization"
+    );
+    let grant = json!({"consents": {"personalization": true}});
+    assert_eq!(
+        app.send(Method::PUT, "/v1/customers/1/consents", &own, Some(&grant))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let (s, first) = app.get("/v1/customers/1/peers", Some(&own)).await;
+    assert_eq!(s, StatusCode::OK, "consent takes effect at once: {first}");
+    assert_eq!(first["peer_group"], "Moderate");
+    let items = first["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(
+        (
+            items[0]["category"].clone(),
+            items[0]["your_spend_minor"].clone()
+        ),
+        (json!("groceries"), json!(1500))
+    );
+    // With three customers the peer figure is mostly noise: withheld, or a clamped noisy mean.
+    let peers = &items[0]["peers_mean_minor"];
+    assert!(
+        peers.is_null() || (0.0..=2_000_000.0).contains(&peers.as_f64().unwrap()),
+        "{peers}"
+    );
+    let (_, second) = app.get("/v1/customers/1/peers", Some(&own)).await;
+    assert_eq!(first, second, "one release per period, reused");
+    let withdraw = json!({"consents": {"personalization": false}});
+    app.send(
+        Method::PUT,
+        "/v1/customers/1/consents",
+        &own,
+        Some(&withdraw),
+    )
+    .await;
+    assert_eq!(
+        app.get("/v1/customers/1/peers", Some(&own)).await.0,
+        StatusCode::FORBIDDEN,
+        "withdrawal takes effect at once"
+    );
+    assert_eq!(
+        app.get("/v1/customers/2/peers", Some(&own)).await.0,
+        StatusCode::FORBIDDEN
+    );
+}
+
 on_both_backends!(
+    peer_comparison_needs_personalization_consent,
     private_reports_charge_a_budget,
     consent_changes_take_effect_with_history_and_audit,
     export_and_rectify,

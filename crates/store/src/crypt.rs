@@ -283,6 +283,15 @@ impl Store for EncryptedStore {
             .privacy_charge(analyst, epsilon, budget, query)
             .await
     }
+    async fn customer_spend(&self, id: &CustomerId) -> Result<Vec<(String, i64)>> {
+        self.inner.customer_spend(id).await
+    }
+    async fn dp_release_get(&self, key: &str) -> Result<Option<String>> {
+        self.inner.dp_release_get(key).await
+    }
+    async fn dp_release_put(&self, key: &str, epsilon: u64, body: &str) -> Result<String> {
+        self.inner.dp_release_put(key, epsilon, body).await
+    }
     async fn append_audit(&self, record: AuditRecord) -> Result<AuditEntry> {
         self.inner.append_audit(record).await
     }

@@ -123,6 +123,13 @@ pub trait Store: Send + Sync + 'static {
         query: &str,
     ) -> Result<Result<u64, u64>>;
 
+    /// One customer's debit totals by category (the same definition as `spend_rows`).
+    async fn customer_spend(&self, id: &CustomerId) -> Result<Vec<(String, i64)>>;
+    /// A stored differentially private release, by key.
+    async fn dp_release_get(&self, key: &str) -> Result<Option<String>>;
+    /// Store a release unless one exists for the key; returns the stored body (the first one wins).
+    async fn dp_release_put(&self, key: &str, epsilon: u64, body: &str) -> Result<String>;
+
     /// Append to the hash-chained audit log (serialised: one writer at a time).
     async fn append_audit(&self, record: AuditRecord) -> Result<AuditEntry>;
     /// Entries with `seq > after`, in order.

@@ -545,6 +545,35 @@ impl Store for PgStore {
         }
     }
 
+    async fn customer_spend(&self, id: &CustomerId) -> Result<Vec<(String, i64)>> {
+        self.query(rows::CUSTOMER_SPEND, &[&id.as_str()], rows::category_spend)
+            .await
+    }
+
+    async fn dp_release_get(&self, key: &str) -> Result<Option<String>> {
+        let row = self
+            .client()
+            .await?
+            .query_opt("SELECT body FROM dp_releases WHERE key = $1", &[&key])
+            .await?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    async fn dp_release_put(&self, key: &str, epsilon: u64, body: &str) -> Result<String> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO dp_releases (key, released_at, epsilon_micros, body) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (key) DO NOTHING",
+                &[&key, &now_micros(), &(epsilon as i64), &body],
+            )
+            .await?;
+        Ok(client
+            .query_one("SELECT body FROM dp_releases WHERE key = $1", &[&key])
+            .await?
+            .get(0))
+    }
+
     async fn append_audit(&self, record: AuditRecord) -> Result<AuditEntry> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;

@@ -386,6 +386,19 @@ pub(crate) fn spend_rows_sql(group: crate::SpendGroup) -> String {
     )
 }
 
+/// One customer's debits per category (same filters as `spend_rows_sql`).
+pub(crate) const CUSTOMER_SPEND: &str = "SELECT category, CAST(SUM(-amount_minor) AS BIGINT) FROM transactions \
+     WHERE customer_id = $1 AND amount_minor < 0 AND status = 'approved' \
+     AND category NOT IN ('transfer', 'savings', 'loan_repayment') GROUP BY category ORDER BY category";
+
+pub(crate) fn category_spend(row: &dyn Cells) -> Result<(String, i64)> {
+    let r = Reader {
+        row,
+        table: "transactions",
+    };
+    Ok((r.text(0, "category")?, r.int(1, "spend")?))
+}
+
 pub(crate) fn spend_row(row: &dyn Cells) -> Result<crate::SpendRowOwned> {
     let r = Reader {
         row,

@@ -604,6 +604,45 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn customer_spend(&self, id: &CustomerId) -> Result<Vec<(String, i64)>> {
+        let id = id.as_str().to_string();
+        self.read(move |c| {
+            collect(
+                c,
+                &rows::CUSTOMER_SPEND.replace("$1", "?1"),
+                [id],
+                rows::category_spend,
+            )
+        })
+        .await
+    }
+
+    async fn dp_release_get(&self, key: &str) -> Result<Option<String>> {
+        let key = key.to_string();
+        self.read(move |c| {
+            Ok(
+                c.query_row("SELECT body FROM dp_releases WHERE key = ?1", [key], |r| {
+                    r.get(0)
+                })
+                .optional()?,
+            )
+        })
+        .await
+    }
+
+    async fn dp_release_put(&self, key: &str, epsilon: u64, body: &str) -> Result<String> {
+        let (key, body) = (key.to_string(), body.to_string());
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO dp_releases (key, released_at, epsilon_micros, body) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (key) DO NOTHING",
+                params![key, now_micros(), epsilon as i64, body],
+            )?;
+            Ok(c.query_row("SELECT body FROM dp_releases WHERE key = ?1", [key], |r| r.get(0))?)
+        })
+        .await
+    }
+
     async fn append_audit(&self, record: AuditRecord) -> Result<AuditEntry> {
         self.write(move |c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;

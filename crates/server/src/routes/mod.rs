@@ -46,6 +46,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/customers/{id}/export", get(privacy::export))
         .route("/v1/audit", get(audit::list))
         .route("/v1/reports/spend", get(reports::spend))
+        .route("/v1/customers/{id}/peers", get(reports::peers))
         .route("/v1/customers/{id}/accounts", get(customers::accounts))
         .route("/v1/customers/{id}/transactions", get(transactions::list))
         .route("/v1/transactions", post(transactions::create))

@@ -9,3 +9,11 @@ CREATE TABLE privacy_ledger (
     query TEXT NOT NULL
 );
 CREATE INDEX privacy_ledger_analyst ON privacy_ledger (analyst);
+-- Differentially private releases computed once per period and reused (re-releasing the same
+-- statistic would spend privacy budget again).
+CREATE TABLE dp_releases (
+    key TEXT PRIMARY KEY,
+    released_at BIGINT NOT NULL,
+    epsilon_micros BIGINT NOT NULL,
+    body TEXT NOT NULL
+);
