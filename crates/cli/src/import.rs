@@ -18,6 +18,7 @@ pub enum KindArg {
     Products,
     Messages,
     Events,
+    Consents,
     /// A directory written by `sextant generate`.
     Bank,
 }
@@ -58,6 +59,7 @@ pub async fn run(cfg: &Config, args: &ImportArgs) -> anyhow::Result<()> {
         KindArg::Products => RecordKind::Products,
         KindArg::Messages => RecordKind::Messages,
         KindArg::Events => RecordKind::Events,
+        KindArg::Consents => RecordKind::Consents,
         KindArg::Bank => return import_bank(store.as_ref(), &args.path, &opts, args.quiet).await,
     };
     import_one(store.as_ref(), kind, &args.path, &opts, args.quiet).await?;
@@ -84,10 +86,14 @@ pub fn bank_files(dir: &Path) -> anyhow::Result<Vec<(RecordKind, PathBuf)>> {
         (RecordKind::Transactions, "transactions.csv"),
         (RecordKind::Messages, "messages.csv"),
         (RecordKind::Events, "events.csv"),
+        (RecordKind::Consents, "consents.csv"),
     ];
     let mut out = Vec::new();
     for (kind, name) in plan {
         let p = dir.join(name);
+        if !p.exists() && kind == RecordKind::Consents {
+            continue; // banks generated before consents were part of the synthetic bank
+        }
         if !p.exists() {
             bail!("{} is missing {name}", dir.display());
         }

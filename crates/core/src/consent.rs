@@ -39,13 +39,24 @@ pub struct ConsentState {
 
 impl ConsentState {
     /// Fold a history (any order) into the current state.
-    pub fn from_history(history: &[ConsentRecord], do_not_sell: bool) -> Self {
+    ///
+    /// `defaults` are the purposes the bank has declared another legal basis for (e.g.
+    /// legitimate interest): granted until the customer objects. With no defaults Sextant is
+    /// purely opt-in.
+    pub fn from_history(
+        history: &[ConsentRecord],
+        do_not_sell: bool,
+        defaults: &[ConsentPurpose],
+    ) -> Self {
         let mut sorted: Vec<&ConsentRecord> = history.iter().collect();
         sorted.sort_by_key(|r| r.at);
         let mut s = ConsentState {
             do_not_sell,
             ..Default::default()
         };
+        for p in defaults {
+            *s.slot(*p) = true;
+        }
         for r in sorted {
             *s.slot(r.purpose) = r.granted;
         }
@@ -111,7 +122,7 @@ mod tests {
             rec(ConsentPurpose::Marketing, false, 20),
             rec(ConsentPurpose::Profiling, true, 5),
         ];
-        let s = ConsentState::from_history(&h, false);
+        let s = ConsentState::from_history(&h, false, &[]);
         assert!(!s.allows(ConsentPurpose::Marketing));
         assert!(s.allows(ConsentPurpose::Profiling));
         assert!(
@@ -127,9 +138,17 @@ mod tests {
     }
 
     #[test]
+    fn declared_defaults_hold_until_the_customer_objects() {
+        let d = [ConsentPurpose::Profiling];
+        assert!(ConsentState::from_history(&[], false, &d).allows(ConsentPurpose::Profiling));
+        let h = [rec(ConsentPurpose::Profiling, false, 1)];
+        assert!(!ConsentState::from_history(&h, false, &d).allows(ConsentPurpose::Profiling));
+    }
+
+    #[test]
     fn do_not_sell_overrides_data_sharing() {
         let h = [rec(ConsentPurpose::DataSharing, true, 1)];
-        assert!(ConsentState::from_history(&h, false).allows(ConsentPurpose::DataSharing));
-        assert!(!ConsentState::from_history(&h, true).allows(ConsentPurpose::DataSharing));
+        assert!(ConsentState::from_history(&h, false, &[]).allows(ConsentPurpose::DataSharing));
+        assert!(!ConsentState::from_history(&h, true, &[]).allows(ConsentPurpose::DataSharing));
     }
 }

@@ -74,6 +74,8 @@ string_id!(/// A customer event (impression, click, accept, dismiss, survey).
     EventId);
 string_id!(/// A customer message (chat, email, complaint).
     MessageId);
+string_id!(/// A consent record, as the bank's consent system identifies it.
+    ConsentId);
 string_id!(/// A decision Sextant made and showed (a next best action, an insight, an answer).
     DecisionId);
 

@@ -84,6 +84,7 @@ pub fn columns(kind: RecordKind) -> (&'static [&'static str], &'static [&'static
             &["event_id", "customer_id", "timestamp", "kind"],
             &["product_id", "decision_id", "value"],
         ),
+        RecordKind::Consents => (&["consent_id", "customer_id", "purpose", "granted", "at"], &["source"]),
     }
 }
 
@@ -95,6 +96,7 @@ pub enum Row {
     Product(Product),
     Message(CustomerMessage),
     Event(CustomerEvent),
+    Consent(sextant_store::ConsentImport),
 }
 
 impl Row {
@@ -106,6 +108,7 @@ impl Row {
             (Row::Product(p), Batch::Products(v)) => v.push((line, p)),
             (Row::Message(m), Batch::Messages(v)) => v.push((line, m)),
             (Row::Event(e), Batch::Events(v)) => v.push((line, e)),
+            (Row::Consent(c), Batch::Consents(v)) => v.push((line, c)),
             _ => unreachable!("row kind always matches the batch kind"),
         }
     }
@@ -119,6 +122,7 @@ pub(crate) fn empty_batch(kind: RecordKind, cap: usize) -> Batch {
         RecordKind::Products => Batch::Products(Vec::with_capacity(cap)),
         RecordKind::Messages => Batch::Messages(Vec::with_capacity(cap)),
         RecordKind::Events => Batch::Events(Vec::with_capacity(cap)),
+        RecordKind::Consents => Batch::Consents(Vec::with_capacity(cap)),
     }
 }
 
@@ -314,6 +318,16 @@ pub fn parse_row(kind: RecordKind, f: &dyn Fields, line: u64) -> Result<Row, Row
             })?,
             body: g.text("body", text::MAX_TEXT_BYTES)?,
             sentiment: None,
+        }),
+        RecordKind::Consents => Row::Consent(sextant_store::ConsentImport {
+            id: g.parse("consent_id", |s| sextant_core::ids::ConsentId::parse(s).map(String::from))?,
+            record: ConsentRecord {
+                customer_id: g.parse("customer_id", CustomerId::parse)?,
+                purpose: g.parse("purpose", str::parse)?,
+                granted: g.parse("granted", parse_bool)?,
+                at: g.parse("at", parse_timestamp)?,
+                source: g.opt_text("source", 64)?.unwrap_or_else(|| "import".into()),
+            },
         }),
         RecordKind::Events => {
             let kind: EventKind = g.parse("kind", str::parse)?;

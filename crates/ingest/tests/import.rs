@@ -332,7 +332,36 @@ async fn cursor_pagination_is_stable(db: TestDb) {
     assert!(seen.windows(2).all(|w| w[0] < w[1]));
 }
 
+async fn consents_import_with_history(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    seeded(&db, &dir).await;
+    let content = "consent_id,customer_id,purpose,granted,at,source\n\
+         k1,1,marketing,true,2026-01-01T00:00:00Z,crm\n\
+         k2,1,marketing,false,2026-02-01T00:00:00Z,\n\
+         k3,2,profiling,yes,2026-01-01T00:00:00Z,crm\n";
+    let path = file(&dir, "k.csv", content);
+    let first = import(&db, RecordKind::Consents, &path).await.unwrap().import.unwrap();
+    let again = import(&db, RecordKind::Consents, &path).await.unwrap().import.unwrap();
+    assert_eq!((first.rows_new, again.rows_new), (3, 0));
+    let id = CustomerId::parse("1").unwrap();
+    let history = db.store.consent_history(&id).await.unwrap();
+    assert_eq!(history.len(), 2);
+    assert_eq!(history[1].source, "import");
+    let state = db.store.consent_state(&id, &[]).await.unwrap().unwrap();
+    assert!(!state.marketing, "the latest record wins");
+    let bad = "consent_id,customer_id,purpose,granted,at\nk9,1,spam,true,2026-01-01T00:00:00Z\nk10,9,marketing,maybe,2026-01-01T00:00:00Z\nk11,9,marketing,true,2026-01-01T00:00:00Z\n";
+    let errors = rejected(&db, RecordKind::Consents, &file(&dir, "b.csv", bad)).await;
+    assert_eq!(
+        errors,
+        [
+            "line 2, column purpose: unknown consent purpose 'spam': expected one of personalization, marketing, profiling, automated_decisions, data_sharing",
+            "line 3, column granted: 'maybe' is not true or false",
+        ]
+    );
+}
+
 on_both_backends!(
+    consents_import_with_history,
     seed_002_schema_imports_unchanged,
     re_import_is_idempotent,
     every_bad_customer_row_is_named,

@@ -13,9 +13,9 @@ use crate::{
 use async_trait::async_trait;
 use sextant_core::secrets::PiiCipher;
 use sextant_core::{
-    Account, AuditEntry, AuditRecord, ConsentRecord, ConsentState, Customer, CustomerEvent,
-    CustomerId, CustomerMessage, Decision, MessageId, Product, ProtectedAttributes, Transaction,
-    TransactionId,
+    Account, AuditEntry, AuditRecord, ConsentPurpose, ConsentRecord, ConsentState, Customer,
+    CustomerEvent, CustomerId, CustomerMessage, Decision, MessageId, Product, ProtectedAttributes,
+    Transaction, TransactionId,
 };
 use std::sync::Arc;
 
@@ -221,8 +221,12 @@ impl Store for EncryptedStore {
     async fn set_do_not_sell(&self, id: &CustomerId, value: bool) -> Result<bool> {
         self.inner.set_do_not_sell(id, value).await
     }
-    async fn consent_state(&self, id: &CustomerId) -> Result<Option<ConsentState>> {
-        self.inner.consent_state(id).await
+    async fn consent_state(
+        &self,
+        id: &CustomerId,
+        defaults: &[ConsentPurpose],
+    ) -> Result<Option<ConsentState>> {
+        self.inner.consent_state(id, defaults).await
     }
     async fn update_customer(&self, c: &Customer) -> Result<bool> {
         let mut sealed = c.clone();
@@ -291,6 +295,47 @@ impl Store for EncryptedStore {
     }
     async fn dp_release_put(&self, key: &str, epsilon: u64, body: &str) -> Result<String> {
         self.inner.dp_release_put(key, epsilon, body).await
+    }
+    async fn put_features(&self, rows: &[crate::FeatureRow]) -> Result<()> {
+        self.inner.put_features(rows).await
+    }
+    async fn get_features(&self, id: &CustomerId) -> Result<Option<crate::FeatureRow>> {
+        self.inner.get_features(id).await
+    }
+    async fn scan_features(
+        &self,
+        version: i64,
+        after: Option<&CustomerId>,
+        limit: u32,
+    ) -> Result<Vec<crate::FeatureRow>> {
+        self.inner.scan_features(version, after, limit).await
+    }
+    async fn delete_profiling(&self, id: &CustomerId) -> Result<()> {
+        self.inner.delete_profiling(id).await
+    }
+    async fn save_segment_model(&self, m: &crate::SegmentModelRecord) -> Result<i64> {
+        self.inner.save_segment_model(m).await
+    }
+    async fn segment_model(
+        &self,
+        version: Option<i64>,
+    ) -> Result<Option<crate::SegmentModelRecord>> {
+        self.inner.segment_model(version).await
+    }
+    async fn list_segment_models(&self) -> Result<Vec<crate::SegmentModelRecord>> {
+        self.inner.list_segment_models().await
+    }
+    async fn promote_segment_model(&self, version: i64) -> Result<bool> {
+        self.inner.promote_segment_model(version).await
+    }
+    async fn put_segments(&self, rows: &[crate::SegmentRow]) -> Result<()> {
+        self.inner.put_segments(rows).await
+    }
+    async fn get_segment(&self, id: &CustomerId) -> Result<Option<crate::SegmentRow>> {
+        self.inner.get_segment(id).await
+    }
+    async fn segment_sizes(&self, model_version: i64) -> Result<Vec<(String, u64)>> {
+        self.inner.segment_sizes(model_version).await
     }
     async fn append_audit(&self, record: AuditRecord) -> Result<AuditEntry> {
         self.inner.append_audit(record).await

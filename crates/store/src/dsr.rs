@@ -24,10 +24,25 @@ pub struct CustomerExport {
     pub events: Vec<CustomerEvent>,
     /// Decisions with their explanations and versions.
     pub decisions: Vec<Decision>,
+    /// The customer's feature vector (profiling), as stored.
+    #[schema(value_type = Option<Object>)]
+    pub features: Option<serde_json::Value>,
+    /// The customer's segment (profiling).
+    pub segment: Option<ExportedSegment>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ExportedSegment {
+    pub model_version: i64,
+    pub segment_id: String,
 }
 
 /// Gather the export; `None` if the customer is unknown.
-pub async fn export_customer(store: &dyn Store, id: &CustomerId) -> Result<Option<CustomerExport>> {
+pub async fn export_customer(
+    store: &dyn Store,
+    id: &CustomerId,
+    consent_defaults: &[sextant_core::ConsentPurpose],
+) -> Result<Option<CustomerExport>> {
     let Some(customer) = store.get_customer(id).await? else {
         return Ok(None);
     };
@@ -48,13 +63,24 @@ pub async fn export_customer(store: &dyn Store, id: &CustomerId) -> Result<Optio
     Ok(Some(CustomerExport {
         exported_at: chrono::Utc::now(),
         protected_attributes: store.get_protected(id).await?,
-        consents: store.consent_state(id).await?.unwrap_or_default(),
+        consents: store
+            .consent_state(id, consent_defaults)
+            .await?
+            .unwrap_or_default(),
         consent_history: store.consent_history(id).await?,
         accounts: store.list_accounts(id).await?,
         transactions,
         messages: store.list_messages(id).await?,
         events: store.list_events(id).await?,
         decisions: store.list_decisions(id).await?,
+        features: match store.get_features(id).await? {
+            Some(f) => serde_json::from_str(&f.vector).ok(),
+            None => None,
+        },
+        segment: store.get_segment(id).await?.map(|s| ExportedSegment {
+            model_version: s.model_version,
+            segment_id: s.segment_id,
+        }),
         customer,
     }))
 }

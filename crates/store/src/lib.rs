@@ -22,9 +22,9 @@ pub use types::*;
 
 use async_trait::async_trait;
 use sextant_core::{
-    Account, AuditEntry, AuditRecord, ConsentRecord, ConsentState, Customer, CustomerEvent,
-    CustomerId, CustomerMessage, Decision, MessageId, Product, ProtectedAttributes, Transaction,
-    TransactionId,
+    Account, AuditEntry, AuditRecord, ConsentPurpose, ConsentRecord, ConsentState, Customer,
+    CustomerEvent, CustomerId, CustomerMessage, Decision, MessageId, Product, ProtectedAttributes,
+    Transaction, TransactionId,
 };
 use std::sync::Arc;
 
@@ -79,14 +79,19 @@ pub trait Store: Send + Sync + 'static {
     async fn do_not_sell(&self, id: &CustomerId) -> Result<Option<bool>>;
     /// False if the customer is unknown.
     async fn set_do_not_sell(&self, id: &CustomerId, value: bool) -> Result<bool>;
-    /// Current consents; `None` if the customer is unknown.
-    async fn consent_state(&self, id: &CustomerId) -> Result<Option<ConsentState>> {
+    /// Current consents, with the operator's declared `defaults`; `None` if the customer is unknown.
+    async fn consent_state(
+        &self,
+        id: &CustomerId,
+        defaults: &[ConsentPurpose],
+    ) -> Result<Option<ConsentState>> {
         let Some(dns) = self.do_not_sell(id).await? else {
             return Ok(None);
         };
         Ok(Some(ConsentState::from_history(
             &self.consent_history(id).await?,
             dns,
+            defaults,
         )))
     }
     /// Rectify a profile in place. False if the customer is unknown.
@@ -129,6 +134,29 @@ pub trait Store: Send + Sync + 'static {
     async fn dp_release_get(&self, key: &str) -> Result<Option<String>>;
     /// Store a release unless one exists for the key; returns the stored body (the first one wins).
     async fn dp_release_put(&self, key: &str, epsilon: u64, body: &str) -> Result<String>;
+
+    /// Upsert feature vectors, all in one transaction.
+    async fn put_features(&self, rows: &[FeatureRow]) -> Result<()>;
+    async fn get_features(&self, id: &CustomerId) -> Result<Option<FeatureRow>>;
+    /// Feature rows of one version in customer-id order, strictly after `after`.
+    async fn scan_features(
+        &self,
+        version: i64,
+        after: Option<&CustomerId>,
+        limit: u32,
+    ) -> Result<Vec<FeatureRow>>;
+    /// Remove a customer's profiling outputs (features, segment): profiling consent withdrawn.
+    async fn delete_profiling(&self, id: &CustomerId) -> Result<()>;
+    /// Store a new segment model (not promoted); returns its version.
+    async fn save_segment_model(&self, m: &SegmentModelRecord) -> Result<i64>;
+    /// A model by version, or the promoted one for `None`.
+    async fn segment_model(&self, version: Option<i64>) -> Result<Option<SegmentModelRecord>>;
+    async fn list_segment_models(&self) -> Result<Vec<SegmentModelRecord>>;
+    /// Make `version` the one serving uses. False if there is no such model.
+    async fn promote_segment_model(&self, version: i64) -> Result<bool>;
+    async fn put_segments(&self, rows: &[SegmentRow]) -> Result<()>;
+    async fn get_segment(&self, id: &CustomerId) -> Result<Option<SegmentRow>>;
+    async fn segment_sizes(&self, model_version: i64) -> Result<Vec<(String, u64)>>;
 
     /// Append to the hash-chained audit log (serialised: one writer at a time).
     async fn append_audit(&self, record: AuditRecord) -> Result<AuditEntry>;

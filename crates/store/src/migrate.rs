@@ -21,6 +21,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0002_trust.sql"),
         postgres: include_str!("../migrations/postgres/0002_trust.sql"),
     },
+    Migration {
+        version: 3,
+        name: "intelligence",
+        sqlite: include_str!("../migrations/sqlite/0003_intelligence.sql"),
+        postgres: include_str!("../migrations/postgres/0003_intelligence.sql"),
+    },
 ];
 
 pub(crate) const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)";

@@ -574,6 +574,167 @@ impl Store for PgStore {
             .get(0))
     }
 
+    async fn put_features(&self, rows: &[crate::FeatureRow]) -> Result<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let stmt = tx.prepare(rows::sql::UPSERT_FEATURES).await?;
+        for r in rows {
+            tx.execute(
+                &stmt,
+                &[
+                    &r.customer_id.as_str(),
+                    &r.version,
+                    &r.computed_at,
+                    &r.vector,
+                ],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_features(&self, id: &CustomerId) -> Result<Option<crate::FeatureRow>> {
+        Ok(self
+            .query(rows::sql::GET_FEATURES, &[&id.as_str()], rows::feature_row)
+            .await?
+            .pop())
+    }
+
+    async fn scan_features(
+        &self,
+        version: i64,
+        after: Option<&CustomerId>,
+        limit: u32,
+    ) -> Result<Vec<crate::FeatureRow>> {
+        self.query(
+            rows::sql::SCAN_FEATURES,
+            &[&version, &after.map(|a| a.as_str()), &(limit as i64)],
+            rows::feature_row,
+        )
+        .await
+    }
+
+    async fn delete_profiling(&self, id: &CustomerId) -> Result<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        tx.execute(
+            "DELETE FROM features WHERE customer_id = $1",
+            &[&id.as_str()],
+        )
+        .await?;
+        tx.execute(
+            "DELETE FROM customer_segments WHERE customer_id = $1",
+            &[&id.as_str()],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn save_segment_model(&self, m: &crate::SegmentModelRecord) -> Result<i64> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        tx.execute("LOCK TABLE segment_models IN SHARE ROW EXCLUSIVE MODE", &[])
+            .await?;
+        let version: i64 = tx
+            .query_one(rows::sql::NEXT_MODEL_VERSION, &[])
+            .await?
+            .get(0);
+        tx.execute(
+            rows::sql::INSERT_MODEL,
+            &[
+                &version,
+                &m.created_at,
+                &m.feature_version,
+                &m.trained_on,
+                &m.data_hash,
+                &m.model,
+            ],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(version)
+    }
+
+    async fn segment_model(
+        &self,
+        version: Option<i64>,
+    ) -> Result<Option<crate::SegmentModelRecord>> {
+        let sql = format!(
+            "SELECT {} FROM segment_models WHERE ($1::bigint IS NULL AND promoted = 1) OR version = $1",
+            rows::SEGMENT_MODEL_COLS
+        );
+        Ok(self
+            .query(&sql, &[&version], rows::segment_model)
+            .await?
+            .pop())
+    }
+
+    async fn list_segment_models(&self) -> Result<Vec<crate::SegmentModelRecord>> {
+        let sql = format!(
+            "SELECT {} FROM segment_models ORDER BY version",
+            rows::SEGMENT_MODEL_COLS
+        );
+        self.query(&sql, &[], rows::segment_model).await
+    }
+
+    async fn promote_segment_model(&self, version: i64) -> Result<bool> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        if tx
+            .query_opt(
+                "SELECT version FROM segment_models WHERE version = $1 FOR UPDATE",
+                &[&version],
+            )
+            .await?
+            .is_none()
+        {
+            return Ok(false);
+        }
+        tx.execute(rows::sql::UNPROMOTE, &[]).await?;
+        tx.execute(rows::sql::PROMOTE, &[&version]).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn put_segments(&self, rows: &[crate::SegmentRow]) -> Result<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let stmt = tx.prepare(rows::sql::UPSERT_SEGMENT).await?;
+        for r in rows {
+            tx.execute(
+                &stmt,
+                &[
+                    &r.customer_id.as_str(),
+                    &r.model_version,
+                    &r.segment_id,
+                    &r.distance,
+                    &r.assigned_at,
+                ],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_segment(&self, id: &CustomerId) -> Result<Option<crate::SegmentRow>> {
+        Ok(self
+            .query(rows::sql::GET_SEGMENT, &[&id.as_str()], rows::segment_row)
+            .await?
+            .pop())
+    }
+
+    async fn segment_sizes(&self, model_version: i64) -> Result<Vec<(String, u64)>> {
+        self.query(
+            rows::sql::SEGMENT_SIZES,
+            &[&model_version],
+            rows::segment_size,
+        )
+        .await
+    }
+
     async fn append_audit(&self, record: AuditRecord) -> Result<AuditEntry> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
@@ -715,6 +876,18 @@ fn spec(kind: RecordKind) -> Spec {
             copy_columns: "id, customer_id, ts, kind, product_id, decision_id, value, line",
             id_name: "event_id",
             order: "customer_id, ts",
+            reference_check: Some(
+                "DELETE FROM stage s WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.id = s.customer_id) \
+                 RETURNING line, 'customer_id', 'customer ''' || customer_id || ''' does not exist'",
+            ),
+        },
+        RecordKind::Consents => Spec {
+            table: "consents",
+            columns: "id, customer_id, purpose, granted, at, source",
+            stage_columns: "id TEXT, customer_id TEXT, purpose TEXT, granted BIGINT, at BIGINT, source TEXT",
+            copy_columns: "id, customer_id, purpose, granted, at, source, line",
+            id_name: "consent_id",
+            order: "customer_id, at",
             reference_check: Some(
                 "DELETE FROM stage s WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.id = s.customer_id) \
                  RETURNING line, 'customer_id', 'customer ''' || customer_id || ''' does not exist'",
@@ -872,6 +1045,17 @@ fn encode(batch: &Batch) -> BytesMut {
                     .text(e.product_id.as_ref().map(|p| p.as_str()))
                     .text(e.decision_id.as_ref().map(|d| d.as_str()))
                     .int(e.value.map(i64::from))
+                    .end(*line);
+            }
+        }
+        Batch::Consents(rows) => {
+            for (line, c) in rows {
+                w.text(Some(&c.id))
+                    .text(Some(c.record.customer_id.as_str()))
+                    .text(Some(c.record.purpose.as_str()))
+                    .int(Some(c.record.granted as i64))
+                    .int(Some(c.record.at.timestamp_micros()))
+                    .text(Some(&c.record.source))
                     .end(*line);
             }
         }

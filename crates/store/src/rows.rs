@@ -353,6 +353,8 @@ pub(crate) fn protected(row: &dyn Cells) -> Result<sextant_core::ProtectedAttrib
 
 /// Tables holding a customer's rows, children first: the order erasure deletes in.
 pub(crate) const CUSTOMER_TABLES: &[(&str, &str)] = &[
+    ("features", "customer_id"),
+    ("customer_segments", "customer_id"),
     ("transactions", "customer_id"),
     ("accounts", "customer_id"),
     ("messages", "customer_id"),
@@ -410,4 +412,88 @@ pub(crate) fn spend_row(row: &dyn Cells) -> Result<crate::SpendRowOwned> {
         r.text(2, "category")?,
         r.int(3, "spend")?,
     ))
+}
+
+pub(crate) fn feature_row(row: &dyn Cells) -> Result<crate::FeatureRow> {
+    let r = Reader {
+        row,
+        table: "features",
+    };
+    Ok(crate::FeatureRow {
+        customer_id: r.parse(0, "customer_id")?,
+        version: r.int(1, "version")?,
+        computed_at: r.int(2, "computed_at")?,
+        vector: r.text(3, "vector")?,
+    })
+}
+
+pub(crate) const SEGMENT_MODEL_COLS: &str =
+    "version, created_at, feature_version, trained_on, data_hash, model, promoted";
+
+pub(crate) fn segment_model(row: &dyn Cells) -> Result<crate::SegmentModelRecord> {
+    let r = Reader {
+        row,
+        table: "segment_models",
+    };
+    Ok(crate::SegmentModelRecord {
+        version: r.int(0, "version")?,
+        created_at: r.int(1, "created_at")?,
+        feature_version: r.int(2, "feature_version")?,
+        trained_on: r.int(3, "trained_on")?,
+        data_hash: r.text(4, "data_hash")?,
+        model: r.text(5, "model")?,
+        promoted: r.int(6, "promoted")? != 0,
+    })
+}
+
+pub(crate) fn segment_row(row: &dyn Cells) -> Result<crate::SegmentRow> {
+    let r = Reader {
+        row,
+        table: "customer_segments",
+    };
+    Ok(crate::SegmentRow {
+        customer_id: r.parse(0, "customer_id")?,
+        model_version: r.int(1, "model_version")?,
+        segment_id: r.text(2, "segment_id")?,
+        distance: row
+            .real(3)?
+            .ok_or_else(|| StoreError::corrupt("customer_segments", "distance", "NULL"))?,
+        assigned_at: r.int(4, "assigned_at")?,
+    })
+}
+
+pub(crate) fn segment_size(row: &dyn Cells) -> Result<(String, u64)> {
+    let r = Reader {
+        row,
+        table: "customer_segments",
+    };
+    Ok((r.text(0, "segment_id")?, r.int(1, "count")? as u64))
+}
+
+/// SQL shared by both backends, written with `$n` placeholders (SQLite gets `?n`).
+pub(crate) mod sql {
+    pub const UPSERT_FEATURES: &str = "INSERT INTO features (customer_id, version, computed_at, vector) VALUES ($1, $2, $3, $4) \
+        ON CONFLICT (customer_id) DO UPDATE SET version = excluded.version, computed_at = excluded.computed_at, \
+        vector = excluded.vector";
+    pub const GET_FEATURES: &str =
+        "SELECT customer_id, version, computed_at, vector FROM features WHERE customer_id = $1";
+    pub const SCAN_FEATURES: &str = "SELECT customer_id, version, computed_at, vector FROM features \
+        WHERE version = $1 AND ($2::text IS NULL OR customer_id > $2) ORDER BY customer_id LIMIT $3";
+    pub const NEXT_MODEL_VERSION: &str = "SELECT COALESCE(MAX(version), 0) + 1 FROM segment_models";
+    pub const INSERT_MODEL: &str = "INSERT INTO segment_models (version, created_at, feature_version, trained_on, data_hash, model, promoted) \
+        VALUES ($1, $2, $3, $4, $5, $6, 0)";
+    pub const UNPROMOTE: &str = "UPDATE segment_models SET promoted = 0 WHERE promoted = 1";
+    pub const PROMOTE: &str = "UPDATE segment_models SET promoted = 1 WHERE version = $1";
+    pub const UPSERT_SEGMENT: &str = "INSERT INTO customer_segments (customer_id, model_version, segment_id, distance, assigned_at) \
+        VALUES ($1, $2, $3, $4, $5) ON CONFLICT (customer_id) DO UPDATE SET model_version = excluded.model_version, \
+        segment_id = excluded.segment_id, distance = excluded.distance, assigned_at = excluded.assigned_at";
+    pub const GET_SEGMENT: &str = "SELECT customer_id, model_version, segment_id, distance, assigned_at FROM customer_segments \
+        WHERE customer_id = $1";
+    pub const SEGMENT_SIZES: &str = "SELECT segment_id, COUNT(*) FROM customer_segments WHERE model_version = $1 \
+        GROUP BY segment_id ORDER BY segment_id";
+
+    /// The same statement for SQLite: `?n` placeholders, no PostgreSQL casts.
+    pub fn sqlite(pg: &str) -> String {
+        pg.replace("::text", "").replace('$', "?")
+    }
 }

@@ -643,6 +643,190 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn put_features(&self, rows: &[crate::FeatureRow]) -> Result<()> {
+        let rows = rows.to_vec();
+        self.write(move |c| {
+            let tx = c.transaction()?;
+            {
+                let mut stmt = tx.prepare_cached(&rows::sql::sqlite(rows::sql::UPSERT_FEATURES))?;
+                for r in &rows {
+                    stmt.execute(params![
+                        r.customer_id.as_str(),
+                        r.version,
+                        r.computed_at,
+                        r.vector
+                    ])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_features(&self, id: &CustomerId) -> Result<Option<crate::FeatureRow>> {
+        let id = id.as_str().to_string();
+        self.read(move |c| {
+            Ok(collect(
+                c,
+                &rows::sql::sqlite(rows::sql::GET_FEATURES),
+                [id],
+                rows::feature_row,
+            )?
+            .pop())
+        })
+        .await
+    }
+
+    async fn scan_features(
+        &self,
+        version: i64,
+        after: Option<&CustomerId>,
+        limit: u32,
+    ) -> Result<Vec<crate::FeatureRow>> {
+        let after = after.map(|a| a.as_str().to_string());
+        self.read(move |c| {
+            collect(
+                c,
+                &rows::sql::sqlite(rows::sql::SCAN_FEATURES),
+                params![version, after, limit],
+                rows::feature_row,
+            )
+        })
+        .await
+    }
+
+    async fn delete_profiling(&self, id: &CustomerId) -> Result<()> {
+        let id = id.as_str().to_string();
+        self.write(move |c| {
+            let tx = c.transaction()?;
+            tx.execute("DELETE FROM features WHERE customer_id = ?1", [&id])?;
+            tx.execute(
+                "DELETE FROM customer_segments WHERE customer_id = ?1",
+                [&id],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn save_segment_model(&self, m: &crate::SegmentModelRecord) -> Result<i64> {
+        let m = m.clone();
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let version: i64 = tx.query_row(rows::sql::NEXT_MODEL_VERSION, [], |r| r.get(0))?;
+            tx.execute(
+                &rows::sql::sqlite(rows::sql::INSERT_MODEL),
+                params![
+                    version,
+                    m.created_at,
+                    m.feature_version,
+                    m.trained_on,
+                    m.data_hash,
+                    m.model
+                ],
+            )?;
+            tx.commit()?;
+            Ok(version)
+        })
+        .await
+    }
+
+    async fn segment_model(
+        &self,
+        version: Option<i64>,
+    ) -> Result<Option<crate::SegmentModelRecord>> {
+        self.read(move |c| {
+            let sql = format!(
+                "SELECT {} FROM segment_models WHERE (?1 IS NULL AND promoted = 1) OR version = ?1",
+                rows::SEGMENT_MODEL_COLS
+            );
+            Ok(collect(c, &sql, [version], rows::segment_model)?.pop())
+        })
+        .await
+    }
+
+    async fn list_segment_models(&self) -> Result<Vec<crate::SegmentModelRecord>> {
+        self.read(|c| {
+            let sql = format!(
+                "SELECT {} FROM segment_models ORDER BY version",
+                rows::SEGMENT_MODEL_COLS
+            );
+            collect(c, &sql, [], rows::segment_model)
+        })
+        .await
+    }
+
+    async fn promote_segment_model(&self, version: i64) -> Result<bool> {
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let exists: Option<i64> = tx
+                .query_row(
+                    "SELECT version FROM segment_models WHERE version = ?1",
+                    [version],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if exists.is_none() {
+                return Ok(false);
+            }
+            tx.execute(rows::sql::UNPROMOTE, [])?;
+            tx.execute(&rows::sql::sqlite(rows::sql::PROMOTE), [version])?;
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn put_segments(&self, rows: &[crate::SegmentRow]) -> Result<()> {
+        let rows = rows.to_vec();
+        self.write(move |c| {
+            let tx = c.transaction()?;
+            {
+                let mut stmt = tx.prepare_cached(&rows::sql::sqlite(rows::sql::UPSERT_SEGMENT))?;
+                for r in &rows {
+                    stmt.execute(params![
+                        r.customer_id.as_str(),
+                        r.model_version,
+                        r.segment_id,
+                        r.distance,
+                        r.assigned_at
+                    ])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_segment(&self, id: &CustomerId) -> Result<Option<crate::SegmentRow>> {
+        let id = id.as_str().to_string();
+        self.read(move |c| {
+            Ok(collect(
+                c,
+                &rows::sql::sqlite(rows::sql::GET_SEGMENT),
+                [id],
+                rows::segment_row,
+            )?
+            .pop())
+        })
+        .await
+    }
+
+    async fn segment_sizes(&self, model_version: i64) -> Result<Vec<(String, u64)>> {
+        self.read(move |c| {
+            collect(
+                c,
+                &rows::sql::sqlite(rows::sql::SEGMENT_SIZES),
+                [model_version],
+                rows::segment_size,
+            )
+        })
+        .await
+    }
+
     async fn append_audit(&self, record: AuditRecord) -> Result<AuditEntry> {
         self.write(move |c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -1051,6 +1235,29 @@ const EVENTS: Upsert<CustomerEvent> = Upsert {
     },
 };
 
+const CONSENTS: Upsert<crate::ConsentImport> = Upsert {
+    table: "consents",
+    cols: &["id", "customer_id", "purpose", "granted", "at", "source"],
+    id_label: "consent_id",
+    id: |c| c.id.as_str(),
+    values: |c, v| {
+        v.extend([
+            text(&c.id),
+            text(c.record.customer_id.as_str()),
+            text(c.record.purpose.as_str()),
+            int(c.record.granted as i64),
+            int(c.record.at.timestamp_micros()),
+            text(&c.record.source),
+        ])
+    },
+    reference: |c| {
+        (
+            "customer_id",
+            format!("customer '{}' does not exist", c.record.customer_id),
+        )
+    },
+};
+
 fn write_batch(conn: &Connection, import_id: &str, batch: &Batch) -> Result<(u64, Vec<RowReject>)> {
     let mut rejects = Vec::new();
     let mut written = 0u64;
@@ -1134,6 +1341,9 @@ fn write_batch(conn: &Connection, import_id: &str, batch: &Batch) -> Result<(u64
         }
         Batch::Events(rows) => {
             written += upsert_rows(conn, import_id, &EVENTS, rows, &mut rejects)?
+        }
+        Batch::Consents(rows) => {
+            written += upsert_rows(conn, import_id, &CONSENTS, rows, &mut rejects)?
         }
     }
     Ok((written, rejects))

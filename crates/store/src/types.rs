@@ -1,8 +1,8 @@
 //! Records the store reads and writes that are storage concerns rather than bank domain types.
 
 use sextant_core::{
-    Account, Customer, CustomerEvent, CustomerMessage, Product, ProtectedAttributes, Role,
-    Transaction,
+    Account, ConsentRecord, Customer, CustomerEvent, CustomerMessage, Product, ProtectedAttributes,
+    Role, Transaction,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +29,7 @@ pub enum Table {
     Products,
     Messages,
     Events,
+    Consents,
     AuditLog,
 }
 
@@ -41,6 +42,7 @@ impl Table {
             Table::Products => "products",
             Table::Messages => "messages",
             Table::Events => "events",
+            Table::Consents => "consents",
             Table::AuditLog => "audit_log",
         }
     }
@@ -55,16 +57,18 @@ pub enum RecordKind {
     Products,
     Messages,
     Events,
+    Consents,
 }
 
 impl RecordKind {
-    pub const ALL: [RecordKind; 6] = [
+    pub const ALL: [RecordKind; 7] = [
         RecordKind::Customers,
         RecordKind::Accounts,
         RecordKind::Transactions,
         RecordKind::Products,
         RecordKind::Messages,
         RecordKind::Events,
+        RecordKind::Consents,
     ];
     pub fn as_str(self) -> &'static str {
         self.table().name()
@@ -77,6 +81,7 @@ impl RecordKind {
             RecordKind::Products => Table::Products,
             RecordKind::Messages => Table::Messages,
             RecordKind::Events => Table::Events,
+            RecordKind::Consents => Table::Consents,
         }
     }
 }
@@ -90,6 +95,14 @@ pub enum Batch {
     Products(Vec<(u64, Product)>),
     Messages(Vec<(u64, CustomerMessage)>),
     Events(Vec<(u64, CustomerEvent)>),
+    Consents(Vec<(u64, ConsentImport)>),
+}
+
+/// A consent record with the id the bank's system gave it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConsentImport {
+    pub id: String,
+    pub record: ConsentRecord,
 }
 
 impl Batch {
@@ -101,6 +114,7 @@ impl Batch {
             Batch::Products(v) => v.len(),
             Batch::Messages(v) => v.len(),
             Batch::Events(v) => v.len(),
+            Batch::Consents(v) => v.len(),
         }
     }
     pub fn is_empty(&self) -> bool {
@@ -192,3 +206,35 @@ impl SpendGroup {
 
 /// One customer's spend in one category: `(customer, group, category, spend in minor units)`.
 pub type SpendRowOwned = (String, String, String, i64);
+
+/// One customer's feature vector as stored (JSON from `sextant-features`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeatureRow {
+    pub customer_id: sextant_core::CustomerId,
+    pub version: i64,
+    pub computed_at: i64,
+    pub vector: String,
+}
+
+/// A trained segment model as stored (JSON from `sextant-segment`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SegmentModelRecord {
+    pub version: i64,
+    pub created_at: i64,
+    pub feature_version: i64,
+    pub trained_on: i64,
+    /// SHA-256 of the training matrix, so a model can be tied to its data.
+    pub data_hash: String,
+    pub model: String,
+    pub promoted: bool,
+}
+
+/// A customer's segment under one model version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SegmentRow {
+    pub customer_id: sextant_core::CustomerId,
+    pub model_version: i64,
+    pub segment_id: String,
+    pub distance: f64,
+    pub assigned_at: i64,
+}

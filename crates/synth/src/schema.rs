@@ -11,9 +11,10 @@ pub const EVENTS_HEADER: &str = "event_id,customer_id,timestamp,kind,product_id,
 pub const FRAUD_HEADER: &str = "transaction_id,customer_id,pattern";
 pub const LIFE_EVENTS_HEADER: &str = "customer_id,date,event";
 pub const OUTCOMES_HEADER: &str = "customer_id,defaulted,churned,churn_date";
+pub const CONSENTS_HEADER: &str = "consent_id,customer_id,purpose,granted,at,source";
 
 /// Files written row by row, in the order of the generator's per-file buffers, with headers.
-pub const ROW_FILES: [(&str, &str); 9] = [
+pub const ROW_FILES: [(&str, &str); 10] = [
     ("customers.csv", CUSTOMERS_HEADER),
     ("customers_full.csv", CUSTOMERS_FULL_HEADER),
     ("accounts.csv", ACCOUNTS_HEADER),
@@ -23,10 +24,11 @@ pub const ROW_FILES: [(&str, &str); 9] = [
     ("labels/fraud.csv", FRAUD_HEADER),
     ("labels/life_events.csv", LIFE_EVENTS_HEADER),
     ("labels/outcomes.csv", OUTCOMES_HEADER),
+    ("consents.csv", CONSENTS_HEADER),
 ];
 
 /// Every file with its header, `products.csv` included.
-pub const ALL_FILES: [(&str, &str); 10] = [
+pub const ALL_FILES: [(&str, &str); 11] = [
     ("customers.csv", CUSTOMERS_HEADER),
     ("customers_full.csv", CUSTOMERS_FULL_HEADER),
     ("products.csv", PRODUCTS_HEADER),
@@ -37,4 +39,5 @@ pub const ALL_FILES: [(&str, &str); 10] = [
     ("labels/fraud.csv", FRAUD_HEADER),
     ("labels/life_events.csv", LIFE_EVENTS_HEADER),
     ("labels/outcomes.csv", OUTCOMES_HEADER),
+    ("consents.csv", CONSENTS_HEADER),
 ];

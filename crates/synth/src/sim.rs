@@ -36,7 +36,8 @@ pub(crate) const F_EVENTS: usize = 5;
 pub(crate) const F_FRAUD: usize = 6;
 pub(crate) const F_LIFE: usize = 7;
 pub(crate) const F_OUTCOMES: usize = 8;
-pub(crate) const N_FILES: usize = 9;
+pub(crate) const F_CONSENTS: usize = 9;
+pub(crate) const N_FILES: usize = 10;
 
 /// The rows of a run of consecutive customers, one buffer per file, plus their counts.
 #[derive(Default)]
@@ -2117,6 +2118,44 @@ fn customer(ctx: &Ctx, idx: u64, out: &mut ChunkOut, scratch: &mut Scratch) {
             push_u64(buf, e.value as u64);
         }
         buf.push(b'\n');
+    }
+
+    // Consents recorded when the customer joined (or at the start of the data), and sometimes
+    // changed later. Drawn from their own stream so adding them changed no other output.
+    // Engaged customers opt in more; data sharing is rare.
+    let mut crng = ChaCha8Rng::seed_from_u64(splitmix64(ctx.seed ^ splitmix64(idx) ^ 0xC0_5E_47));
+    let given = joined.max(start - 365) * DAY + 12 * 3600;
+    let buf = &mut out.bufs[F_CONSENTS];
+    let mut k = 0u64;
+    for (purpose, base) in [
+        ("personalization", 0.70),
+        ("marketing", 0.40),
+        ("profiling", 0.65),
+        ("automated_decisions", 0.55),
+        ("data_sharing", 0.10),
+    ] {
+        let granted = crng.random::<f64>() < (base + 0.3 * p.engagement).min(0.97);
+        let mut changes = vec![(given, granted)];
+        if crng.random::<f64>() < 0.08 {
+            let at = start_ts + (crng.random::<f64>() * (end_ts - start_ts) as f64) as i64;
+            changes.push((at, !granted));
+        }
+        for (at, g) in changes {
+            k += 1;
+            buf.push(b'k');
+            buf.extend_from_slice(&idb);
+            buf.push(b'-');
+            push_u64(buf, k);
+            buf.push(b',');
+            buf.extend_from_slice(&idb);
+            buf.push(b',');
+            push_str(buf, purpose);
+            buf.push(b',');
+            push_str(buf, if g { "true" } else { "false" });
+            buf.push(b',');
+            push_ts(buf, at);
+            buf.extend_from_slice(b",customer\n");
+        }
     }
 
     // Life events and outcomes.
