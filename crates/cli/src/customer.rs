@@ -31,7 +31,13 @@ pub async fn run(cfg: &Config, cmd: CustomerCommand) -> anyhow::Result<()> {
     match cmd {
         CustomerCommand::Export { id, out } => {
             let id = parse(&id)?;
-            let Some(data) = sextant_store::dsr::export_customer(store.as_ref(), &id).await? else {
+            let Some(data) = sextant_store::dsr::export_customer(
+                store.as_ref(),
+                &id,
+                &cfg.server.consent_defaults,
+            )
+            .await?
+            else {
                 bail!("no customer '{id}'");
             };
             let json = serde_json::to_string_pretty(&data)?;

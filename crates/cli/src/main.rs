@@ -7,6 +7,7 @@ mod customer;
 mod demo;
 mod fairness;
 mod import;
+mod intel;
 mod keys;
 mod secrets;
 
@@ -59,6 +60,12 @@ enum Command {
     /// Audit log tools.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// The feature table.
+    #[command(subcommand)]
+    Features(intel::FeaturesCommand),
+    /// Segments and personas: train, list, promote, show, assign.
+    #[command(subcommand)]
+    Segment(intel::SegmentCommand),
     /// Data-subject requests: export or erase one customer.
     #[command(subcommand)]
     Customer(customer::CustomerCommand),
@@ -146,6 +153,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Command::Audit(AuditCommand::Fairness(args)) => fairness::run(&cfg, &args).await,
             Command::Customer(cmd) => customer::run(&cfg, cmd).await,
+            Command::Features(cmd) => intel::features(&cfg, cmd).await,
+            Command::Segment(cmd) => intel::segment(&cfg, cmd).await,
             Command::Bench(cmd) => bench::run(&cfg, cmd).await,
             Command::Demo(args) => demo::run(cfg, &args).await,
         }

@@ -84,7 +84,10 @@ pub fn columns(kind: RecordKind) -> (&'static [&'static str], &'static [&'static
             &["event_id", "customer_id", "timestamp", "kind"],
             &["product_id", "decision_id", "value"],
         ),
-        RecordKind::Consents => (&["consent_id", "customer_id", "purpose", "granted", "at"], &["source"]),
+        RecordKind::Consents => (
+            &["consent_id", "customer_id", "purpose", "granted", "at"],
+            &["source"],
+        ),
     }
 }
 
@@ -320,7 +323,9 @@ pub fn parse_row(kind: RecordKind, f: &dyn Fields, line: u64) -> Result<Row, Row
             sentiment: None,
         }),
         RecordKind::Consents => Row::Consent(sextant_store::ConsentImport {
-            id: g.parse("consent_id", |s| sextant_core::ids::ConsentId::parse(s).map(String::from))?,
+            id: g.parse("consent_id", |s| {
+                sextant_core::ids::ConsentId::parse(s).map(String::from)
+            })?,
             record: ConsentRecord {
                 customer_id: g.parse("customer_id", CustomerId::parse)?,
                 purpose: g.parse("purpose", str::parse)?,

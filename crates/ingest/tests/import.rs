@@ -340,8 +340,16 @@ async fn consents_import_with_history(db: TestDb) {
          k2,1,marketing,false,2026-02-01T00:00:00Z,\n\
          k3,2,profiling,yes,2026-01-01T00:00:00Z,crm\n";
     let path = file(&dir, "k.csv", content);
-    let first = import(&db, RecordKind::Consents, &path).await.unwrap().import.unwrap();
-    let again = import(&db, RecordKind::Consents, &path).await.unwrap().import.unwrap();
+    let first = import(&db, RecordKind::Consents, &path)
+        .await
+        .unwrap()
+        .import
+        .unwrap();
+    let again = import(&db, RecordKind::Consents, &path)
+        .await
+        .unwrap()
+        .import
+        .unwrap();
     assert_eq!((first.rows_new, again.rows_new), (3, 0));
     let id = CustomerId::parse("1").unwrap();
     let history = db.store.consent_history(&id).await.unwrap();

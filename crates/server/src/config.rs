@@ -19,6 +19,10 @@ pub struct ServerConfig {
     pub secure_cookies: bool,
     /// Total differential-privacy budget (ε) each analyst key may spend on aggregate reports.
     pub analyst_privacy_budget: f64,
+    /// Purposes the bank has declared another legal basis for (e.g. legitimate interest):
+    /// treated as granted until the customer opts out. Empty (the default) is purely opt-in.
+    /// Applies to every command, not only the server.
+    pub consent_defaults: Vec<sextant_core::ConsentPurpose>,
 }
 
 impl Default for ServerConfig {
@@ -31,6 +35,7 @@ impl Default for ServerConfig {
             max_batch: 1000,
             secure_cookies: false,
             analyst_privacy_budget: 10.0,
+            consent_defaults: Vec::new(),
         }
     }
 }

@@ -74,6 +74,19 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<sextant_intelligence::IntelError> for ApiError {
+    fn from(e: sextant_intelligence::IntelError) -> Self {
+        use sextant_intelligence::IntelError as E;
+        match e {
+            E::Store(s) => s.into(),
+            E::Consent(c) => ApiError::ConsentRequired(c),
+            E::UnknownCustomer(id) => ApiError::NotFound(format!("no customer '{id}'")),
+            E::NoModel | E::NoData => ApiError::Conflict(e.to_string()),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, slug, title) = match &self {

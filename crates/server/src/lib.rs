@@ -32,6 +32,17 @@ pub struct AppState {
     pub keys: Arc<auth::KeyCache>,
     /// Turns customer ids into the pseudonyms the audit log records.
     pub pseudonyms: Arc<sextant_core::secrets::Pseudonymizer>,
+    /// The promoted segment model, kept in memory.
+    pub models: Arc<sextant_intelligence::ModelCache>,
+}
+
+impl AppState {
+    /// What may be derived about customers (the declared consent defaults).
+    pub fn policy(&self) -> sextant_intelligence::Policy {
+        sextant_intelligence::Policy {
+            consent_defaults: self.config.consent_defaults.clone(),
+        }
+    }
 }
 
 impl AppState {
@@ -45,6 +56,7 @@ impl AppState {
         )));
         Self {
             pseudonyms: Arc::new(master.pseudonymizer()),
+            models: Arc::new(sextant_intelligence::ModelCache::default()),
             store,
             config: Arc::new(config),
             keys,

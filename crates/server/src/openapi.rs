@@ -25,11 +25,14 @@ use utoipa::{Modify, OpenApi};
         crate::routes::audit::list,
         crate::routes::reports::spend,
         crate::routes::reports::peers,
+        crate::routes::segments::list,
+        crate::routes::segments::customer,
+        crate::routes::segments::features,
     ),
     components(schemas(crate::error::Problem, crate::error::FieldProblem)),
     modifiers(&ApiKeyAuth),
     security(("api_key" = [])),
-    tags((name = "customers"), (name = "transactions"), (name = "products"), (name = "imports"), (name = "privacy"), (name = "audit"), (name = "reports"), (name = "health"))
+    tags((name = "customers"), (name = "transactions"), (name = "products"), (name = "imports"), (name = "privacy"), (name = "audit"), (name = "reports"), (name = "segments"), (name = "health"))
 )]
 pub struct ApiDoc;
 

@@ -127,7 +127,7 @@ async fn consent_changes_take_effect_with_history_and_audit(db: TestDb) {
     let state = app
         .db
         .store
-        .consent_state(&CustomerId::parse("1").unwrap())
+        .consent_state(&CustomerId::parse("1").unwrap(), &[])
         .await
         .unwrap()
         .unwrap();

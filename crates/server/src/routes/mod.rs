@@ -7,6 +7,7 @@ pub(crate) mod health;
 pub(crate) mod privacy;
 pub(crate) mod products;
 pub(crate) mod reports;
+pub(crate) mod segments;
 pub(crate) mod transactions;
 
 use crate::AppState;
@@ -47,6 +48,9 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/audit", get(audit::list))
         .route("/v1/reports/spend", get(reports::spend))
         .route("/v1/customers/{id}/peers", get(reports::peers))
+        .route("/v1/segments", get(segments::list))
+        .route("/v1/customers/{id}/segment", get(segments::customer))
+        .route("/v1/customers/{id}/features", get(segments::features))
         .route("/v1/customers/{id}/accounts", get(customers::accounts))
         .route("/v1/customers/{id}/transactions", get(transactions::list))
         .route("/v1/transactions", post(transactions::create))

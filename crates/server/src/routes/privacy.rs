@@ -40,17 +40,20 @@ async fn audit(
 pub(crate) struct ConsentView {
     current: ConsentState,
     history: Vec<ConsentRecord>,
+    /// Purposes the bank treats as granted until the customer objects (`server.consent_defaults`).
+    declared_defaults: Vec<ConsentPurpose>,
 }
 
 async fn view(state: &AppState, id: &CustomerId) -> Result<ConsentView, ApiError> {
     let current = state
         .store
-        .consent_state(id)
+        .consent_state(id, &state.config.consent_defaults)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no customer '{id}'")))?;
     Ok(ConsentView {
         current,
         history: state.store.consent_history(id).await?,
+        declared_defaults: state.config.consent_defaults.clone(),
     })
 }
 
@@ -128,6 +131,10 @@ pub(crate) async fn put_consents(
         if !state.store.append_consent(&rec).await? {
             return Err(ApiError::NotFound(format!("no customer '{id}'")));
         }
+        if purpose == ConsentPurpose::Profiling && !granted {
+            // Withdrawing profiling consent removes what was derived from it, at once.
+            state.store.delete_profiling(&id).await?;
+        }
         audit(
             &state,
             &p,
@@ -181,7 +188,7 @@ pub(crate) async fn export(
 ) -> Result<Json<CustomerExport>, ApiError> {
     let id = parse_customer_id(&id)?;
     p.require_self_or(&id, ACT_FOR, "export a customer's data")?;
-    let data = export_customer(state.store.as_ref(), &id)
+    let data = export_customer(state.store.as_ref(), &id, &state.config.consent_defaults)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no customer '{id}'")))?;
     audit(

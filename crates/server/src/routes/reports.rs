@@ -197,7 +197,7 @@ pub(crate) async fn peers(
     )?;
     let consents = state
         .store
-        .consent_state(&id)
+        .consent_state(&id, &state.config.consent_defaults)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no customer '{id}'")))?;
     consents.require(sextant_core::ConsentPurpose::Personalization)?;

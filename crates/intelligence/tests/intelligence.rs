@@ -1,0 +1,177 @@
+//! Features and segments end to end on both backends, over a generated bank: profiling consent
+//! gates every path, online and batch features agree, models train, promote and assign, and the
+//! seed-002 profile CSV alone is enough to segment.
+
+use sextant_core::{ConsentPurpose, ConsentRecord, CustomerId};
+use sextant_ingest::{ImportOptions, import_file};
+use sextant_intelligence::{
+    IntelError, ModelCache, Policy, assign_online, compute_features, refresh_features,
+    train_segments,
+};
+use sextant_store::{RecordKind, Table};
+use sextant_testkit::{TestDb, on_both_backends};
+
+async fn bank(db: &TestDb, customers: u64, profile_only: bool) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = sextant_synth::Config {
+        customers,
+        months: 3,
+        seed: 11,
+        ..Default::default()
+    };
+    sextant_synth::generate(&cfg, dir.path(), &|_| {}).unwrap();
+    let files: &[(RecordKind, &str)] = if profile_only {
+        &[(RecordKind::Customers, "customers.csv")]
+    } else {
+        &[
+            (RecordKind::Products, "products.csv"),
+            (RecordKind::Customers, "customers_full.csv"),
+            (RecordKind::Accounts, "accounts.csv"),
+            (RecordKind::Transactions, "transactions.csv"),
+        ]
+    };
+    for (kind, f) in files {
+        import_file(
+            db.store.as_ref(),
+            *kind,
+            &dir.path().join(f),
+            &ImportOptions::default(),
+            |_| {},
+        )
+        .await
+        .unwrap();
+    }
+    dir
+}
+
+async fn grant(db: &TestDb, id: &str, granted: bool) {
+    let rec = ConsentRecord {
+        customer_id: CustomerId::parse(id).unwrap(),
+        purpose: ConsentPurpose::Profiling,
+        granted,
+        at: chrono::Utc::now(),
+        source: "customer".into(),
+    };
+    assert!(db.store.append_consent(&rec).await.unwrap());
+}
+
+fn small_segments() -> sextant_segment::SegmentConfig {
+    sextant_segment::SegmentConfig {
+        macro_k: Some(3),
+        micro_k: Some(2),
+        seed: 7,
+        ..Default::default()
+    }
+}
+
+async fn profiling_consent_gates_features_and_segments(db: TestDb) {
+    let _dir = bank(&db, 120, false).await;
+    let policy = Policy::default();
+    let as_of = chrono::Utc::now();
+    let none = refresh_features(db.store.as_ref(), &policy, as_of, &|_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        (none.computed, none.without_consent),
+        (0, 120),
+        "opt-in: nothing is derived without consent"
+    );
+    for i in 1..=80 {
+        grant(&db, &i.to_string(), true).await;
+    }
+    let some = refresh_features(db.store.as_ref(), &policy, as_of, &|_, _| {})
+        .await
+        .unwrap();
+    assert_eq!((some.computed, some.without_consent), (80, 40));
+
+    // Online and batch agree: the same definition over the same data.
+    let id = CustomerId::parse("5").unwrap();
+    let online = compute_features(db.store.as_ref(), &id, &policy, as_of)
+        .await
+        .unwrap();
+    let stored: sextant_features::FeatureVector =
+        serde_json::from_str(&db.store.get_features(&id).await.unwrap().unwrap().vector).unwrap();
+    assert_eq!(online.values.len(), stored.values.len());
+    for (a, b) in online.values.iter().zip(&stored.values) {
+        assert!(
+            a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
+            "{a} vs {b}"
+        );
+    }
+    let outsider = CustomerId::parse("100").unwrap();
+    assert!(matches!(
+        compute_features(db.store.as_ref(), &outsider, &policy, as_of).await,
+        Err(IntelError::Consent(_))
+    ));
+
+    let (version, model) = train_segments(db.store.as_ref(), &small_segments(), true)
+        .await
+        .unwrap();
+    assert_eq!(model.trained_on, 80, "trained only on consenting customers");
+    assert!(model.leaf_count() >= 2 && model.leaf_count() <= 15);
+    let sizes: u64 = db
+        .store
+        .segment_sizes(version)
+        .await
+        .unwrap()
+        .iter()
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(sizes, 80);
+    let cache = ModelCache::default();
+    let seg = assign_online(db.store.as_ref(), &cache, &id, &policy)
+        .await
+        .unwrap();
+    assert_eq!(seg.model_version, version);
+    assert_eq!(seg.persona.segment_id, seg.assignment.segment_id);
+    assert!(matches!(
+        assign_online(db.store.as_ref(), &cache, &outsider, &policy).await,
+        Err(IntelError::Consent(_))
+    ));
+
+    // Withdrawal: the next refresh removes what was derived.
+    grant(&db, "5", false).await;
+    refresh_features(db.store.as_ref(), &policy, as_of, &|_, _| {})
+        .await
+        .unwrap();
+    assert!(db.store.get_features(&id).await.unwrap().is_none());
+    assert!(db.store.get_segment(&id).await.unwrap().is_none());
+    assert_eq!(db.store.count(Table::Customers).await.unwrap(), 120);
+}
+
+async fn seed_002_profiles_alone_segment(db: TestDb) {
+    let _dir = bank(&db, 150, true).await;
+    // The bank declares a legal basis for profiling its existing customers.
+    let policy = Policy {
+        consent_defaults: vec![ConsentPurpose::Profiling],
+    };
+    let s = refresh_features(db.store.as_ref(), &policy, chrono::Utc::now(), &|_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(s.computed, 150);
+    let (_, model) = train_segments(
+        db.store.as_ref(),
+        &sextant_segment::SegmentConfig::default(),
+        true,
+    )
+    .await
+    .unwrap();
+    assert!(model.feature_names.iter().all(|f| {
+        sextant_features::profile_feature_indices()
+            .iter()
+            .any(|&i| sextant_features::FEATURES[i].name == f.as_str())
+    }));
+    let names: std::collections::HashSet<_> =
+        model.personas.iter().map(|p| p.name.clone()).collect();
+    assert_eq!(
+        names.len(),
+        model.personas.len(),
+        "persona names are unique"
+    );
+    assert!(model.personas.iter().all(|p| !p.description.is_empty()));
+}
+
+on_both_backends!(
+    profiling_consent_gates_features_and_segments,
+    seed_002_profiles_alone_segment
+);

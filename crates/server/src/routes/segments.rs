@@ -1,0 +1,114 @@
+//! Segments, personas and features: the promoted model's personas with their sizes, a
+//! customer's segment assigned online, and a customer's features computed online. Profiling
+//! consent is required for anything about one customer (403 `consent-required`).
+
+use super::customers::parse_customer_id;
+use crate::AppState;
+use crate::auth::Principal;
+use crate::error::ApiError;
+use axum::Json;
+use axum::extract::{Path, State};
+use serde::Serialize;
+use sextant_core::Role;
+
+const STAFF: &[Role] = &[Role::Admin, Role::Analyst, Role::Reviewer, Role::App];
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct SegmentList {
+    model_version: i64,
+    /// Features the model uses (after dropping mostly-missing ones).
+    features: Vec<String>,
+    #[schema(value_type = Vec<Object>)]
+    personas: Vec<sextant_segment::Persona>,
+    /// Customers currently assigned to each segment.
+    #[schema(value_type = Object)]
+    sizes: std::collections::BTreeMap<String, u64>,
+}
+
+/// The promoted segment model's personas (staff).
+#[utoipa::path(get, path = "/v1/segments", tag = "segments",
+    responses((status = 200, body = SegmentList), (status = 403, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
+pub(crate) async fn list(
+    p: Principal,
+    State(state): State<AppState>,
+) -> Result<Json<SegmentList>, ApiError> {
+    p.require(STAFF, "read segments")?;
+    let (version, model) = state.models.promoted(state.store.as_ref()).await?;
+    let sizes = state
+        .store
+        .segment_sizes(version)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(Json(SegmentList {
+        model_version: version,
+        features: model.feature_names.clone(),
+        personas: model.personas.clone(),
+        sizes,
+    }))
+}
+
+/// The customer's segment and persona, assigned now from fresh features (staff, or the
+/// customer's own key; needs profiling consent).
+#[utoipa::path(get, path = "/v1/customers/{id}/segment", tag = "segments", params(("id" = String, Path, description = "Customer id")),
+    responses((status = 200, body = Object), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
+pub(crate) async fn customer(
+    p: Principal,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<sextant_intelligence::CustomerSegment>, ApiError> {
+    let id = parse_customer_id(&id)?;
+    p.require_self_or(&id, STAFF, "read a customer's segment")?;
+    Ok(Json(
+        sextant_intelligence::assign_online(
+            state.store.as_ref(),
+            &state.models,
+            &id,
+            &state.policy(),
+        )
+        .await?,
+    ))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct FeatureView {
+    version: u32,
+    /// Feature name → value (`null` when not available for this customer).
+    #[schema(value_type = Object)]
+    features: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The customer's features, computed now with the same definition as the batch feature table
+/// (analyst, admin; needs profiling consent).
+#[utoipa::path(get, path = "/v1/customers/{id}/features", tag = "segments", params(("id" = String, Path, description = "Customer id")),
+    responses((status = 200, body = FeatureView), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
+pub(crate) async fn features(
+    p: Principal,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<FeatureView>, ApiError> {
+    let id = parse_customer_id(&id)?;
+    p.require(&[Role::Admin, Role::Analyst], "read features")?;
+    let v = sextant_intelligence::compute_features(
+        state.store.as_ref(),
+        &id,
+        &state.policy(),
+        chrono::Utc::now(),
+    )
+    .await?;
+    let features = v
+        .named()
+        .into_iter()
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                v.map(serde_json::Value::from)
+                    .unwrap_or(serde_json::Value::Null),
+            )
+        })
+        .collect();
+    Ok(Json(FeatureView {
+        version: v.version,
+        features,
+    }))
+}
