@@ -123,6 +123,33 @@ pub async fn run(mut cfg: Config, args: &DemoArgs) -> anyhow::Result<()> {
     } else {
         println!("Using the bank already imported in {}", cfg.database);
     }
+    if store.segment_model(None).await?.is_none() {
+        println!("Computing features and training segments …");
+        let policy = sextant_intelligence::Policy {
+            consent_defaults: cfg.server.consent_defaults.clone(),
+        };
+        let s = sextant_intelligence::refresh_features(
+            store.as_ref(),
+            &policy,
+            chrono::Utc::now(),
+            &|_, _| {},
+        )
+        .await?;
+        let seg_cfg = sextant_segment::SegmentConfig {
+            macro_k: Some(4),
+            micro_k: Some(3),
+            seed: args.seed,
+            ..Default::default()
+        };
+        let (version, model) =
+            sextant_intelligence::train_segments(store.as_ref(), &seg_cfg, true).await?;
+        println!(
+            "features for {} customers ({} without profiling consent); segment model v{version}: {} personas",
+            s.computed,
+            s.without_consent,
+            model.leaf_count()
+        );
+    }
     let key = crate::keys::create(store.as_ref(), Role::Admin, None, "demo").await?;
     let first = store.list_customers(None, 1).await?;
     drop(store);

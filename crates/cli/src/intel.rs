@@ -22,12 +22,16 @@ pub enum FeaturesCommand {
 pub enum SegmentCommand {
     /// Train a segment model on the feature table (run `features refresh` first).
     Train {
-        /// Macro segments (default: chosen by silhouette in 2..=5).
+        /// Macro segments.
+        #[arg(long, default_value_t = 4, conflicts_with = "choose_k")]
+        macro_k: usize,
+        /// Micro segments per macro segment (at most 15 leaves in all).
+        #[arg(long, default_value_t = 3, conflicts_with = "choose_k")]
+        micro_k: usize,
+        /// Choose both by silhouette instead (macro in 2..=5, micro in 1..=4 per segment; a
+        /// segment is only split when the split is clearly better).
         #[arg(long)]
-        macro_k: Option<usize>,
-        /// Micro segments per macro segment (default: chosen per segment in 1..=4).
-        #[arg(long)]
-        micro_k: Option<usize>,
+        choose_k: bool,
         #[arg(long, default_value_t = 42)]
         seed: u64,
         /// Serve this model from now on and assign every customer.
@@ -108,9 +112,21 @@ pub async fn segment(cfg: &Config, cmd: SegmentCommand) -> anyhow::Result<()> {
         SegmentCommand::Train {
             macro_k,
             micro_k,
+            choose_k,
             seed,
             promote,
         } => {
+            if !choose_k && !(1..=15).contains(&(macro_k * micro_k)) {
+                bail!(
+                    "--macro-k × --micro-k must give 1 to 15 segments, not {}",
+                    macro_k * micro_k
+                );
+            }
+            let (macro_k, micro_k) = if choose_k {
+                (None, None)
+            } else {
+                (Some(macro_k), Some(micro_k))
+            };
             let seg_cfg = sextant_segment::SegmentConfig {
                 macro_k,
                 micro_k,
