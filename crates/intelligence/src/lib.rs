@@ -77,19 +77,7 @@ async fn load_and_compute(
         .await?
         .ok_or_else(|| IntelError::UnknownCustomer(id.clone()))?;
     let accounts = store.list_accounts(id).await?;
-    let mut transactions = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = store.list_transactions(id, cursor.clone(), 1000).await?;
-        let done = page.len() < 1000;
-        cursor = page
-            .last()
-            .map(|t| (t.timestamp.timestamp_micros(), t.id.clone()));
-        transactions.extend(page);
-        if done {
-            break;
-        }
-    }
+    let transactions = store.all_transactions(id).await?;
     Ok(sextant_features::compute(&CustomerData {
         customer: &customer,
         accounts: &accounts,

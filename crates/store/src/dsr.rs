@@ -46,20 +46,7 @@ pub async fn export_customer(
     let Some(customer) = store.get_customer(id).await? else {
         return Ok(None);
     };
-    let mut transactions = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = store.list_transactions(id, cursor.clone(), 1000).await?;
-        let done = page.len() < 1000;
-        cursor = page
-            .last()
-            .map(|t| (t.timestamp.timestamp_micros(), t.id.clone()));
-        transactions.extend(page);
-        if done {
-            break;
-        }
-    }
-    transactions.reverse();
+    let transactions = store.all_transactions(id).await?;
     Ok(Some(CustomerExport {
         exported_at: chrono::Utc::now(),
         protected_attributes: store.get_protected(id).await?,

@@ -52,6 +52,26 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<Transaction>>;
     async fn list_products(&self) -> Result<Vec<Product>>;
+    /// All of a customer's transactions, oldest first (pages through `list_transactions`).
+    async fn all_transactions(&self, customer: &CustomerId) -> Result<Vec<Transaction>> {
+        let mut out = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = self
+                .list_transactions(customer, cursor.clone(), 1000)
+                .await?;
+            let done = page.len() < 1000;
+            cursor = page
+                .last()
+                .map(|t| (t.timestamp.timestamp_micros(), t.id.clone()));
+            out.extend(page);
+            if done {
+                break;
+            }
+        }
+        out.reverse();
+        Ok(out)
+    }
 
     /// Start an all-or-nothing import of one kind of record; nothing is visible until `commit`.
     async fn begin_import(&self, kind: RecordKind, source: &str) -> Result<Box<dyn ImportSink>>;
