@@ -1,6 +1,7 @@
 //! Customer intelligence as services over any [`Store`]: the feature store (batch refresh and
 //! online computation from the one definition in `sextant-features`), segment models (train,
-//! promote, assign) and personas from `sextant-segment`.
+//! promote, assign) and personas from `sextant-segment`, and spending insights from
+//! `sextant-insights`.
 //!
 //! Architecture invariant: profiling consent is checked here, on every path that derives
 //! anything about a customer — batch or online, features or segments. A customer without it
@@ -259,6 +260,33 @@ impl ModelCache {
         *self.current.write().await = Some((record.version, model.clone()));
         Ok((record.version, model))
     }
+}
+
+/// Spending insights for one customer, computed now (needs personalization consent: insights
+/// are shown to the customer).
+pub async fn customer_insights(
+    store: &dyn Store,
+    id: &CustomerId,
+    policy: &Policy,
+    as_of: chrono::DateTime<chrono::Utc>,
+) -> Result<sextant_insights::Insights> {
+    let state = store
+        .consent_state(id, &policy.consent_defaults)
+        .await?
+        .ok_or_else(|| IntelError::UnknownCustomer(id.clone()))?;
+    state.require(ConsentPurpose::Personalization)?;
+    let customer = store
+        .get_customer(id)
+        .await?
+        .ok_or_else(|| IntelError::UnknownCustomer(id.clone()))?;
+    let accounts = store.list_accounts(id).await?;
+    let transactions = store.all_transactions(id).await?;
+    Ok(sextant_insights::compute(&sextant_insights::InsightInput {
+        customer: &customer,
+        accounts: &accounts,
+        transactions: &transactions,
+        as_of,
+    }))
 }
 
 /// A customer's segment and persona under the promoted model, computed online from fresh

@@ -28,6 +28,7 @@ use utoipa::{Modify, OpenApi};
         crate::routes::segments::list,
         crate::routes::segments::customer,
         crate::routes::segments::features,
+        crate::routes::segments::insights,
     ),
     components(schemas(crate::error::Problem, crate::error::FieldProblem)),
     modifiers(&ApiKeyAuth),

@@ -145,6 +145,50 @@ async fn segments_and_features_follow_profiling_consent(db: TestDb) {
         StatusCode::FORBIDDEN
     );
 
+    // Insights need personalization consent.
+    let grant = json!({"consents": {"personalization": true}});
+    app.send(
+        Method::PUT,
+        &format!("/v1/customers/{with}/consents"),
+        &own,
+        Some(&grant),
+    )
+    .await;
+    let (s, v) = app
+        .get(&format!("/v1/customers/{with}/insights"), Some(&own))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    for section in [
+        "breakdown",
+        "month_over_month",
+        "recurring",
+        "unusual",
+        "forecast",
+        "budget",
+        "savings_opportunities",
+        "messages",
+    ] {
+        assert!(v.get(section).is_some(), "insights lack {section}");
+    }
+    let deny = json!({"consents": {"personalization": false}});
+    app.send(
+        Method::PUT,
+        &format!("/v1/customers/{with}/consents"),
+        &own,
+        Some(&deny),
+    )
+    .await;
+    let (s, v) = app
+        .get(&format!("/v1/customers/{with}/insights"), Some(&own))
+        .await;
+    assert_eq!(
+        (s, v["detail"].clone()),
+        (
+            StatusCode::FORBIDDEN,
+            json!("the customer has not consented to personalization")
+        )
+    );
+
     // Withdrawal takes effect at once and removes the derived data.
     let withdraw = json!({"consents": {"profiling": false}});
     assert_eq!(

@@ -112,3 +112,26 @@ pub(crate) async fn features(
         features,
     }))
 }
+
+/// Spending insights with the numbers behind them: breakdown, month-over-month changes,
+/// recurring payments and price rises, unusual spending, a 30-day cash-flow forecast, a budget and
+/// savings opportunities (staff, or the customer's own key; needs personalization consent).
+#[utoipa::path(get, path = "/v1/customers/{id}/insights", tag = "segments", params(("id" = String, Path, description = "Customer id")),
+    responses((status = 200, body = Object), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
+pub(crate) async fn insights(
+    p: Principal,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<sextant_insights::Insights>, ApiError> {
+    let id = parse_customer_id(&id)?;
+    p.require_self_or(&id, STAFF, "read a customer's insights")?;
+    Ok(Json(
+        sextant_intelligence::customer_insights(
+            state.store.as_ref(),
+            &id,
+            &state.policy(),
+            chrono::Utc::now(),
+        )
+        .await?,
+    ))
+}
