@@ -15,6 +15,13 @@ pub enum CustomerCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Spending insights for a customer, now (needs personalization consent).
+    Insights {
+        id: String,
+        /// The full JSON instead of the customer-facing messages.
+        #[arg(long)]
+        json: bool,
+    },
     /// Erase a customer and everything derived from them; the audit log keeps a pseudonym.
     Erase {
         id: String,
@@ -55,6 +62,26 @@ pub async fn run(cfg: &Config, cmd: CustomerCommand) -> anyhow::Result<()> {
                     details: serde_json::json!({ "transactions": data.transactions.len() }),
                 })
                 .await?;
+        }
+        CustomerCommand::Insights { id, json } => {
+            let id = parse(&id)?;
+            let policy = sextant_intelligence::Policy {
+                consent_defaults: cfg.server.consent_defaults.clone(),
+            };
+            let insights = sextant_intelligence::customer_insights(
+                store.as_ref(),
+                &id,
+                &policy,
+                chrono::Utc::now(),
+            )
+            .await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&insights)?);
+            } else {
+                for m in &insights.messages {
+                    println!("- {m}");
+                }
+            }
         }
         CustomerCommand::Erase { id, yes } => {
             let id = parse(&id)?;
