@@ -9,6 +9,7 @@ mod fairness;
 mod import;
 mod intel;
 mod keys;
+mod model;
 mod secrets;
 
 use anyhow::Context;
@@ -66,6 +67,9 @@ enum Command {
     /// Segments and personas: train, list, promote, show, assign.
     #[command(subcommand)]
     Segment(intel::SegmentCommand),
+    /// Predictive models on any CSV: evaluate, train, explain, list, promote (fairness-gated).
+    #[command(subcommand)]
+    Model(model::ModelCommand),
     /// Data-subject requests: export or erase one customer.
     #[command(subcommand)]
     Customer(customer::CustomerCommand),
@@ -154,6 +158,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Audit(AuditCommand::Fairness(args)) => fairness::run(&cfg, &args).await,
             Command::Customer(cmd) => customer::run(&cfg, cmd).await,
             Command::Features(cmd) => intel::features(&cfg, cmd).await,
+            Command::Model(cmd) => model::run(&cfg, cmd).await,
             Command::Segment(cmd) => intel::segment(&cfg, cmd).await,
             Command::Bench(cmd) => bench::run(&cfg, cmd).await,
             Command::Demo(args) => demo::run(cfg, &args).await,

@@ -357,3 +357,116 @@ fn pii_is_encrypted_on_disk_and_the_key_rotates() {
             .any(|l| l.contains("\"keys.rotate_encryption\""))
     );
 }
+
+#[test]
+fn models_train_explain_and_promote_behind_a_fairness_gate() {
+    let t = tempfile::tempdir().unwrap();
+    // Group B's scores run lower, so the model approves it less often.
+    let mut csv = String::from("id,x,z,gender,target\n");
+    for i in 0..400u32 {
+        let b = i % 2 == 1;
+        let x = f64::from((i * 37) % 100) / 100.0 * if b { 0.8 } else { 1.0 };
+        let target = if x > 0.5 { "yes" } else { "no" };
+        csv.push_str(&format!(
+            "r{i},{x},{},{},{target}\n",
+            (i * 13) % 7,
+            if b { "B" } else { "A" }
+        ));
+    }
+    std::fs::write(t.path().join("d.csv"), csv).unwrap();
+    let err = fails(sextant(t.path()).args([
+        "model", "evaluate", "--data", "d.csv", "--target", "target", "--id", "id",
+    ]));
+    assert!(
+        err.contains("column 'gender' is a protected attribute"),
+        "{err}"
+    );
+    let table = ok(sextant(t.path()).args([
+        "model",
+        "evaluate",
+        "--data",
+        "d.csv",
+        "--target",
+        "target",
+        "--id",
+        "id",
+        "--exclude",
+        "gender",
+        "--folds",
+        "3",
+    ]));
+    assert!(
+        table.contains("gbdt") && table.contains("logistic") && table.contains("ROC-AUC"),
+        "{table}"
+    );
+    let out = ok(sextant(t.path()).args([
+        "model",
+        "train",
+        "--data",
+        "d.csv",
+        "--target",
+        "target",
+        "--id",
+        "id",
+        "--exclude",
+        "gender",
+        "--name",
+        "approve",
+    ]));
+    assert!(out.starts_with("registered approve:1"), "{out}");
+    let explained = ok(sextant(t.path()).args([
+        "model",
+        "explain",
+        "--model",
+        "approve:1",
+        "--data",
+        "d.csv",
+        "--row",
+        "3",
+    ]));
+    assert!(
+        explained.contains("Σ SHAP") && explained.contains("x = "),
+        "{explained}"
+    );
+    std::fs::write(
+        t.path().join("strict.toml"),
+        "min_disparate_impact_ratio = 0.8\n",
+    )
+    .unwrap();
+    let err = fails(sextant(t.path()).args([
+        "model",
+        "promote",
+        "approve:1",
+        "--thresholds",
+        "strict.toml",
+        "--fairness-data",
+        "d.csv",
+        "--protected",
+        "gender",
+    ]));
+    assert!(
+        err.contains("was not promoted: 1 fairness threshold(s) violated"),
+        "{err}"
+    );
+    assert!(!ok(sextant(t.path()).args(["model", "list"])).contains("(promoted)"));
+    std::fs::write(
+        t.path().join("lenient.toml"),
+        "min_disparate_impact_ratio = 0.1\n",
+    )
+    .unwrap();
+    ok(sextant(t.path()).args([
+        "model",
+        "promote",
+        "approve:1",
+        "--thresholds",
+        "lenient.toml",
+        "--fairness-data",
+        "d.csv",
+        "--protected",
+        "gender",
+    ]));
+    assert!(ok(sextant(t.path()).args(["model", "list"])).contains("approve:1"));
+    assert!(ok(sextant(t.path()).args(["model", "list"])).contains("(promoted)"));
+    let audit = ok(sextant(t.path()).args(["audit", "export"]));
+    assert!(audit.contains("\"model.promotion_blocked\"") && audit.contains("\"model.promote\""));
+}

@@ -337,6 +337,28 @@ impl Store for EncryptedStore {
     async fn segment_sizes(&self, model_version: i64) -> Result<Vec<(String, u64)>> {
         self.inner.segment_sizes(model_version).await
     }
+    async fn save_model(
+        &self,
+        name: &str,
+        created_at: i64,
+        card: &str,
+        model: &str,
+    ) -> Result<i64> {
+        self.inner.save_model(name, created_at, card, model).await
+    }
+    async fn get_model(
+        &self,
+        name: &str,
+        version: Option<i64>,
+    ) -> Result<Option<crate::ModelRecord>> {
+        self.inner.get_model(name, version).await
+    }
+    async fn list_models(&self) -> Result<Vec<crate::ModelRecord>> {
+        self.inner.list_models().await
+    }
+    async fn promote_model(&self, name: &str, version: i64) -> Result<bool> {
+        self.inner.promote_model(name, version).await
+    }
     async fn append_audit(&self, record: AuditRecord) -> Result<AuditEntry> {
         self.inner.append_audit(record).await
     }

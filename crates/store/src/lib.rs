@@ -178,6 +178,16 @@ pub trait Store: Send + Sync + 'static {
     async fn get_segment(&self, id: &CustomerId) -> Result<Option<SegmentRow>>;
     async fn segment_sizes(&self, model_version: i64) -> Result<Vec<(String, u64)>>;
 
+    /// Register a trained model under `name`; returns its version (1, 2, …).
+    async fn save_model(&self, name: &str, created_at: i64, card: &str, model: &str)
+    -> Result<i64>;
+    /// A model by version, or the promoted one for `None`.
+    async fn get_model(&self, name: &str, version: Option<i64>) -> Result<Option<ModelRecord>>;
+    /// Every registered model (without the serialized model itself).
+    async fn list_models(&self) -> Result<Vec<ModelRecord>>;
+    /// Serve `version` of `name` from now on (also the way to roll back). False if unknown.
+    async fn promote_model(&self, name: &str, version: i64) -> Result<bool>;
+
     /// Append to the hash-chained audit log (serialised: one writer at a time).
     async fn append_audit(&self, record: AuditRecord) -> Result<AuditEntry>;
     /// Entries with `seq > after`, in order.

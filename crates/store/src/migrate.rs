@@ -27,6 +27,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0003_intelligence.sql"),
         postgres: include_str!("../migrations/postgres/0003_intelligence.sql"),
     },
+    Migration {
+        version: 4,
+        name: "models",
+        sqlite: include_str!("../migrations/sqlite/0004_models.sql"),
+        postgres: include_str!("../migrations/postgres/0004_models.sql"),
+    },
 ];
 
 pub(crate) const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)";

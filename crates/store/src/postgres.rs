@@ -735,6 +735,62 @@ impl Store for PgStore {
         .await
     }
 
+    async fn save_model(
+        &self,
+        name: &str,
+        created_at: i64,
+        card: &str,
+        model: &str,
+    ) -> Result<i64> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        tx.execute("LOCK TABLE models IN SHARE ROW EXCLUSIVE MODE", &[])
+            .await?;
+        let v: i64 = tx
+            .query_one(rows::registry::NEXT_VERSION, &[&name])
+            .await?
+            .get(0);
+        tx.execute(
+            rows::registry::INSERT,
+            &[&name, &v, &created_at, &card, &model],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(v)
+    }
+
+    async fn get_model(
+        &self,
+        name: &str,
+        version: Option<i64>,
+    ) -> Result<Option<crate::ModelRecord>> {
+        Ok(self
+            .query(rows::registry::GET, &[&name, &version], rows::model)
+            .await?
+            .pop())
+    }
+
+    async fn list_models(&self) -> Result<Vec<crate::ModelRecord>> {
+        self.query(rows::registry::LIST, &[], rows::model).await
+    }
+
+    async fn promote_model(&self, name: &str, version: i64) -> Result<bool> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        if tx
+            .query_opt(rows::registry::EXISTS, &[&name, &version])
+            .await?
+            .is_none()
+        {
+            return Ok(false);
+        }
+        tx.execute(rows::registry::UNPROMOTE, &[&name]).await?;
+        tx.execute(rows::registry::PROMOTE, &[&name, &version])
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     async fn append_audit(&self, record: AuditRecord) -> Result<AuditEntry> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;

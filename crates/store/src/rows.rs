@@ -497,3 +497,31 @@ pub(crate) mod sql {
         pg.replace("::text", "").replace('$', "?")
     }
 }
+
+pub(crate) fn model(row: &dyn Cells) -> Result<crate::ModelRecord> {
+    let r = Reader {
+        row,
+        table: "models",
+    };
+    Ok(crate::ModelRecord {
+        name: r.text(0, "name")?,
+        version: r.int(1, "version")?,
+        created_at: r.int(2, "created_at")?,
+        card: r.text(3, "card")?,
+        model: r.text(4, "model")?,
+        promoted: r.int(5, "promoted")? != 0,
+    })
+}
+
+/// Registry statements with `$n` placeholders (SQLite gets `?n` through `sql::sqlite`).
+pub(crate) mod registry {
+    pub const NEXT_VERSION: &str =
+        "SELECT COALESCE(MAX(version), 0) + 1 FROM models WHERE name = $1";
+    pub const INSERT: &str = "INSERT INTO models (name, version, created_at, card, model, promoted) VALUES ($1, $2, $3, $4, $5, 0)";
+    pub const GET: &str = "SELECT name, version, created_at, card, model, promoted FROM models \
+        WHERE name = $1 AND (($2::bigint IS NULL AND promoted = 1) OR version = $2)";
+    pub const LIST: &str = "SELECT name, version, created_at, card, '' AS model, promoted FROM models ORDER BY name, version";
+    pub const EXISTS: &str = "SELECT 1 FROM models WHERE name = $1 AND version = $2";
+    pub const UNPROMOTE: &str = "UPDATE models SET promoted = 0 WHERE name = $1 AND promoted = 1";
+    pub const PROMOTE: &str = "UPDATE models SET promoted = 1 WHERE name = $1 AND version = $2";
+}

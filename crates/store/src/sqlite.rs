@@ -827,6 +827,79 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn save_model(
+        &self,
+        name: &str,
+        created_at: i64,
+        card: &str,
+        model: &str,
+    ) -> Result<i64> {
+        let (name, card, model) = (name.to_string(), card.to_string(), model.to_string());
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let v: i64 = tx.query_row(
+                &rows::sql::sqlite(rows::registry::NEXT_VERSION),
+                [&name],
+                |r| r.get(0),
+            )?;
+            tx.execute(
+                &rows::sql::sqlite(rows::registry::INSERT),
+                params![name, v, created_at, card, model],
+            )?;
+            tx.commit()?;
+            Ok(v)
+        })
+        .await
+    }
+
+    async fn get_model(
+        &self,
+        name: &str,
+        version: Option<i64>,
+    ) -> Result<Option<crate::ModelRecord>> {
+        let name = name.to_string();
+        self.read(move |c| {
+            Ok(collect(
+                c,
+                &rows::sql::sqlite(rows::registry::GET).replace("::bigint", ""),
+                params![name, version],
+                rows::model,
+            )?
+            .pop())
+        })
+        .await
+    }
+
+    async fn list_models(&self) -> Result<Vec<crate::ModelRecord>> {
+        self.read(|c| collect(c, rows::registry::LIST, [], rows::model))
+            .await
+    }
+
+    async fn promote_model(&self, name: &str, version: i64) -> Result<bool> {
+        let name = name.to_string();
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let exists: Option<i64> = tx
+                .query_row(
+                    &rows::sql::sqlite(rows::registry::EXISTS),
+                    params![name, version],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if exists.is_none() {
+                return Ok(false);
+            }
+            tx.execute(&rows::sql::sqlite(rows::registry::UNPROMOTE), [&name])?;
+            tx.execute(
+                &rows::sql::sqlite(rows::registry::PROMOTE),
+                params![name, version],
+            )?;
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+
     async fn append_audit(&self, record: AuditRecord) -> Result<AuditEntry> {
         self.write(move |c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;

@@ -238,3 +238,14 @@ pub struct SegmentRow {
     pub distance: f64,
     pub assigned_at: i64,
 }
+
+/// A registered predictive model (card and model are JSON from `sextant-models`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelRecord {
+    pub name: String,
+    pub version: i64,
+    pub created_at: i64,
+    pub card: String,
+    pub model: String,
+    pub promoted: bool,
+}

@@ -1,0 +1,401 @@
+//! `sextant model`: gradient-boosted trees with exact SHAP explanations (and a logistic
+//! baseline) on any CSV with a binary target — evaluate, train into the registry, explain a row,
+//! list, and promote behind an optional fairness gate.
+//!
+//! Protected attributes are never features by accident: a column named like one (gender, sex,
+//! age_band, ethnicity, race, religion, region, nationality, marital_status, disability) stops
+//! training unless it is excluded or explicitly allowed with `--allow-protected`.
+
+use crate::config::Config;
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use sextant_core::AuditRecord;
+use sextant_models::{
+    Dataset, Gbdt, GbdtParams, ModelCard, TrainParams, evaluate, reason_codes, render_table,
+};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+const PROTECTED: &[&str] = &[
+    "gender",
+    "sex",
+    "age_band",
+    "ethnicity",
+    "race",
+    "religion",
+    "region",
+    "nationality",
+    "marital_status",
+    "disability",
+];
+
+#[derive(Args)]
+pub struct DataArgs {
+    /// A CSV with a header row.
+    #[arg(long)]
+    data: PathBuf,
+    /// The binary target column.
+    #[arg(long)]
+    target: String,
+    /// A row-id column (not a feature).
+    #[arg(long)]
+    id: Option<String>,
+    /// Columns to leave out, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    exclude: Vec<String>,
+    /// Protected-attribute columns to use as features anyway (an explicit operator decision).
+    #[arg(long, value_delimiter = ',')]
+    allow_protected: Vec<String>,
+    /// perpetual's complexity budget (higher: more trees, slower).
+    #[arg(long, default_value_t = 0.5)]
+    budget: f32,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+}
+
+#[derive(Subcommand)]
+pub enum ModelCommand {
+    /// Cross-validated ROC-AUC, PR-AUC, log loss, Brier and precision/recall for the GBDT and the
+    /// logistic baseline.
+    Evaluate {
+        #[command(flatten)]
+        data: DataArgs,
+        #[arg(long, default_value_t = 5)]
+        folds: usize,
+        /// Decision threshold for precision/recall.
+        #[arg(long, default_value_t = 0.5)]
+        threshold: f64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Train a calibrated GBDT and register it as NAME (a new version).
+    Train {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Registry name, e.g. credit_default.
+        #[arg(long)]
+        name: String,
+    },
+    /// SHAP values and reason codes for one row of a CSV under a registered model.
+    Explain {
+        /// NAME (the promoted version) or NAME:VERSION.
+        #[arg(long)]
+        model: String,
+        #[arg(long)]
+        data: PathBuf,
+        /// 1-based data row (line 2 of the file is row 1).
+        #[arg(long, default_value_t = 1)]
+        row: usize,
+    },
+    /// Registered models with their data hashes and metrics.
+    List,
+    /// Serve NAME:VERSION from now on; with --thresholds, only if it passes the fairness gate on
+    /// --fairness-data.
+    Promote {
+        /// NAME:VERSION.
+        model: String,
+        /// TOML fairness thresholds (e.g. `min_disparate_impact_ratio = 0.8`).
+        #[arg(long, requires = "fairness_data")]
+        thresholds: Option<PathBuf>,
+        /// Validation CSV with the model's columns plus protected-attribute columns.
+        #[arg(long, requires = "thresholds")]
+        fairness_data: Option<PathBuf>,
+        /// Protected-attribute columns in --fairness-data.
+        #[arg(long, value_delimiter = ',', default_value = "gender,age_band,region")]
+        protected: Vec<String>,
+        /// Outcome column in --fairness-data, for equal opportunity and equalized odds.
+        #[arg(long)]
+        label: Option<String>,
+    },
+}
+
+fn header(path: &Path) -> anyhow::Result<Vec<String>> {
+    let mut r =
+        csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(r.headers()
+        .with_context(|| format!("reading the header of {}", path.display()))?
+        .iter()
+        .map(str::to_string)
+        .collect())
+}
+
+/// Refuse protected attributes as features unless excluded or explicitly allowed.
+fn check_protected(cols: &[String], a: &DataArgs) -> anyhow::Result<()> {
+    for c in cols {
+        let lower = c.to_ascii_lowercase();
+        let used = c != &a.target && Some(c) != a.id.as_ref() && !a.exclude.contains(c);
+        if used && PROTECTED.contains(&lower.as_str()) && !a.allow_protected.contains(c) {
+            bail!(
+                "column '{c}' is a protected attribute and would become a model feature: leave it out with --exclude {c} \
+                 (or use it knowingly with --allow-protected {c})"
+            );
+        }
+    }
+    Ok(())
+}
+
+fn load(a: &DataArgs) -> anyhow::Result<Dataset> {
+    check_protected(&header(&a.data)?, a)?;
+    let exclude: Vec<&str> = a.exclude.iter().map(String::as_str).collect();
+    let data = Dataset::from_csv(&a.data, &a.target, a.id.as_deref(), &exclude)?;
+    for w in &data.warnings {
+        eprintln!("warning: {w}");
+    }
+    Ok(data)
+}
+
+fn params(a: &DataArgs) -> TrainParams {
+    TrainParams {
+        gbdt: GbdtParams {
+            budget: a.budget,
+            seed: a.seed,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+fn split(spec: &str) -> anyhow::Result<(String, Option<i64>)> {
+    match spec.split_once(':') {
+        Some((n, v)) => Ok((
+            n.to_string(),
+            Some(
+                v.parse()
+                    .with_context(|| format!("'{v}' is not a version number"))?,
+            ),
+        )),
+        None => Ok((spec.to_string(), None)),
+    }
+}
+
+/// One CSV row (1-based data row) as a column → value map.
+fn csv_row(path: &Path, row: usize) -> anyhow::Result<HashMap<String, String>> {
+    let mut r =
+        csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
+    let headers = r.headers()?.clone();
+    let rec = r
+        .records()
+        .nth(row.checked_sub(1).context("--row counts from 1")?)
+        .with_context(|| format!("{} has no data row {row}", path.display()))??;
+    Ok(headers
+        .iter()
+        .zip(rec.iter())
+        .map(|(h, v)| (h.to_string(), v.to_string()))
+        .collect())
+}
+
+pub async fn run(cfg: &Config, cmd: ModelCommand) -> anyhow::Result<()> {
+    match cmd {
+        ModelCommand::Evaluate {
+            data,
+            folds,
+            threshold,
+            json,
+        } => {
+            let ds = load(&data)?;
+            let mut p = params(&data);
+            p.threshold = threshold;
+            let e =
+                tokio::task::spawn_blocking(move || evaluate(&ds, folds, data.seed, &p)).await??;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&e)?);
+            } else {
+                print!("{}", render_table(&e));
+            }
+        }
+        ModelCommand::Train { data, name } => {
+            let ds = load(&data)?;
+            let p = params(&data);
+            let started = std::time::Instant::now();
+            let gbdt_params = p.gbdt.clone();
+            let (ds, model) = tokio::task::spawn_blocking(move || {
+                let m = Gbdt::fit(&ds, &gbdt_params);
+                (ds, m)
+            })
+            .await?;
+            let model = model?;
+            let store = crate::open(cfg).await?;
+            let now = chrono::Utc::now();
+            let card = ModelCard::new("pending", now.to_rfc3339(), &ds, &p, None);
+            let version = store
+                .save_model(
+                    &name,
+                    now.timestamp_micros(),
+                    &serde_json::to_string(&card)?,
+                    &model.to_json()?,
+                )
+                .await?;
+            store
+                .append_audit(AuditRecord {
+                    actor: "cli".into(),
+                    action: "model.train".into(),
+                    subject: format!("{name}:{version}"),
+                    details: serde_json::json!({ "rows": ds.rows, "data_hash": card.data_hash, "features": ds.cols }),
+                })
+                .await?;
+            println!(
+                "registered {name}:{version}: {} trees over {} rows × {} features in {:.1} s (data {})",
+                model.trees(),
+                ds.rows,
+                ds.cols,
+                started.elapsed().as_secs_f64(),
+                &card.data_hash[..16]
+            );
+        }
+        ModelCommand::Explain { model, data, row } => {
+            let (name, version) = split(&model)?;
+            let store = crate::open(cfg).await?;
+            let rec = store
+                .get_model(&name, version)
+                .await?
+                .with_context(|| format!("no model {model} (promote one, or give NAME:VERSION)"))?;
+            let card: ModelCard = serde_json::from_str(&rec.card)?;
+            let gbdt = Gbdt::from_json(&rec.model)?;
+            let values = csv_row(&data, row)?;
+            let x = card.schema.encode(|c| values.get(c).map(String::as_str));
+            let e = gbdt.explain(&x)?;
+            println!(
+                "{}:{} row {row}: probability {:.3} (calibrated {:.3}); log-odds {:.4} = base {:.4} + Σ SHAP {:.4}",
+                rec.name,
+                rec.version,
+                e.probability,
+                gbdt.calibrated_proba(&x)?,
+                e.raw_score,
+                e.base_value,
+                e.shap_total()
+            );
+            for c in e.ranked().iter().take(10) {
+                println!("  {:>+9.4}  {} = {}", c.shap, c.feature, c.value);
+            }
+            for r in reason_codes(&e, 3) {
+                println!("  reason: {r}");
+            }
+        }
+        ModelCommand::List => {
+            let store = crate::open(cfg).await?;
+            for m in store.list_models().await? {
+                let card: ModelCard = serde_json::from_str(&m.card)?;
+                let at = chrono::DateTime::from_timestamp_micros(m.created_at).unwrap_or_default();
+                println!(
+                    "{}:{}  {}  {} rows, {} features, data {}{}",
+                    m.name,
+                    m.version,
+                    at.format("%Y-%m-%d %H:%M"),
+                    card.rows,
+                    card.feature_names.len(),
+                    &card.data_hash[..16],
+                    if m.promoted { "  (promoted)" } else { "" }
+                );
+            }
+        }
+        ModelCommand::Promote {
+            model,
+            thresholds,
+            fairness_data,
+            protected,
+            label,
+        } => {
+            let (name, version) = split(&model)?;
+            let version = version.context("give NAME:VERSION")?;
+            let store = crate::open(cfg).await?;
+            let rec = store
+                .get_model(&name, Some(version))
+                .await?
+                .with_context(|| format!("no model {model}"))?;
+            if let (Some(t), Some(path)) = (thresholds, fairness_data) {
+                let violations = fairness_gate(&rec, &t, &path, &protected, label.as_deref())?;
+                if !violations.is_empty() {
+                    for v in &violations {
+                        eprintln!("violation: {v}");
+                    }
+                    store
+                        .append_audit(AuditRecord {
+                            actor: "cli".into(),
+                            action: "model.promotion_blocked".into(),
+                            subject: model.clone(),
+                            details: serde_json::json!({ "violations": violations.iter().map(|v| v.to_string()).collect::<Vec<_>>() }),
+                        })
+                        .await?;
+                    bail!(
+                        "{model} was not promoted: {} fairness threshold(s) violated",
+                        violations.len()
+                    );
+                }
+            }
+            store.promote_model(&name, version).await?;
+            store
+                .append_audit(AuditRecord {
+                    actor: "cli".into(),
+                    action: "model.promote".into(),
+                    subject: model.clone(),
+                    details: serde_json::json!({}),
+                })
+                .await?;
+            println!("{model} is now the promoted version of {name}");
+        }
+    }
+    Ok(())
+}
+
+/// Score every row of `path` with the model and audit the decisions (score ≥ 0.5) by each
+/// protected column; returns the threshold violations.
+fn fairness_gate(
+    rec: &sextant_store::ModelRecord,
+    thresholds: &Path,
+    path: &Path,
+    protected: &[String],
+    label: Option<&str>,
+) -> anyhow::Result<Vec<sextant_fairness::Violation>> {
+    let card: ModelCard = serde_json::from_str(&rec.card)?;
+    let gbdt = Gbdt::from_json(&rec.model)?;
+    let text = std::fs::read_to_string(thresholds)
+        .with_context(|| format!("reading {}", thresholds.display()))?;
+    let t: sextant_fairness::Thresholds = {
+        use figment::providers::{Format, Toml};
+        figment::Figment::from(Toml::string(&text))
+            .extract()
+            .with_context(|| format!("{} is not a thresholds file", thresholds.display()))?
+    };
+    let mut r =
+        csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
+    let headers = r.headers()?.clone();
+    for p in protected.iter().map(String::as_str).chain(label) {
+        if !headers.iter().any(|h| h == p) {
+            bail!("{} has no column '{p}'", path.display());
+        }
+    }
+    let mut groups: Vec<Vec<sextant_fairness::Record>> = vec![Vec::new(); protected.len()];
+    for (i, rec) in r.records().enumerate() {
+        let rec = rec.with_context(|| format!("{} line {}", path.display(), i + 2))?;
+        let values: HashMap<&str, &str> = headers.iter().zip(rec.iter()).collect();
+        let x = card.schema.encode(|c| values.get(c).copied());
+        let pred = gbdt.calibrated_proba(&x)? >= 0.5;
+        let truth = label.map(|l| {
+            matches!(
+                values[l].trim().to_ascii_lowercase().as_str(),
+                "1" | "true" | "yes"
+            )
+        });
+        for (g, p) in groups.iter_mut().zip(protected) {
+            let group = values[p.as_str()].to_string();
+            g.push(match truth {
+                Some(t) => sextant_fairness::Record::new(group, pred, t),
+                None => sextant_fairness::Record::unlabelled(group, pred),
+            });
+        }
+    }
+    let opts = sextant_fairness::AuditOptions {
+        bootstrap: 200,
+        ..Default::default()
+    };
+    let mut violations = Vec::new();
+    for (records, p) in groups.iter().zip(protected) {
+        let report = sextant_fairness::audit(p, records, &opts)?;
+        print!(
+            "{}",
+            sextant_fairness::render_table(std::slice::from_ref(&report))
+        );
+        violations.extend(sextant_fairness::check(&report, &t));
+    }
+    Ok(violations)
+}
