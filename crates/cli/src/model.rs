@@ -87,6 +87,21 @@ pub enum ModelCommand {
         #[arg(long, default_value_t = 1)]
         row: usize,
     },
+    /// Train one of the bank's own models from the feature definitions, point in time: features
+    /// as of the cutoff, outcomes after it (customers with profiling consent only).
+    TrainBank {
+        /// churn or credit-default.
+        #[arg(long, value_parser = ["churn", "credit-default"])]
+        target: String,
+        /// The cutoff (RFC 3339); default: 90 days before now.
+        #[arg(long)]
+        cutoff: Option<String>,
+        #[arg(long, default_value_t = 0.5)]
+        budget: f32,
+        /// Serve the new version.
+        #[arg(long)]
+        promote: bool,
+    },
     /// Registered models with their data hashes and metrics.
     List,
     /// Serve NAME:VERSION from now on; with --thresholds, only if it passes the fairness gate on
@@ -270,6 +285,53 @@ pub async fn run(cfg: &Config, cmd: ModelCommand) -> anyhow::Result<()> {
             for r in reason_codes(&e, 3) {
                 println!("  reason: {r}");
             }
+        }
+        ModelCommand::TrainBank {
+            target,
+            cutoff,
+            budget,
+            promote,
+        } => {
+            use sextant_intelligence::bank_models::{Target, train};
+            let target = if target == "churn" {
+                Target::Churn
+            } else {
+                Target::CreditDefault
+            };
+            let cutoff = match cutoff {
+                Some(c) => sextant_core::transaction::parse_timestamp(&c)
+                    .map_err(|e| anyhow::anyhow!("--cutoff: {e}"))?,
+                None => chrono::Utc::now() - chrono::Duration::days(90),
+            };
+            let store = crate::open(cfg).await?;
+            let policy = sextant_intelligence::Policy {
+                consent_defaults: cfg.server.consent_defaults.clone(),
+            };
+            let started = std::time::Instant::now();
+            let t = train(store.as_ref(), &policy, target, cutoff, budget).await?;
+            if promote {
+                store.promote_model(t.name, t.version).await?;
+            }
+            store
+                .append_audit(AuditRecord {
+                    actor: "cli".into(),
+                    action: "model.train".into(),
+                    subject: format!("{}:{}", t.name, t.version),
+                    details: serde_json::json!({ "rows": t.rows, "positives": t.positives, "data_hash": t.data_hash,
+                        "cutoff": cutoff.to_rfc3339(), "promoted": promote }),
+                })
+                .await?;
+            println!(
+                "registered {}:{}: {} trees over {} customers ({} positive) as of {} in {:.1} s{}",
+                t.name,
+                t.version,
+                t.trees,
+                t.rows,
+                t.positives,
+                cutoff.format("%Y-%m-%d"),
+                started.elapsed().as_secs_f64(),
+                if promote { ", promoted" } else { "" }
+            );
         }
         ModelCommand::List => {
             let store = crate::open(cfg).await?;

@@ -7,6 +7,8 @@
 //! anything about a customer — batch or online, features or segments. A customer without it
 //! gets nothing computed, and withdrawing it removes what was derived (`refresh_features`).
 
+pub mod bank_models;
+
 use sextant_core::{ConsentPurpose, ConsentRefused, CustomerId};
 use sextant_features::{CustomerData, FEATURE_VERSION, FeatureVector};
 use sextant_segment::{Assignment, Persona, SegmentConfig, SegmentModel};

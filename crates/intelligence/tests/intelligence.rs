@@ -171,7 +171,65 @@ async fn seed_002_profiles_alone_segment(db: TestDb) {
     assert!(model.personas.iter().all(|p| !p.description.is_empty()));
 }
 
+async fn bank_models_train_point_in_time_and_explain(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = sextant_synth::Config {
+        customers: 400,
+        months: 6,
+        seed: 5,
+        ..Default::default()
+    };
+    sextant_synth::generate(&cfg, dir.path(), &|_| {}).unwrap();
+    for (kind, f) in [
+        (RecordKind::Customers, "customers_full.csv"),
+        (RecordKind::Accounts, "accounts.csv"),
+        (RecordKind::Transactions, "transactions.csv"),
+    ] {
+        import_file(
+            db.store.as_ref(),
+            kind,
+            &dir.path().join(f),
+            &ImportOptions::default(),
+            |_| {},
+        )
+        .await
+        .unwrap();
+    }
+    let policy = Policy {
+        consent_defaults: vec![ConsentPurpose::Profiling],
+    };
+    let cutoff = chrono::DateTime::parse_from_rfc3339("2026-08-31T23:59:59Z")
+        .unwrap()
+        .to_utc();
+    use sextant_intelligence::bank_models::{Target, score, train};
+    let t = train(db.store.as_ref(), &policy, Target::Churn, cutoff, 0.3)
+        .await
+        .unwrap();
+    assert!(t.rows > 300 && t.positives > 0, "{t:?}");
+    assert!(db.store.promote_model(t.name, t.version).await.unwrap());
+    let id = CustomerId::parse("3").unwrap();
+    let scores = score(db.store.as_ref(), &id, &policy).await.unwrap();
+    assert_eq!(scores.len(), 1);
+    let s = &scores[0];
+    assert!((0.0..=1.0).contains(&s.probability));
+    assert!(s.reasons.len() <= 3 && !s.shap.is_empty(), "{s:?}");
+    // Exact explanations: base + every contribution = the log-odds.
+    let rec = db.store.get_model("churn", None).await.unwrap().unwrap();
+    let model = sextant_models::Gbdt::from_json(&rec.model).unwrap();
+    let f = compute_features(db.store.as_ref(), &id, &policy, chrono::Utc::now())
+        .await
+        .unwrap();
+    let e = model.explain(&f.values).unwrap();
+    assert!((e.shap_total() - e.raw_score).abs() < 1e-9);
+    assert!((model.raw_score(&f.values).unwrap() - e.raw_score).abs() < 1e-9);
+    assert!(matches!(
+        score(db.store.as_ref(), &id, &Policy::default()).await,
+        Err(IntelError::Consent(_))
+    ));
+}
+
 on_both_backends!(
     profiling_consent_gates_features_and_segments,
-    seed_002_profiles_alone_segment
+    seed_002_profiles_alone_segment,
+    bank_models_train_point_in_time_and_explain
 );

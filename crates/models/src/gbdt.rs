@@ -56,6 +56,9 @@ impl Default for GbdtParams {
 pub struct Gbdt {
     booster: PerpetualBooster,
     features: Vec<FeatureInfo>,
+    /// Training means per column (for explanations); NaN for an all-missing column, stored as
+    /// JSON null (JSON has no NaN).
+    #[serde(with = "nan_as_null")]
     means: Vec<f64>,
     calibrator: Option<Platt>,
     params: GbdtParams,
@@ -259,5 +262,24 @@ impl Gbdt {
     /// Load from JSON written by [`Gbdt::to_json`].
     pub fn from_json(s: &str) -> Result<Gbdt, ModelError> {
         Ok(serde_json::from_str(s)?)
+    }
+}
+
+/// Serialise `f64` vectors with NaN as `null`, and back.
+mod nan_as_null {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[f64], s: S) -> Result<S::Ok, S::Error> {
+        v.iter()
+            .map(|x| if x.is_nan() { None } else { Some(*x) })
+            .collect::<Vec<_>>()
+            .serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+        Ok(Vec::<Option<f64>>::deserialize(d)?
+            .into_iter()
+            .map(|x| x.unwrap_or(f64::NAN))
+            .collect())
     }
 }

@@ -29,6 +29,7 @@ use utoipa::{Modify, OpenApi};
         crate::routes::segments::customer,
         crate::routes::segments::features,
         crate::routes::segments::insights,
+        crate::routes::segments::scores,
     ),
     components(schemas(crate::error::Problem, crate::error::FieldProblem)),
     modifiers(&ApiKeyAuth),

@@ -52,6 +52,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/customers/{id}/segment", get(segments::customer))
         .route("/v1/customers/{id}/features", get(segments::features))
         .route("/v1/customers/{id}/insights", get(segments::insights))
+        .route("/v1/customers/{id}/scores", get(segments::scores))
         .route("/v1/customers/{id}/accounts", get(customers::accounts))
         .route("/v1/customers/{id}/transactions", get(transactions::list))
         .route("/v1/transactions", post(transactions::create))

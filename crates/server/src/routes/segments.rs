@@ -135,3 +135,20 @@ pub(crate) async fn insights(
         .await?,
     ))
 }
+
+/// The customer's scores from every promoted bank model (churn, credit default): calibrated
+/// probability, reason codes and exact SHAP values (staff; needs profiling consent).
+#[utoipa::path(get, path = "/v1/customers/{id}/scores", tag = "segments", params(("id" = String, Path, description = "Customer id")),
+    responses((status = 200, body = Object), (status = 403, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
+pub(crate) async fn scores(
+    p: Principal,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<sextant_intelligence::bank_models::Score>>, ApiError> {
+    let id = parse_customer_id(&id)?;
+    p.require(STAFF, "read a customer's scores")?;
+    Ok(Json(
+        sextant_intelligence::bank_models::score(state.store.as_ref(), &id, &state.policy())
+            .await?,
+    ))
+}

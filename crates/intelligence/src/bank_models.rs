@@ -1,0 +1,191 @@
+//! The bank's own predictive models, trained point in time from the feature definitions:
+//! features as they were at a cutoff, outcomes after it, so nothing the model learns from comes
+//! from the future. Scoring uses the promoted version and returns exact SHAP explanations.
+
+use crate::{IntelError, Policy, Result, require_profiling};
+use sextant_core::{AccountStatus, CustomerId};
+use sextant_features::{CustomerData, FEATURES};
+use sextant_models::{Dataset, Gbdt, GbdtParams, ModelCard, TrainParams, reason_codes};
+use sextant_store::Store;
+
+/// What a bank model predicts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// The customer closes every account after the cutoff.
+    Churn,
+    /// A credit account of the customer ends up defaulted.
+    CreditDefault,
+}
+
+impl Target {
+    pub const ALL: [Target; 2] = [Target::Churn, Target::CreditDefault];
+    /// The registry name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::Churn => "churn",
+            Target::CreditDefault => "credit_default",
+        }
+    }
+}
+
+/// What training produced.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Trained {
+    pub name: &'static str,
+    pub version: i64,
+    pub rows: usize,
+    pub positives: usize,
+    pub trees: usize,
+    pub data_hash: String,
+}
+
+/// Train `target` on every customer with profiling consent: features as of `cutoff`, the
+/// outcome from the accounts' state and closing dates after it. Registers a new version.
+pub async fn train(
+    store: &dyn Store,
+    policy: &Policy,
+    target: Target,
+    cutoff: chrono::DateTime<chrono::Utc>,
+    budget: f32,
+) -> Result<Trained> {
+    let names: Vec<String> = FEATURES.iter().map(|f| f.name.to_string()).collect();
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    let mut after: Option<CustomerId> = None;
+    loop {
+        let page = store.list_customers(after.as_ref(), 500).await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.id.clone());
+        for c in &page {
+            if require_profiling(store, &c.id, policy).await.is_err() {
+                continue;
+            }
+            let accounts = store.list_accounts(&c.id).await?;
+            if accounts.iter().all(|a| a.opened_on > cutoff.date_naive()) {
+                continue; // not a customer yet at the cutoff
+            }
+            let label = match target {
+                Target::Churn => {
+                    !accounts.is_empty()
+                        && accounts
+                            .iter()
+                            .all(|a| a.closed_on.is_some_and(|d| d > cutoff.date_naive()))
+                }
+                Target::CreditDefault => accounts
+                    .iter()
+                    .any(|a| a.status == AccountStatus::Defaulted),
+            };
+            if target == Target::Churn
+                && accounts
+                    .iter()
+                    .all(|a| a.closed_on.is_some_and(|d| d <= cutoff.date_naive()))
+            {
+                continue; // already gone at the cutoff
+            }
+            let transactions = store.all_transactions(&c.id).await?;
+            let v = sextant_features::compute(&CustomerData {
+                customer: c,
+                accounts: &accounts,
+                transactions: &transactions,
+                as_of: cutoff,
+            });
+            x.extend(v.values);
+            y.push(if label { 1.0 } else { 0.0 });
+        }
+    }
+    if y.is_empty() {
+        return Err(IntelError::NoData);
+    }
+    let data = Dataset::from_parts(names, x, y).map_err(|e| IntelError::Segment(e.to_string()))?;
+    let params = TrainParams {
+        gbdt: GbdtParams {
+            budget,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let gbdt_params = params.gbdt.clone();
+    let (data, model) = tokio::task::spawn_blocking(move || {
+        let m = Gbdt::fit(&data, &gbdt_params);
+        (data, m)
+    })
+    .await
+    .map_err(|e| IntelError::Segment(e.to_string()))?;
+    let model = model.map_err(|e| IntelError::Segment(e.to_string()))?;
+    let now = chrono::Utc::now();
+    let card = ModelCard::new(target.name(), now.to_rfc3339(), &data, &params, None);
+    let card_json = serde_json::to_string(&card).map_err(|e| IntelError::Segment(e.to_string()))?;
+    let model_json = model
+        .to_json()
+        .map_err(|e| IntelError::Segment(e.to_string()))?;
+    let version = store
+        .save_model(
+            target.name(),
+            now.timestamp_micros(),
+            &card_json,
+            &model_json,
+        )
+        .await?;
+    Ok(Trained {
+        name: target.name(),
+        version,
+        rows: data.rows,
+        positives: data.positives(),
+        trees: model.trees(),
+        data_hash: card.data_hash,
+    })
+}
+
+/// One model's score for one customer, explained.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Score {
+    pub model: String,
+    pub version: i64,
+    /// Calibrated probability.
+    pub probability: f64,
+    /// Log-odds = `base_value` + the sum of `shap`.
+    pub raw_score: f64,
+    pub base_value: f64,
+    /// Plain-word reasons, strongest first.
+    pub reasons: Vec<String>,
+    /// The ten largest SHAP values: (feature, value, contribution to the log-odds).
+    pub shap: Vec<(String, f64, f64)>,
+}
+
+/// Score the customer now with every promoted bank model (profiling consent required; credit
+/// scores are not automated decisions here — they inform a human or a later decision step).
+pub async fn score(store: &dyn Store, id: &CustomerId, policy: &Policy) -> Result<Vec<Score>> {
+    let features = crate::compute_features(store, id, policy, chrono::Utc::now()).await?;
+    let mut out = Vec::new();
+    for target in Target::ALL {
+        let Some(rec) = store.get_model(target.name(), None).await? else {
+            continue;
+        };
+        let model = Gbdt::from_json(&rec.model).map_err(|e| IntelError::Corrupt {
+            what: "model",
+            reason: e.to_string(),
+        })?;
+        let e = model
+            .explain(&features.values)
+            .map_err(|e| IntelError::Segment(e.to_string()))?;
+        out.push(Score {
+            model: target.name().to_string(),
+            version: rec.version,
+            probability: model
+                .calibrated_proba(&features.values)
+                .map_err(|e| IntelError::Segment(e.to_string()))?,
+            raw_score: e.raw_score,
+            base_value: e.base_value,
+            reasons: reason_codes(&e, 3),
+            shap: e
+                .ranked()
+                .iter()
+                .take(10)
+                .map(|c| (c.feature.clone(), c.value, c.shap))
+                .collect(),
+        });
+    }
+    if out.is_empty() {
+        return Err(IntelError::NoModel);
+    }
+    Ok(out)
+}
