@@ -332,6 +332,9 @@ pub async fn run(cfg: &Config, cmd: ModelCommand) -> anyhow::Result<()> {
                 started.elapsed().as_secs_f64(),
                 if promote { ", promoted" } else { "" }
             );
+            if let Some((gbdt, logistic)) = t.cv_roc_auc {
+                println!("  3-fold CV ROC-AUC: GBDT {gbdt:.3}, logistic baseline {logistic:.3}");
+            }
         }
         ModelCommand::List => {
             let store = crate::open(cfg).await?;

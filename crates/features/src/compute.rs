@@ -113,12 +113,17 @@ fn profile(data: &CustomerData, out: &mut Out) {
     }
 }
 
-/// Whether an account is held at `today`: open or delinquent (not closed or defaulted), opened by
-/// then and not closed by then.
+/// Whether an account is held at `today`: opened by then and not closed by then. Judged by the
+/// dates, not the status: the status is the account's state at the end of the data, so using it
+/// for an earlier `today` leaked the future into point-in-time features (a churn model trained
+/// on them scored a cross-validated ROC-AUC of 1.000). A `closed` account without a closing date
+/// counts as not held.
 fn held(a: &Account, today: NaiveDate) -> bool {
-    matches!(a.status, AccountStatus::Open | AccountStatus::Delinquent)
-        && a.opened_on <= today
-        && a.closed_on.is_none_or(|d| d > today)
+    a.opened_on <= today
+        && match a.closed_on {
+            Some(d) => d > today,
+            None => a.status != AccountStatus::Closed,
+        }
 }
 
 /// Product holdings and credit utilisation; returns the current account whose balances feed

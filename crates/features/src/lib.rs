@@ -25,7 +25,7 @@ use sextant_core::{Account, Customer, Transaction};
 
 /// Version of [`FEATURES`] and their definitions; stored with every vector. Bump it whenever a
 /// feature is added, removed, reordered or computed differently.
-pub const FEATURE_VERSION: u32 = 1;
+pub const FEATURE_VERSION: u32 = 2; // v2: holdings judged by dates, not end-of-data status
 
 /// Everything known about one customer at a point in time: the input of [`compute`].
 #[derive(Debug, Clone, Copy)]

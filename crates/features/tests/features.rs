@@ -315,9 +315,9 @@ fn every_feature_of_a_hand_built_customer() {
             ),
             ("declined_share_3m", 1.0 / 12.0),
             ("foreign_share_3m", 2.0 / 20.0),
-            ("products_held", 3.0),
+            ("products_held", 4.0), // the defaulted loan is still held: status is end-of-data state, not point-in-time
             ("has_credit_card", 1.0),
-            ("has_personal_loan", 0.0),
+            ("has_personal_loan", 1.0),
             ("has_mortgage", 0.0),
             ("has_savings", 1.0),
             ("has_investment", 0.0),
@@ -583,7 +583,7 @@ fn json_round_trip_keeps_nan_as_null() {
     }
     let v = profile_only(&c);
     let json = serde_json::to_value(&v).unwrap();
-    assert_eq!(json["version"], 1);
+    assert_eq!(json["version"], FEATURE_VERSION);
     assert_eq!(json["values"][index_of("age").unwrap()], 35.0);
     assert!(json["values"][index_of("monthly_spend").unwrap()].is_null());
 }
@@ -602,11 +602,11 @@ fn named_and_get_report_unavailable_as_none() {
 }
 
 #[test]
-fn feature_list_is_version_1() {
+fn feature_list_of_the_current_version() {
     let names: Vec<&str> = FEATURES.iter().map(|f| f.name).collect();
     assert_eq!(
-        FEATURE_VERSION, 1,
-        "changing the list below means bumping the version"
+        FEATURE_VERSION, 2,
+        "changing the list below (or a definition) means bumping the version"
     );
     assert_eq!(
         names,

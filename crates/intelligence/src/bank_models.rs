@@ -8,6 +8,22 @@ use sextant_features::{CustomerData, FEATURES};
 use sextant_models::{Dataset, Gbdt, GbdtParams, ModelCard, TrainParams, reason_codes};
 use sextant_store::Store;
 
+/// Profile columns the bank's file reports as of its export, not as of the cutoff: activity
+/// snapshots that would leak the outcome into point-in-time training, so bank models leave them
+/// out (measured: with them a churn model reached a cross-validated ROC-AUC of 0.995–1.0).
+pub const NOT_POINT_IN_TIME: &[&str] = &[
+    "transactions_reported",
+    "engagement_score",
+    "sentiment_score",
+];
+
+/// The features bank models use, as indices into `FEATURES`.
+fn model_features() -> Vec<usize> {
+    (0..FEATURES.len())
+        .filter(|&i| !NOT_POINT_IN_TIME.contains(&FEATURES[i].name))
+        .collect()
+}
+
 /// What a bank model predicts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
@@ -37,6 +53,8 @@ pub struct Trained {
     pub positives: usize,
     pub trees: usize,
     pub data_hash: String,
+    /// 3-fold cross-validated ROC-AUC of the GBDT and of the logistic baseline.
+    pub cv_roc_auc: Option<(f64, f64)>,
 }
 
 /// Train `target` on every customer with profiling consent: features as of `cutoff`, the
@@ -48,7 +66,8 @@ pub async fn train(
     cutoff: chrono::DateTime<chrono::Utc>,
     budget: f32,
 ) -> Result<Trained> {
-    let names: Vec<String> = FEATURES.iter().map(|f| f.name.to_string()).collect();
+    let cols = model_features();
+    let names: Vec<String> = cols.iter().map(|&i| FEATURES[i].name.to_string()).collect();
     let (mut x, mut y) = (Vec::new(), Vec::new());
     let mut after: Option<CustomerId> = None;
     loop {
@@ -88,7 +107,7 @@ pub async fn train(
                 transactions: &transactions,
                 as_of: cutoff,
             });
-            x.extend(v.values);
+            x.extend(cols.iter().map(|&i| v.values[i]));
             y.push(if label { 1.0 } else { 0.0 });
         }
     }
@@ -103,16 +122,27 @@ pub async fn train(
         },
         ..Default::default()
     };
-    let gbdt_params = params.gbdt.clone();
-    let (data, model) = tokio::task::spawn_blocking(move || {
-        let m = Gbdt::fit(&data, &gbdt_params);
-        (data, m)
+    let fit_params = params.clone();
+    let (data, model, evaluation) = tokio::task::spawn_blocking(move || {
+        // Cross-validate first (honest metrics for the card), then fit on everything.
+        let e = sextant_models::evaluate(&data, 3, fit_params.gbdt.seed, &fit_params).ok();
+        let m = Gbdt::fit(&data, &fit_params.gbdt);
+        (data, m, e)
     })
     .await
     .map_err(|e| IntelError::Segment(e.to_string()))?;
     let model = model.map_err(|e| IntelError::Segment(e.to_string()))?;
     let now = chrono::Utc::now();
-    let card = ModelCard::new(target.name(), now.to_rfc3339(), &data, &params, None);
+    let cv_roc_auc = evaluation.as_ref().and_then(|e| {
+        Some((
+            e.model("gbdt_calibrated")
+                .or(e.model("gbdt"))?
+                .metrics
+                .roc_auc,
+            e.model("logistic")?.metrics.roc_auc,
+        ))
+    });
+    let card = ModelCard::new(target.name(), now.to_rfc3339(), &data, &params, evaluation);
     let card_json = serde_json::to_string(&card).map_err(|e| IntelError::Segment(e.to_string()))?;
     let model_json = model
         .to_json()
@@ -132,6 +162,7 @@ pub async fn train(
         positives: data.positives(),
         trees: model.trees(),
         data_hash: card.data_hash,
+        cv_roc_auc,
     })
 }
 
@@ -154,7 +185,8 @@ pub struct Score {
 /// Score the customer now with every promoted bank model (profiling consent required; credit
 /// scores are not automated decisions here — they inform a human or a later decision step).
 pub async fn score(store: &dyn Store, id: &CustomerId, policy: &Policy) -> Result<Vec<Score>> {
-    let features = crate::compute_features(store, id, policy, chrono::Utc::now()).await?;
+    let all = crate::compute_features(store, id, policy, chrono::Utc::now()).await?;
+    let values: Vec<f64> = model_features().iter().map(|&i| all.values[i]).collect();
     let mut out = Vec::new();
     for target in Target::ALL {
         let Some(rec) = store.get_model(target.name(), None).await? else {
@@ -165,13 +197,13 @@ pub async fn score(store: &dyn Store, id: &CustomerId, policy: &Policy) -> Resul
             reason: e.to_string(),
         })?;
         let e = model
-            .explain(&features.values)
+            .explain(&values)
             .map_err(|e| IntelError::Segment(e.to_string()))?;
         out.push(Score {
             model: target.name().to_string(),
             version: rec.version,
             probability: model
-                .calibrated_proba(&features.values)
+                .calibrated_proba(&values)
                 .map_err(|e| IntelError::Segment(e.to_string()))?,
             raw_score: e.raw_score,
             base_value: e.base_value,

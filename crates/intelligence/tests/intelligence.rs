@@ -219,9 +219,16 @@ async fn bank_models_train_point_in_time_and_explain(db: TestDb) {
     let f = compute_features(db.store.as_ref(), &id, &policy, chrono::Utc::now())
         .await
         .unwrap();
-    let e = model.explain(&f.values).unwrap();
+    let used: Vec<f64> = sextant_features::FEATURES
+        .iter()
+        .zip(&f.values)
+        .filter(|(d, _)| !sextant_intelligence::bank_models::NOT_POINT_IN_TIME.contains(&d.name))
+        .map(|(_, v)| *v)
+        .collect();
+    assert_eq!(model.feature_names().len(), used.len());
+    let e = model.explain(&used).unwrap();
     assert!((e.shap_total() - e.raw_score).abs() < 1e-9);
-    assert!((model.raw_score(&f.values).unwrap() - e.raw_score).abs() < 1e-9);
+    assert!((model.raw_score(&used).unwrap() - e.raw_score).abs() < 1e-9);
     assert!(matches!(
         score(db.store.as_ref(), &id, &Policy::default()).await,
         Err(IntelError::Consent(_))

@@ -58,12 +58,14 @@ impl Explanation {
 
 /// The `n` features pushing the prediction most towards the positive class, in plain words:
 /// `"credit_utilization is high (0.92)"`, `"employment is unemployed"`,
-/// `"income is missing"`. Only features with a positive SHAP value are listed, largest first.
+/// `"income is missing"`. Only features that raise the log-odds by at least
+/// [`MIN_REASON_SHAP`] are listed, largest first: a feature that barely moved the score is not a
+/// reason.
 pub fn reason_codes(explanation: &Explanation, n: usize) -> Vec<String> {
     let mut pos: Vec<&Contribution> = explanation
         .contributions
         .iter()
-        .filter(|c| c.shap > 0.0)
+        .filter(|c| c.shap >= MIN_REASON_SHAP)
         .collect();
     pos.sort_by(|a, b| {
         b.shap
@@ -72,6 +74,9 @@ pub fn reason_codes(explanation: &Explanation, n: usize) -> Vec<String> {
     });
     pos.into_iter().take(n).map(describe).collect()
 }
+
+/// The smallest contribution to the log-odds that counts as a reason (a 1% change in odds).
+pub const MIN_REASON_SHAP: f64 = 0.01;
 
 fn describe(c: &Contribution) -> String {
     if c.value.is_nan() {

@@ -224,6 +224,7 @@ fn reason_codes_in_plain_words() {
             c("region", Some("north"), 0.0, 0.2, 0.5),
             c("age", None, f64::NAN, 0.1, 40.0),
             c("tenure", None, 10.0, -0.4, 5.0),
+            c("recurring_payments", None, 10.0, 0.0008, 7.0),
         ],
         raw_score: 0.5,
         probability: 0.62,
@@ -239,6 +240,7 @@ fn reason_codes_in_plain_words() {
         ]
     );
     assert_eq!(reason_codes(&e, 1), ["credit_utilization is high (0.92)"]);
+    // recurring_payments raised the log-odds by 0.0008: not a reason.
 
     // And on a real model: the codes name features with positive SHAP values.
     let d = credit(800, 7);
