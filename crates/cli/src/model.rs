@@ -98,9 +98,12 @@ pub enum ModelCommand {
         cutoff: Option<String>,
         #[arg(long, default_value_t = 0.5)]
         budget: f32,
-        /// Serve the new version.
+        /// Serve the new version (after the fairness gate, if --thresholds is given).
         #[arg(long)]
         promote: bool,
+        /// TOML fairness thresholds; a violation by gender, age band or region blocks --promote.
+        #[arg(long)]
+        thresholds: Option<PathBuf>,
     },
     /// Registered models with their data hashes and metrics.
     List,
@@ -291,6 +294,7 @@ pub async fn run(cfg: &Config, cmd: ModelCommand) -> anyhow::Result<()> {
             cutoff,
             budget,
             promote,
+            thresholds,
         } => {
             use sextant_intelligence::bank_models::{Target, train};
             let target = if target == "churn" {
@@ -309,8 +313,38 @@ pub async fn run(cfg: &Config, cmd: ModelCommand) -> anyhow::Result<()> {
             };
             let started = std::time::Instant::now();
             let t = train(store.as_ref(), &policy, target, cutoff, budget).await?;
+            let violations = match &thresholds {
+                Some(path) => {
+                    let text = std::fs::read_to_string(path)
+                        .with_context(|| format!("reading {}", path.display()))?;
+                    let th: sextant_fairness::Thresholds = {
+                        use figment::providers::{Format, Toml};
+                        figment::Figment::from(Toml::string(&text))
+                            .extract()
+                            .with_context(|| {
+                                format!("{} is not a thresholds file", path.display())
+                            })?
+                    };
+                    t.violations(&th)
+                }
+                None => Vec::new(),
+            };
+            print!("{}", sextant_fairness::render_table(&t.fairness));
+            for v in &violations {
+                eprintln!("violation: {v}");
+            }
+            let promote = promote && violations.is_empty();
             if promote {
                 store.promote_model(t.name, t.version).await?;
+            } else if !violations.is_empty() {
+                store
+                    .append_audit(AuditRecord {
+                        actor: "cli".into(),
+                        action: "model.promotion_blocked".into(),
+                        subject: format!("{}:{}", t.name, t.version),
+                        details: serde_json::json!({ "violations": violations.iter().map(|v| v.to_string()).collect::<Vec<_>>() }),
+                    })
+                    .await?;
             }
             store
                 .append_audit(AuditRecord {
@@ -334,6 +368,14 @@ pub async fn run(cfg: &Config, cmd: ModelCommand) -> anyhow::Result<()> {
             );
             if let Some((gbdt, logistic)) = t.cv_roc_auc {
                 println!("  3-fold CV ROC-AUC: GBDT {gbdt:.3}, logistic baseline {logistic:.3}");
+            }
+            if !violations.is_empty() {
+                bail!(
+                    "{}:{} is registered but was not promoted: {} fairness threshold(s) violated",
+                    t.name,
+                    t.version,
+                    violations.len()
+                );
             }
         }
         ModelCommand::List => {

@@ -55,6 +55,21 @@ pub struct Trained {
     pub data_hash: String,
     /// 3-fold cross-validated ROC-AUC of the GBDT and of the logistic baseline.
     pub cv_roc_auc: Option<(f64, f64)>,
+    /// Fairness of the model's decisions (calibrated probability ≥ 0.5; for credit default the
+    /// favourable outcome is a predicted non-default) on its training customers, by gender, age band and region (protected attributes are read here, for the
+    /// audit only — never as features).
+    #[serde(skip)]
+    pub fairness: Vec<sextant_fairness::AttributeReport>,
+}
+
+impl Trained {
+    /// Threshold violations of the fairness audit: the gate a promotion must pass.
+    pub fn violations(&self, t: &sextant_fairness::Thresholds) -> Vec<sextant_fairness::Violation> {
+        self.fairness
+            .iter()
+            .flat_map(|r| sextant_fairness::check(r, t))
+            .collect()
+    }
 }
 
 /// Train `target` on every customer with profiling consent: features as of `cutoff`, the
@@ -68,7 +83,7 @@ pub async fn train(
 ) -> Result<Trained> {
     let cols = model_features();
     let names: Vec<String> = cols.iter().map(|&i| FEATURES[i].name.to_string()).collect();
-    let (mut x, mut y) = (Vec::new(), Vec::new());
+    let (mut x, mut y, mut ids) = (Vec::new(), Vec::new(), Vec::new());
     let mut after: Option<CustomerId> = None;
     loop {
         let page = store.list_customers(after.as_ref(), 500).await?;
@@ -109,6 +124,7 @@ pub async fn train(
             });
             x.extend(cols.iter().map(|&i| v.values[i]));
             y.push(if label { 1.0 } else { 0.0 });
+            ids.push(c.id.clone());
         }
     }
     if y.is_empty() {
@@ -133,6 +149,7 @@ pub async fn train(
     .map_err(|e| IntelError::Segment(e.to_string()))?;
     let model = model.map_err(|e| IntelError::Segment(e.to_string()))?;
     let now = chrono::Utc::now();
+    let fairness = fairness_audit(store, target, &ids, &data, &model).await?;
     let cv_roc_auc = evaluation.as_ref().and_then(|e| {
         Some((
             e.model("gbdt_calibrated")
@@ -163,7 +180,58 @@ pub async fn train(
         trees: model.trees(),
         data_hash: card.data_hash,
         cv_roc_auc,
+        fairness,
     })
+}
+
+/// Audits the model's decisions on its training customers. The favourable outcome is what the
+/// customer wants: for credit default, being predicted *not* to default (approved); for churn,
+/// being flagged (and so offered retention help).
+async fn fairness_audit(
+    store: &dyn Store,
+    target: Target,
+    ids: &[CustomerId],
+    data: &Dataset,
+    model: &Gbdt,
+) -> Result<Vec<sextant_fairness::AttributeReport>> {
+    let probs = model
+        .calibrated_proba_all(data)
+        .map_err(|e| IntelError::Segment(e.to_string()))?;
+    let mut by: [Vec<sextant_fairness::Record>; 3] = Default::default();
+    for (i, id) in ids.iter().enumerate() {
+        let p = store.get_protected(id).await?.unwrap_or_default();
+        let (mut pred, mut label) = (probs[i] >= 0.5, data.y[i] == 1.0);
+        if target == Target::CreditDefault {
+            (pred, label) = (!pred, !label);
+        }
+        let missing = || sextant_fairness::MISSING_GROUP.to_string();
+        by[0].push(sextant_fairness::Record::new(
+            p.gender.unwrap_or_else(missing),
+            pred,
+            label,
+        ));
+        by[1].push(sextant_fairness::Record::new(
+            p.age_band.unwrap_or_else(missing),
+            pred,
+            label,
+        ));
+        by[2].push(sextant_fairness::Record::new(
+            p.region.unwrap_or_else(missing),
+            pred,
+            label,
+        ));
+    }
+    let opts = sextant_fairness::AuditOptions {
+        bootstrap: 200,
+        ..Default::default()
+    };
+    ["gender", "age_band", "region"]
+        .iter()
+        .zip(by.iter())
+        .map(|(a, r)| {
+            sextant_fairness::audit(a, r, &opts).map_err(|e| IntelError::Segment(e.to_string()))
+        })
+        .collect()
 }
 
 /// One model's score for one customer, explained.

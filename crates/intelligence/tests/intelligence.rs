@@ -206,6 +206,23 @@ async fn bank_models_train_point_in_time_and_explain(db: TestDb) {
         .await
         .unwrap();
     assert!(t.rows > 300 && t.positives > 0, "{t:?}");
+    // The fairness audit covers gender, age band and region; an impossible threshold is violated.
+    assert_eq!(
+        t.fairness
+            .iter()
+            .map(|r| r.attribute.as_str())
+            .collect::<Vec<_>>(),
+        ["gender", "age_band", "region"]
+    );
+    let impossible = sextant_fairness::Thresholds {
+        min_disparate_impact_ratio: Some(1.01),
+        ..Default::default()
+    };
+    assert_eq!(t.violations(&impossible).len(), 3);
+    assert!(
+        t.violations(&sextant_fairness::Thresholds::default())
+            .is_empty()
+    );
     assert!(db.store.promote_model(t.name, t.version).await.unwrap());
     let id = CustomerId::parse("3").unwrap();
     let scores = score(db.store.as_ref(), &id, &policy).await.unwrap();
