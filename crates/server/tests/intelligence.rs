@@ -145,6 +145,74 @@ async fn segments_and_features_follow_profiling_consent(db: TestDb) {
         StatusCode::FORBIDDEN
     );
 
+    // Scores from a promoted bank model are recorded as a decision with the versions used.
+    // (The small bank has no defaults to learn from, so register a model with the bank models'
+    // feature list trained on a synthetic pattern.)
+    let names: Vec<String> = sextant_features::FEATURES
+        .iter()
+        .map(|f| f.name)
+        .filter(|n| !sextant_intelligence::bank_models::NOT_POINT_IN_TIME.contains(n))
+        .map(str::to_string)
+        .collect();
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    for i in 0..200 {
+        x.extend((0..names.len()).map(|j| ((i * 31 + j * 7) % 100) as f64));
+        y.push(if (i * 31) % 100 > 50 { 1.0 } else { 0.0 });
+    }
+    let data = sextant_models::Dataset::from_parts(names, x, y).unwrap();
+    let params = sextant_models::TrainParams::default();
+    let gbdt = sextant_models::Gbdt::fit(&data, &params.gbdt).unwrap();
+    let card = sextant_models::ModelCard::new(
+        "credit_default",
+        "2026-11-01T00:00:00Z",
+        &data,
+        &params,
+        None,
+    );
+    let version = app
+        .db
+        .store
+        .save_model(
+            "credit_default",
+            1,
+            &serde_json::to_string(&card).unwrap(),
+            &gbdt.to_json().unwrap(),
+        )
+        .await
+        .unwrap();
+    struct T {
+        name: &'static str,
+        version: i64,
+    }
+    let t = T {
+        name: "credit_default",
+        version,
+    };
+    app.db.store.promote_model(t.name, t.version).await.unwrap();
+    let (s, v) = app
+        .get(&format!("/v1/customers/{with}/scores"), Some(&analyst))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let decision_id = v["decision_id"].as_str().unwrap().to_string();
+    assert_eq!(v["scores"][0]["model"], "credit_default");
+    let decisions = app.db.store.list_decisions(&with).await.unwrap();
+    assert_eq!(decisions.len(), 1);
+    assert_eq!(decisions[0].id.as_str(), decision_id);
+    assert_eq!(decisions[0].versions["models"]["credit_default"], t.version);
+    let audit = app.db.store.audit_entries(0, 1000).await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "decision.score"
+                && e.details["decision_id"] == decision_id.as_str())
+    );
+    assert_eq!(
+        app.get(&format!("/v1/customers/{without}/scores"), Some(&analyst))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+
     // Insights need personalization consent.
     let grant = json!({"consents": {"personalization": true}});
     app.send(

@@ -359,6 +359,9 @@ impl Store for EncryptedStore {
     async fn promote_model(&self, name: &str, version: i64) -> Result<bool> {
         self.inner.promote_model(name, version).await
     }
+    async fn insert_decision(&self, d: &Decision) -> Result<bool> {
+        self.inner.insert_decision(d).await
+    }
     async fn append_audit(&self, record: AuditRecord) -> Result<AuditEntry> {
         self.inner.append_audit(record).await
     }

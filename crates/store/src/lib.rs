@@ -128,6 +128,9 @@ pub trait Store: Send + Sync + 'static {
     async fn set_message_body(&self, id: &MessageId, body: &str) -> Result<bool>;
     async fn list_events(&self, id: &CustomerId) -> Result<Vec<CustomerEvent>>;
     async fn list_decisions(&self, id: &CustomerId) -> Result<Vec<Decision>>;
+    /// Record a decision shown or made (with the versions behind it). False if the customer is
+    /// unknown.
+    async fn insert_decision(&self, d: &Decision) -> Result<bool>;
     /// Delete every row held about the customer, in one transaction; rows deleted per table,
     /// or `None` if the customer is unknown. SQLite also zeroes freed pages and truncates the WAL.
     async fn erase_customer(&self, id: &CustomerId) -> Result<Option<Vec<(String, u64)>>>;

@@ -791,6 +791,27 @@ impl Store for PgStore {
         Ok(true)
     }
 
+    async fn insert_decision(&self, d: &Decision) -> Result<bool> {
+        let n = self
+            .client()
+            .await?
+            .execute(
+                "INSERT INTO decisions (id, customer_id, at, kind, versions, payload, status) \
+                 SELECT $1, $2, $3, $4, $5, $6, $7 WHERE EXISTS (SELECT 1 FROM customers WHERE id = $2)",
+                &[
+                    &d.id.as_str(),
+                    &d.customer_id.as_str(),
+                    &d.at.timestamp_micros(),
+                    &d.kind,
+                    &d.versions.to_string(),
+                    &d.payload.to_string(),
+                    &d.status,
+                ],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
     async fn append_audit(&self, record: AuditRecord) -> Result<AuditEntry> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;

@@ -900,6 +900,30 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn insert_decision(&self, d: &Decision) -> Result<bool> {
+        let d = d.clone();
+        self.write(move |c| {
+            let res = c.execute(
+                "INSERT INTO decisions (id, customer_id, at, kind, versions, payload, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    d.id.as_str(),
+                    d.customer_id.as_str(),
+                    d.at.timestamp_micros(),
+                    d.kind,
+                    d.versions.to_string(),
+                    d.payload.to_string(),
+                    d.status
+                ],
+            );
+            match res {
+                Ok(_) => Ok(true),
+                Err(e) if is_fk_error(&e) => Ok(false),
+                Err(e) => Err(e.into()),
+            }
+        })
+        .await
+    }
+
     async fn append_audit(&self, record: AuditRecord) -> Result<AuditEntry> {
         self.write(move |c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;

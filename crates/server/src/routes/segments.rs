@@ -136,19 +136,54 @@ pub(crate) async fn insights(
     ))
 }
 
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct ScoreDecision {
+    /// Recorded in the customer's decisions with the model versions behind it, and audited.
+    decision_id: String,
+    #[schema(value_type = Vec<Object>)]
+    scores: Vec<sextant_intelligence::bank_models::Score>,
+}
+
 /// The customer's scores from every promoted bank model (churn, credit default): calibrated
-/// probability, reason codes and exact SHAP values (staff; needs profiling consent).
+/// probability, reason codes and exact SHAP values, recorded as a decision with the model
+/// versions used (staff; needs profiling consent).
 #[utoipa::path(get, path = "/v1/customers/{id}/scores", tag = "segments", params(("id" = String, Path, description = "Customer id")),
-    responses((status = 200, body = Object), (status = 403, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
+    responses((status = 200, body = ScoreDecision), (status = 403, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
 pub(crate) async fn scores(
     p: Principal,
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Vec<sextant_intelligence::bank_models::Score>>, ApiError> {
+) -> Result<Json<ScoreDecision>, ApiError> {
     let id = parse_customer_id(&id)?;
     p.require(STAFF, "read a customer's scores")?;
-    Ok(Json(
+    let scores =
         sextant_intelligence::bank_models::score(state.store.as_ref(), &id, &state.policy())
-            .await?,
-    ))
+            .await?;
+    let versions: serde_json::Map<String, serde_json::Value> = scores
+        .iter()
+        .map(|s| (s.model.clone(), serde_json::json!(s.version)))
+        .collect();
+    let decision = sextant_core::Decision {
+        id: sextant_core::DecisionId::generate(),
+        customer_id: id.clone(),
+        at: chrono::Utc::now(),
+        kind: "score".into(),
+        versions: serde_json::json!({ "models": versions, "features": sextant_intelligence::feature_version() }),
+        payload: serde_json::to_value(&scores).map_err(|e| ApiError::Internal(e.to_string()))?,
+        status: "shown".into(),
+    };
+    state.store.insert_decision(&decision).await?;
+    state
+        .store
+        .append_audit(sextant_core::AuditRecord {
+            actor: p.key_id.clone(),
+            action: "decision.score".into(),
+            subject: state.pseudonyms.customer(&id),
+            details: serde_json::json!({ "decision_id": decision.id.as_str(), "versions": decision.versions }),
+        })
+        .await?;
+    Ok(Json(ScoreDecision {
+        decision_id: decision.id.to_string(),
+        scores,
+    }))
 }
