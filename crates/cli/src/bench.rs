@@ -14,6 +14,13 @@ use std::time::Instant;
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
+    /// Online scoring latency per customer: features from the store, every promoted bank model,
+    /// exact SHAP — over customers with profiling consent in the configured database.
+    Score {
+        /// Customers to score (the first N with profiling consent).
+        #[arg(long, default_value_t = 500)]
+        customers: usize,
+    },
     /// Import throughput and peak memory for N transactions.
     Import {
         /// Transaction counts to run, comma-separated (run two sizes to see memory stay flat).
@@ -31,13 +38,19 @@ pub enum BenchCommand {
     },
 }
 
-pub async fn run(_cfg: &Config, cmd: BenchCommand) -> anyhow::Result<()> {
+pub async fn run(cfg: &Config, cmd: BenchCommand) -> anyhow::Result<()> {
+    if let BenchCommand::Score { customers } = cmd {
+        return score(cfg, customers).await;
+    }
     let BenchCommand::Import {
         rows,
         backends,
         pg_url,
         work_dir,
-    } = cmd;
+    } = cmd
+    else {
+        unreachable!("handled above")
+    };
     for b in &backends {
         if b != "sqlite" && b != "postgres" {
             bail!("--backends: unknown backend '{b}' (expected sqlite, postgres)");
@@ -156,4 +169,51 @@ fn peak_rss_mib() -> Option<f64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
+}
+
+async fn score(cfg: &Config, n: usize) -> anyhow::Result<()> {
+    let store = crate::open(cfg).await?;
+    let policy = sextant_intelligence::Policy {
+        consent_defaults: cfg.server.consent_defaults.clone(),
+    };
+    let mut ids = Vec::new();
+    let mut after = None;
+    while ids.len() < n {
+        let page = store.list_customers(after.as_ref(), 500).await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.id.clone());
+        for c in page {
+            if ids.len() < n
+                && sextant_intelligence::require_profiling(store.as_ref(), &c.id, &policy)
+                    .await
+                    .is_ok()
+            {
+                ids.push(c.id);
+            }
+        }
+    }
+    if ids.is_empty() {
+        bail!(
+            "no customers with profiling consent in {}",
+            crate::redact(&cfg.database)
+        );
+    }
+    let mut micros = Vec::with_capacity(ids.len());
+    let mut models = 0;
+    for id in &ids {
+        let start = Instant::now();
+        let scores = sextant_intelligence::bank_models::score(store.as_ref(), id, &policy).await?;
+        micros.push(start.elapsed().as_secs_f64() * 1e6);
+        models = scores.len();
+    }
+    micros.sort_by(f64::total_cmp);
+    let q = |p: f64| micros[((micros.len() - 1) as f64 * p).round() as usize];
+    println!(
+        "scored {} customers with {models} model(s) each (features from the store + models + SHAP): p50 {:.0} µs, p99 {:.0} µs, max {:.0} µs",
+        micros.len(),
+        q(0.5),
+        q(0.99),
+        micros[micros.len() - 1]
+    );
+    Ok(())
 }
