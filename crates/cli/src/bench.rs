@@ -198,11 +198,13 @@ async fn score(cfg: &Config, n: usize) -> anyhow::Result<()> {
             crate::redact(&cfg.database)
         );
     }
+    let cache = sextant_intelligence::bank_models::BankModelCache::default();
     let mut micros = Vec::with_capacity(ids.len());
     let mut models = 0;
     for id in &ids {
         let start = Instant::now();
-        let scores = sextant_intelligence::bank_models::score(store.as_ref(), id, &policy).await?;
+        let scores =
+            sextant_intelligence::bank_models::score(store.as_ref(), &cache, id, &policy).await?;
         micros.push(start.elapsed().as_secs_f64() * 1e6);
         models = scores.len();
     }

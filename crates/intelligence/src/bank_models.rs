@@ -250,26 +250,69 @@ pub struct Score {
     pub shap: Vec<(String, f64, f64)>,
 }
 
+/// Promoted bank models, parsed once per version and kept in memory for scoring.
+#[derive(Default)]
+pub struct BankModelCache {
+    models: std::sync::Mutex<std::collections::HashMap<&'static str, (i64, std::sync::Arc<Gbdt>)>>,
+}
+
+impl BankModelCache {
+    async fn get(
+        &self,
+        store: &dyn Store,
+        target: Target,
+    ) -> Result<Option<(i64, std::sync::Arc<Gbdt>)>> {
+        let Some(version) = store.promoted_model_version(target.name()).await? else {
+            return Ok(None);
+        };
+        if let Some((v, m)) = self
+            .models
+            .lock()
+            .expect("model cache poisoned")
+            .get(target.name())
+            && *v == version
+        {
+            return Ok(Some((*v, m.clone())));
+        }
+        let Some(rec) = store.get_model(target.name(), Some(version)).await? else {
+            return Ok(None);
+        };
+        let model =
+            std::sync::Arc::new(
+                Gbdt::from_json(&rec.model).map_err(|e| IntelError::Corrupt {
+                    what: "model",
+                    reason: e.to_string(),
+                })?,
+            );
+        self.models
+            .lock()
+            .expect("model cache poisoned")
+            .insert(target.name(), (version, model.clone()));
+        Ok(Some((version, model)))
+    }
+}
+
 /// Score the customer now with every promoted bank model (profiling consent required; credit
 /// scores are not automated decisions here — they inform a human or a later decision step).
-pub async fn score(store: &dyn Store, id: &CustomerId, policy: &Policy) -> Result<Vec<Score>> {
+pub async fn score(
+    store: &dyn Store,
+    cache: &BankModelCache,
+    id: &CustomerId,
+    policy: &Policy,
+) -> Result<Vec<Score>> {
     let all = crate::compute_features(store, id, policy, chrono::Utc::now()).await?;
     let values: Vec<f64> = model_features().iter().map(|&i| all.values[i]).collect();
     let mut out = Vec::new();
     for target in Target::ALL {
-        let Some(rec) = store.get_model(target.name(), None).await? else {
+        let Some((version, model)) = cache.get(store, target).await? else {
             continue;
         };
-        let model = Gbdt::from_json(&rec.model).map_err(|e| IntelError::Corrupt {
-            what: "model",
-            reason: e.to_string(),
-        })?;
         let e = model
             .explain(&values)
             .map_err(|e| IntelError::Segment(e.to_string()))?;
         out.push(Score {
             model: target.name().to_string(),
-            version: rec.version,
+            version,
             probability: model
                 .calibrated_proba(&values)
                 .map_err(|e| IntelError::Segment(e.to_string()))?,

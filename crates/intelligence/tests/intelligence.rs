@@ -201,7 +201,8 @@ async fn bank_models_train_point_in_time_and_explain(db: TestDb) {
     let cutoff = chrono::DateTime::parse_from_rfc3339("2026-08-31T23:59:59Z")
         .unwrap()
         .to_utc();
-    use sextant_intelligence::bank_models::{Target, score, train};
+    use sextant_intelligence::bank_models::{BankModelCache, Target, score, train};
+    let cache = BankModelCache::default();
     let t = train(db.store.as_ref(), &policy, Target::Churn, cutoff, 0.3)
         .await
         .unwrap();
@@ -225,7 +226,9 @@ async fn bank_models_train_point_in_time_and_explain(db: TestDb) {
     );
     assert!(db.store.promote_model(t.name, t.version).await.unwrap());
     let id = CustomerId::parse("3").unwrap();
-    let scores = score(db.store.as_ref(), &id, &policy).await.unwrap();
+    let scores = score(db.store.as_ref(), &cache, &id, &policy)
+        .await
+        .unwrap();
     assert_eq!(scores.len(), 1);
     let s = &scores[0];
     assert!((0.0..=1.0).contains(&s.probability));
@@ -247,7 +250,7 @@ async fn bank_models_train_point_in_time_and_explain(db: TestDb) {
     assert!((e.shap_total() - e.raw_score).abs() < 1e-9);
     assert!((model.raw_score(&used).unwrap() - e.raw_score).abs() < 1e-9);
     assert!(matches!(
-        score(db.store.as_ref(), &id, &Policy::default()).await,
+        score(db.store.as_ref(), &cache, &id, &Policy::default()).await,
         Err(IntelError::Consent(_))
     ));
 }

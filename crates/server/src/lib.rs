@@ -34,6 +34,8 @@ pub struct AppState {
     pub pseudonyms: Arc<sextant_core::secrets::Pseudonymizer>,
     /// The promoted segment model, kept in memory.
     pub models: Arc<sextant_intelligence::ModelCache>,
+    /// The promoted bank models, kept in memory.
+    pub bank_models: Arc<sextant_intelligence::bank_models::BankModelCache>,
 }
 
 impl AppState {
@@ -57,6 +59,7 @@ impl AppState {
         Self {
             pseudonyms: Arc::new(master.pseudonymizer()),
             models: Arc::new(sextant_intelligence::ModelCache::default()),
+            bank_models: Arc::new(Default::default()),
             store,
             config: Arc::new(config),
             keys,

@@ -362,6 +362,9 @@ impl Store for EncryptedStore {
     async fn insert_decision(&self, d: &Decision) -> Result<bool> {
         self.inner.insert_decision(d).await
     }
+    async fn promoted_model_version(&self, name: &str) -> Result<Option<i64>> {
+        self.inner.promoted_model_version(name).await
+    }
     async fn append_audit(&self, record: AuditRecord) -> Result<AuditEntry> {
         self.inner.append_audit(record).await
     }

@@ -186,6 +186,8 @@ pub trait Store: Send + Sync + 'static {
     -> Result<i64>;
     /// A model by version, or the promoted one for `None`.
     async fn get_model(&self, name: &str, version: Option<i64>) -> Result<Option<ModelRecord>>;
+    /// The promoted version of `name`, without loading it (cheap; for caches).
+    async fn promoted_model_version(&self, name: &str) -> Result<Option<i64>>;
     /// Every registered model (without the serialized model itself).
     async fn list_models(&self) -> Result<Vec<ModelRecord>>;
     /// Serve `version` of `name` from now on (also the way to roll back). False if unknown.

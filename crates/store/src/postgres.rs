@@ -812,6 +812,18 @@ impl Store for PgStore {
         Ok(n == 1)
     }
 
+    async fn promoted_model_version(&self, name: &str) -> Result<Option<i64>> {
+        let row = self
+            .client()
+            .await?
+            .query_opt(
+                "SELECT version FROM models WHERE name = $1 AND promoted = 1",
+                &[&name],
+            )
+            .await?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
     async fn append_audit(&self, record: AuditRecord) -> Result<AuditEntry> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;

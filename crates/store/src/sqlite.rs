@@ -924,6 +924,19 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn promoted_model_version(&self, name: &str) -> Result<Option<i64>> {
+        let name = name.to_string();
+        self.read(move |c| {
+            Ok(c.query_row(
+                "SELECT version FROM models WHERE name = ?1 AND promoted = 1",
+                [name],
+                |r| r.get(0),
+            )
+            .optional()?)
+        })
+        .await
+    }
+
     async fn append_audit(&self, record: AuditRecord) -> Result<AuditEntry> {
         self.write(move |c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;

@@ -156,9 +156,13 @@ pub(crate) async fn scores(
 ) -> Result<Json<ScoreDecision>, ApiError> {
     let id = parse_customer_id(&id)?;
     p.require(STAFF, "read a customer's scores")?;
-    let scores =
-        sextant_intelligence::bank_models::score(state.store.as_ref(), &id, &state.policy())
-            .await?;
+    let scores = sextant_intelligence::bank_models::score(
+        state.store.as_ref(),
+        &state.bank_models,
+        &id,
+        &state.policy(),
+    )
+    .await?;
     let versions: serde_json::Map<String, serde_json::Value> = scores
         .iter()
         .map(|s| (s.model.clone(), serde_json::json!(s.version)))
