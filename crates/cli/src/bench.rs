@@ -211,7 +211,7 @@ async fn score(cfg: &Config, n: usize) -> anyhow::Result<()> {
     micros.sort_by(f64::total_cmp);
     let q = |p: f64| micros[((micros.len() - 1) as f64 * p).round() as usize];
     println!(
-        "scored {} customers with {models} model(s) each (features from the store + models + SHAP): p50 {:.0} µs, p99 {:.0} µs, max {:.0} µs",
+        "scored {} customers with {models} model(s) each (feature-table row, computed if missing, + models + SHAP): p50 {:.0} µs, p99 {:.0} µs, max {:.0} µs",
         micros.len(),
         q(0.5),
         q(0.99),

@@ -300,7 +300,19 @@ pub async fn score(
     id: &CustomerId,
     policy: &Policy,
 ) -> Result<Vec<Score>> {
-    let all = crate::compute_features(store, id, policy, chrono::Utc::now()).await?;
+    // The feature store's current row when there is one of this version (what the batch refresh
+    // or the last online computation stored); otherwise compute now, from the same definition.
+    require_profiling(store, id, policy).await?;
+    let stored = match store.get_features(id).await? {
+        Some(row) if row.version == sextant_features::FEATURE_VERSION as i64 => {
+            serde_json::from_str::<sextant_features::FeatureVector>(&row.vector).ok()
+        }
+        _ => None,
+    };
+    let all = match stored {
+        Some(v) => v,
+        None => crate::compute_features(store, id, policy, chrono::Utc::now()).await?,
+    };
     let values: Vec<f64> = model_features().iter().map(|&i| all.values[i]).collect();
     let mut out = Vec::new();
     for target in Target::ALL {
