@@ -3,91 +3,9 @@
 //! transaction order, and most salaried customers get a detected payday.
 
 use chrono::{Datelike, TimeZone, Utc};
-use sextant_core::customer::{parse_age, parse_count};
-use sextant_core::transaction::{parse_date, parse_timestamp};
-use sextant_core::{
-    Account, AccountId, Category, CountryCode, Currency, Customer, CustomerId, Mcc, Money,
-    ProductId, SentimentScore, Transaction, TransactionId, TxStatus,
-};
+use sextant_core::{Category, TxStatus};
 use sextant_insights::{InsightInput, compute};
-use std::collections::{BTreeSet, HashMap};
-use std::path::Path;
-
-/// Rows of one CSV file as header name → field.
-fn rows(path: &Path) -> Vec<HashMap<String, String>> {
-    let mut r = csv::Reader::from_path(path).unwrap();
-    let headers = r.headers().unwrap().clone();
-    r.records()
-        .map(|rec| {
-            let rec = rec.unwrap();
-            headers
-                .iter()
-                .zip(rec.iter())
-                .map(|(h, v)| (h.to_string(), v.to_string()))
-                .collect()
-        })
-        .collect()
-}
-
-fn opt(s: &str) -> Option<&str> {
-    (!s.trim().is_empty()).then_some(s)
-}
-
-fn customer(r: &HashMap<String, String>) -> Customer {
-    let currency = Currency::parse(&r["Currency"]).unwrap();
-    Customer {
-        id: CustomerId::parse(&r["Customer_ID"]).unwrap(),
-        name: r["Name"].clone(),
-        age: parse_age(&r["Age"]).unwrap(),
-        income: Money::parse_major(&r["Income"], currency).unwrap(),
-        spending_habit: r["Spending_Habit"].parse().unwrap(),
-        risk_profile: r["Risk_Profile"].parse().unwrap(),
-        transactions: parse_count(&r["Transactions"]).unwrap(),
-        sentiment_score: SentimentScore::parse(&r["Sentiment_Score"]).unwrap(),
-        engagement_level: r["Engagement_Level"].parse().unwrap(),
-        email: opt(&r["Email"]).map(str::to_string),
-        phone: opt(&r["Phone"]).map(str::to_string),
-        occupation: opt(&r["Occupation"]).map(str::to_string),
-        joined_on: opt(&r["Joined_On"]).map(|d| parse_date(d).unwrap()),
-    }
-}
-
-fn account(r: &HashMap<String, String>) -> Account {
-    let currency = Currency::parse(&r["currency"]).unwrap();
-    Account {
-        id: AccountId::parse(&r["account_id"]).unwrap(),
-        customer_id: CustomerId::parse(&r["customer_id"]).unwrap(),
-        kind: r["kind"].parse().unwrap(),
-        product_id: opt(&r["product_id"]).map(|p| ProductId::parse(p).unwrap()),
-        currency,
-        opened_on: parse_date(&r["opened_on"]).unwrap(),
-        closed_on: opt(&r["closed_on"]).map(|d| parse_date(d).unwrap()),
-        status: r["status"].parse().unwrap(),
-        limit: opt(&r["limit_minor"]).map(|m| Money::parse_minor(m, currency).unwrap()),
-        balance: Money::parse_minor(&r["balance_minor"], currency).unwrap(),
-    }
-}
-
-fn transaction(r: &HashMap<String, String>) -> Transaction {
-    let currency = Currency::parse(&r["currency"]).unwrap();
-    Transaction {
-        id: TransactionId::parse(&r["transaction_id"]).unwrap(),
-        customer_id: CustomerId::parse(&r["customer_id"]).unwrap(),
-        account_id: AccountId::parse(&r["account_id"]).unwrap(),
-        timestamp: parse_timestamp(&r["timestamp"]).unwrap(),
-        amount: Money::parse_minor(&r["amount_minor"], currency).unwrap(),
-        merchant: opt(&r["merchant"]).map(str::to_string),
-        category: r["category"].parse().unwrap(),
-        mcc: opt(&r["mcc"]).map(|m| Mcc::parse(m).unwrap()),
-        channel: r["channel"].parse().unwrap(),
-        country: CountryCode::parse(&r["country"]).unwrap(),
-        balance_after: opt(&r["balance_after_minor"])
-            .map(|m| Money::parse_minor(m, currency).unwrap()),
-        status: opt(&r["status"])
-            .map(|s| s.parse().unwrap())
-            .unwrap_or(TxStatus::Approved),
-    }
-}
+use std::collections::BTreeSet;
 
 #[test]
 fn every_synthetic_customer_gets_insights() {
@@ -99,21 +17,12 @@ fn every_synthetic_customer_gets_insights() {
         ..Default::default()
     };
     sextant_synth::generate(&cfg, dir.path(), &|_| {}).unwrap();
-    let customers: Vec<Customer> = rows(&dir.path().join("customers_full.csv"))
-        .iter()
-        .map(customer)
-        .collect();
-    let mut accounts: HashMap<CustomerId, Vec<Account>> = HashMap::new();
-    for a in rows(&dir.path().join("accounts.csv")).iter().map(account) {
-        accounts.entry(a.customer_id.clone()).or_default().push(a);
-    }
-    let mut txs: HashMap<CustomerId, Vec<Transaction>> = HashMap::new();
-    for t in rows(&dir.path().join("transactions.csv"))
-        .iter()
-        .map(transaction)
-    {
-        txs.entry(t.customer_id.clone()).or_default().push(t);
-    }
+    // Parsed with the production importer's row parser.
+    let sextant_testkit::SyntheticBank {
+        customers,
+        accounts,
+        transactions: txs,
+    } = sextant_testkit::load_bank(dir.path());
     assert_eq!(customers.len(), 100);
     let end = cfg
         .end_date

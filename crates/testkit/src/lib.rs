@@ -76,3 +76,63 @@ macro_rules! on_both_backends {
         )+
     };
 }
+
+/// A generated synthetic bank parsed into core types, grouped by customer.
+pub struct SyntheticBank {
+    pub customers: Vec<sextant_core::Customer>,
+    pub accounts: std::collections::HashMap<sextant_core::CustomerId, Vec<sextant_core::Account>>,
+    pub transactions:
+        std::collections::HashMap<sextant_core::CustomerId, Vec<sextant_core::Transaction>>,
+}
+
+/// Read a directory written by `sextant generate` (`customers_full.csv`, `accounts.csv`,
+/// `transactions.csv`) with the production row parser, so tests see exactly what an import would.
+pub fn load_bank(dir: &std::path::Path) -> SyntheticBank {
+    use sextant_ingest::{Row, known_columns, parse_json_record};
+    use sextant_store::RecordKind;
+    let rows = |kind: RecordKind, file: &str| -> Vec<Row> {
+        let known = known_columns(kind);
+        let mut r = csv::Reader::from_path(dir.join(file)).expect("generated file");
+        let headers = r.headers().expect("header").clone();
+        r.records()
+            .enumerate()
+            .map(|(i, rec)| {
+                let rec = rec.expect("record");
+                let map: serde_json::Map<String, serde_json::Value> = headers
+                    .iter()
+                    .zip(rec.iter())
+                    .map(|(h, v)| (h.to_string(), serde_json::Value::String(v.to_string())))
+                    .collect();
+                parse_json_record(kind, serde_json::Value::Object(map), i as u64 + 2, &known)
+                    .unwrap_or_else(|e| panic!("{file}: {e}"))
+            })
+            .collect()
+    };
+    let mut bank = SyntheticBank {
+        customers: Vec::new(),
+        accounts: Default::default(),
+        transactions: Default::default(),
+    };
+    for row in rows(RecordKind::Customers, "customers_full.csv") {
+        if let Row::Customer(c, _) = row {
+            bank.customers.push(c);
+        }
+    }
+    for row in rows(RecordKind::Accounts, "accounts.csv") {
+        if let Row::Account(a) = row {
+            bank.accounts
+                .entry(a.customer_id.clone())
+                .or_default()
+                .push(a);
+        }
+    }
+    for row in rows(RecordKind::Transactions, "transactions.csv") {
+        if let Row::Transaction(t) = row {
+            bank.transactions
+                .entry(t.customer_id.clone())
+                .or_default()
+                .push(t);
+        }
+    }
+    bank
+}
