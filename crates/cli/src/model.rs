@@ -90,9 +90,9 @@ pub enum ModelCommand {
     /// Train one of the bank's own models from the feature definitions, point in time: features
     /// as of the cutoff, outcomes after it (customers with profiling consent only).
     TrainBank {
-        /// churn or credit-default.
-        #[arg(long, value_parser = ["churn", "credit-default"])]
-        target: String,
+        /// churn, credit-default, or propensity:<product family> (e.g. propensity:savings).
+        #[arg(long, value_parser = sextant_intelligence::bank_models::Target::parse)]
+        target: sextant_intelligence::bank_models::Target,
         /// The cutoff (RFC 3339); default: 90 days before now.
         #[arg(long)]
         cutoff: Option<String>,
@@ -296,12 +296,7 @@ pub async fn run(cfg: &Config, cmd: ModelCommand) -> anyhow::Result<()> {
             promote,
             thresholds,
         } => {
-            use sextant_intelligence::bank_models::{Target, train};
-            let target = if target == "churn" {
-                Target::Churn
-            } else {
-                Target::CreditDefault
-            };
+            use sextant_intelligence::bank_models::train;
             let cutoff = match cutoff {
                 Some(c) => sextant_core::transaction::parse_timestamp(&c)
                     .map_err(|e| anyhow::anyhow!("--cutoff: {e}"))?,

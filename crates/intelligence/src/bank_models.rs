@@ -3,7 +3,7 @@
 //! from the future. Scoring uses the promoted version and returns exact SHAP explanations.
 
 use crate::{IntelError, Policy, Result, require_profiling};
-use sextant_core::{AccountStatus, CustomerId};
+use sextant_core::{AccountStatus, CustomerId, EventKind, ProductFamily};
 use sextant_features::{CustomerData, FEATURES};
 use sextant_models::{Dataset, Gbdt, GbdtParams, ModelCard, TrainParams, reason_codes};
 use sextant_store::Store;
@@ -31,15 +31,54 @@ pub enum Target {
     Churn,
     /// A credit account of the customer ends up defaulted.
     CreditDefault,
+    /// The customer accepts an offer of a product of this family after the cutoff.
+    Propensity(ProductFamily),
 }
 
 impl Target {
-    pub const ALL: [Target; 2] = [Target::Churn, Target::CreditDefault];
+    pub const ALL: [Target; 8] = [
+        Target::Churn,
+        Target::CreditDefault,
+        Target::Propensity(ProductFamily::CreditCard),
+        Target::Propensity(ProductFamily::PersonalLoan),
+        Target::Propensity(ProductFamily::Savings),
+        Target::Propensity(ProductFamily::TermDeposit),
+        Target::Propensity(ProductFamily::Investment),
+        Target::Propensity(ProductFamily::Insurance),
+    ];
     /// The registry name.
     pub fn name(self) -> &'static str {
         match self {
             Target::Churn => "churn",
             Target::CreditDefault => "credit_default",
+            Target::Propensity(f) => match f {
+                ProductFamily::CreditCard => "propensity_credit_card",
+                ProductFamily::PersonalLoan => "propensity_personal_loan",
+                ProductFamily::Mortgage => "propensity_mortgage",
+                ProductFamily::AutoLoan => "propensity_auto_loan",
+                ProductFamily::Savings => "propensity_savings",
+                ProductFamily::TermDeposit => "propensity_term_deposit",
+                ProductFamily::Investment => "propensity_investment",
+                ProductFamily::Insurance => "propensity_insurance",
+                ProductFamily::Current => "propensity_current",
+            },
+        }
+    }
+
+    /// Parse `churn`, `credit-default` or `propensity:<family>` (e.g. `propensity:savings`).
+    pub fn parse(s: &str) -> std::result::Result<Target, String> {
+        match s {
+            "churn" => Ok(Target::Churn),
+            "credit-default" | "credit_default" => Ok(Target::CreditDefault),
+            other => match other.strip_prefix("propensity:") {
+                Some(f) => f
+                    .parse::<ProductFamily>()
+                    .map(Target::Propensity)
+                    .map_err(|e| e.reason),
+                None => Err(format!(
+                    "'{other}' is not churn, credit-default or propensity:<product family>"
+                )),
+            },
         }
     }
 }
@@ -83,6 +122,12 @@ pub async fn train(
 ) -> Result<Trained> {
     let cols = model_features();
     let names: Vec<String> = cols.iter().map(|&i| FEATURES[i].name.to_string()).collect();
+    let families: std::collections::HashMap<_, _> = store
+        .list_products()
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p.family))
+        .collect();
     let (mut x, mut y, mut ids) = (Vec::new(), Vec::new(), Vec::new());
     let mut after: Option<CustomerId> = None;
     loop {
@@ -107,6 +152,11 @@ pub async fn train(
                 Target::CreditDefault => accounts
                     .iter()
                     .any(|a| a.status == AccountStatus::Defaulted),
+                Target::Propensity(family) => store.list_events(&c.id).await?.iter().any(|e| {
+                    e.kind == EventKind::Accept
+                        && e.timestamp > cutoff
+                        && e.product_id.as_ref().and_then(|p| families.get(p)) == Some(&family)
+                }),
             };
             if target == Target::Churn
                 && accounts
@@ -253,8 +303,15 @@ pub struct Score {
 /// Promoted bank models, parsed once per version and kept in memory for scoring.
 #[derive(Default)]
 pub struct BankModelCache {
-    models: std::sync::Mutex<std::collections::HashMap<&'static str, (i64, std::sync::Arc<Gbdt>)>>,
+    /// Per model name: when the promoted version was last looked up, and that model (if any).
+    models: std::sync::Mutex<std::collections::HashMap<&'static str, Cached>>,
 }
+
+type Cached = (std::time::Instant, Option<(i64, std::sync::Arc<Gbdt>)>);
+
+/// How long a looked-up promoted version is trusted: a promotion or rollback reaches scoring
+/// within this time, and a score costs no registry query in between.
+pub const PROMOTION_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl BankModelCache {
     async fn get(
@@ -262,33 +319,40 @@ impl BankModelCache {
         store: &dyn Store,
         target: Target,
     ) -> Result<Option<(i64, std::sync::Arc<Gbdt>)>> {
-        let Some(version) = store.promoted_model_version(target.name()).await? else {
-            return Ok(None);
-        };
-        if let Some((v, m)) = self
+        let cached = self
             .models
             .lock()
             .expect("model cache poisoned")
             .get(target.name())
-            && *v == version
+            .cloned();
+        if let Some((at, m)) = &cached
+            && at.elapsed() < PROMOTION_CHECK
         {
-            return Ok(Some((*v, m.clone())));
+            return Ok(m.clone());
         }
-        let Some(rec) = store.get_model(target.name(), Some(version)).await? else {
-            return Ok(None);
+        let found = match store.promoted_model_version(target.name()).await? {
+            None => None,
+            Some(version) => match cached.and_then(|(_, m)| m).filter(|(v, _)| *v == version) {
+                Some(same) => Some(same),
+                None => match store.get_model(target.name(), Some(version)).await? {
+                    None => None,
+                    Some(rec) => Some((
+                        version,
+                        std::sync::Arc::new(Gbdt::from_json(&rec.model).map_err(|e| {
+                            IntelError::Corrupt {
+                                what: "model",
+                                reason: e.to_string(),
+                            }
+                        })?),
+                    )),
+                },
+            },
         };
-        let model =
-            std::sync::Arc::new(
-                Gbdt::from_json(&rec.model).map_err(|e| IntelError::Corrupt {
-                    what: "model",
-                    reason: e.to_string(),
-                })?,
-            );
         self.models
             .lock()
             .expect("model cache poisoned")
-            .insert(target.name(), (version, model.clone()));
-        Ok(Some((version, model)))
+            .insert(target.name(), (std::time::Instant::now(), found.clone()));
+        Ok(found)
     }
 }
 
@@ -343,4 +407,34 @@ pub async fn score(
         return Err(IntelError::NoModel);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_parse_and_name_the_registry_entry() {
+        assert_eq!(Target::parse("churn").unwrap().name(), "churn");
+        assert_eq!(
+            Target::parse("credit-default").unwrap().name(),
+            "credit_default"
+        );
+        assert_eq!(
+            Target::parse("propensity:savings").unwrap(),
+            Target::Propensity(ProductFamily::Savings)
+        );
+        assert_eq!(
+            Target::parse("propensity:savings").unwrap().name(),
+            "propensity_savings"
+        );
+        assert!(
+            Target::parse("propensity:yachts")
+                .unwrap_err()
+                .starts_with("unknown product family 'yachts'")
+        );
+        assert!(Target::parse("happiness").is_err());
+        let names: std::collections::HashSet<_> = Target::ALL.iter().map(|t| t.name()).collect();
+        assert_eq!(names.len(), Target::ALL.len());
+    }
 }
