@@ -38,6 +38,38 @@ pub struct Explanation {
 }
 
 impl Explanation {
+    /// Build an explanation from per-feature SHAP values and the base value; the raw score is
+    /// their sum by construction (shared by every model kind).
+    pub(crate) fn assemble(
+        features: &[crate::FeatureInfo],
+        row: &[f64],
+        shap: Vec<f64>,
+        means: &[f64],
+        base_value: f64,
+    ) -> Explanation {
+        let raw_score = base_value + shap.iter().sum::<f64>();
+        let contributions = features
+            .iter()
+            .zip(row)
+            .zip(shap)
+            .zip(means)
+            .map(|(((f, v), s), m)| Contribution {
+                feature: f.name.clone(),
+                column: f.column.clone(),
+                level: f.level.clone(),
+                value: *v,
+                shap: s,
+                mean: *m,
+            })
+            .collect();
+        Explanation {
+            base_value,
+            contributions,
+            raw_score,
+            probability: sigmoid(raw_score),
+        }
+    }
+
     /// `base_value + Σ shap`; equals `raw_score` up to rounding.
     pub fn shap_total(&self) -> f64 {
         self.base_value + self.contributions.iter().map(|c| c.shap).sum::<f64>()

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::calibration::Platt;
 use crate::dataset::{Dataset, FeatureInfo};
 use crate::evaluate::stratified_folds;
-use crate::explain::{Contribution, Explanation, sigmoid};
+use crate::explain::{Explanation, sigmoid};
 use crate::{ModelError, column_means};
 
 /// Training parameters for [`Gbdt`].
@@ -231,27 +231,13 @@ impl Gbdt {
     /// Exact TreeSHAP explanation of one row: `base_value + Σ shap == raw_score`.
     pub fn explain(&self, row: &[f64]) -> Result<Explanation, ModelError> {
         let (shap, bias) = self.shap(row)?;
-        let raw_score = bias + shap.iter().sum::<f64>();
-        Ok(Explanation {
-            base_value: bias,
-            contributions: self
-                .features
-                .iter()
-                .zip(row)
-                .zip(shap)
-                .zip(&self.means)
-                .map(|(((f, v), s), m)| Contribution {
-                    feature: f.name.clone(),
-                    column: f.column.clone(),
-                    level: f.level.clone(),
-                    value: *v,
-                    shap: s,
-                    mean: *m,
-                })
-                .collect(),
-            raw_score,
-            probability: sigmoid(raw_score),
-        })
+        Ok(Explanation::assemble(
+            &self.features,
+            row,
+            shap,
+            &self.means,
+            bias,
+        ))
     }
 
     /// Serialise to JSON.

@@ -15,7 +15,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::dataset::{Dataset, FeatureInfo};
-use crate::explain::{Contribution, Explanation, sigmoid};
+use crate::explain::{Explanation, sigmoid};
 use crate::{ModelError, column_means};
 
 /// Training parameters for [`Logistic`].
@@ -242,27 +242,13 @@ impl Logistic {
     /// Exact linear SHAP explanation of one row.
     pub fn explain(&self, row: &[f64]) -> Result<Explanation, ModelError> {
         let shap = self.shap(row)?;
-        let raw_score = self.intercept + shap.iter().sum::<f64>();
-        Ok(Explanation {
-            base_value: self.intercept,
-            contributions: self
-                .features
-                .iter()
-                .zip(row)
-                .zip(shap)
-                .zip(&self.means)
-                .map(|(((f, v), s), m)| Contribution {
-                    feature: f.name.clone(),
-                    column: f.column.clone(),
-                    level: f.level.clone(),
-                    value: *v,
-                    shap: s,
-                    mean: *m,
-                })
-                .collect(),
-            raw_score,
-            probability: sigmoid(raw_score),
-        })
+        Ok(Explanation::assemble(
+            &self.features,
+            row,
+            shap,
+            &self.means,
+            self.intercept,
+        ))
     }
 }
 
