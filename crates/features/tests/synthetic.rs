@@ -1,35 +1,19 @@
 //! Features of a generated synthetic bank: parsed from the generator's CSVs into core types, every
 //! customer's vector is in plausible ranges and does not depend on the order of its transactions.
 
-use chrono::{TimeZone, Utc};
 use sextant_features::{CustomerData, FEATURES, FeatureVector, compute, profile_feature_indices};
 
 #[test]
 fn synthetic_bank_features_are_plausible_and_order_independent() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = sextant_synth::Config {
-        customers: 200,
-        months: 12,
-        seed: 7,
-        ..Default::default()
-    };
-    sextant_synth::generate(&cfg, dir.path(), &|_| {}).unwrap();
-
-    // Parsed with the production importer's row parser.
+    // Generated, then parsed with the production importer's row parser.
+    let generated = sextant_testkit::generate_bank(200, 12, 7);
     let sextant_testkit::SyntheticBank {
         customers,
         accounts,
         transactions: txs,
-    } = sextant_testkit::load_bank(dir.path());
+    } = generated.bank;
+    let as_of = generated.end;
     assert_eq!(customers.len(), 200);
-
-    let end = cfg
-        .end_date
-        .succ_opt()
-        .unwrap()
-        .and_hms_opt(0, 0, 0)
-        .unwrap();
-    let as_of = Utc.from_utc_datetime(&end);
     let shares = [
         "spend_share_housing",
         "spend_share_groceries",

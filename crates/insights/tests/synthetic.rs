@@ -2,35 +2,22 @@
 //! every customer yields insights without panics, budgets add up, the result does not depend on
 //! transaction order, and most salaried customers get a detected payday.
 
-use chrono::{Datelike, TimeZone, Utc};
+use chrono::Datelike;
 use sextant_core::{Category, TxStatus};
 use sextant_insights::{InsightInput, compute};
 use std::collections::BTreeSet;
 
 #[test]
 fn every_synthetic_customer_gets_insights() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = sextant_synth::Config {
-        customers: 100,
-        months: 6,
-        seed: 11,
-        ..Default::default()
-    };
-    sextant_synth::generate(&cfg, dir.path(), &|_| {}).unwrap();
-    // Parsed with the production importer's row parser.
+    // Generated, then parsed with the production importer's row parser.
+    let generated = sextant_testkit::generate_bank(100, 6, 11);
     let sextant_testkit::SyntheticBank {
         customers,
         accounts,
         transactions: txs,
-    } = sextant_testkit::load_bank(dir.path());
+    } = generated.bank;
+    let as_of = generated.end;
     assert_eq!(customers.len(), 100);
-    let end = cfg
-        .end_date
-        .succ_opt()
-        .unwrap()
-        .and_hms_opt(0, 0, 0)
-        .unwrap();
-    let as_of = Utc.from_utc_datetime(&end);
 
     let (mut salaried, mut with_payday, mut with_recurring, mut rises) = (0, 0, 0, 0);
     let (mut unusual, mut warnings, mut opportunities) = (0, 0, 0);

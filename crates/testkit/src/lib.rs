@@ -136,3 +136,31 @@ pub fn load_bank(dir: &std::path::Path) -> SyntheticBank {
     }
     bank
 }
+
+/// A freshly generated synthetic bank, loaded: keep `dir` alive while the files are needed.
+pub struct GeneratedBank {
+    pub dir: tempfile::TempDir,
+    pub bank: SyntheticBank,
+    /// The instant just after the last day of data (a natural `as_of`).
+    pub end: chrono::DateTime<chrono::Utc>,
+}
+
+/// Generate `customers` × `months` with `seed` into a temporary directory and load it.
+pub fn generate_bank(customers: u64, months: u32, seed: u64) -> GeneratedBank {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cfg = sextant_synth::Config {
+        customers,
+        months,
+        seed,
+        ..Default::default()
+    };
+    sextant_synth::generate(&cfg, dir.path(), &|_| {}).expect("generate");
+    let bank = load_bank(dir.path());
+    let end = cfg
+        .end_date
+        .succ_opt()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .expect("valid end date")
+        .and_utc();
+    GeneratedBank { dir, bank, end }
+}
