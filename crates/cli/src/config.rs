@@ -17,6 +17,15 @@ pub struct Config {
     pub server: ServerConfig,
     pub log: LogConfig,
     pub security: SecurityConfig,
+    pub recommend: RecommendConfig,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RecommendConfig {
+    /// The next-best-action rules file (TOML; see `config/rules.toml`). Unset: the demo rules
+    /// built into the binary, which fit the synthetic bank's catalog.
+    pub rules_file: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -56,6 +65,7 @@ impl Default for Config {
             server: ServerConfig::default(),
             log: LogConfig::default(),
             security: SecurityConfig::default(),
+            recommend: RecommendConfig::default(),
         }
     }
 }
@@ -97,6 +107,11 @@ impl Config {
         self.server.validate().map_err(anyhow::Error::msg)?;
         if !matches!(self.log.format.as_str(), "text" | "json") {
             bail!("log.format: '{}' is not 'text' or 'json'", self.log.format);
+        }
+        if let Some(f) = &self.recommend.rules_file
+            && !std::path::Path::new(f).is_file()
+        {
+            bail!("recommend.rules_file: '{f}' is not a file");
         }
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .with_context(|| format!("log.level: '{}' is not a valid filter", self.log.level))?;

@@ -150,6 +150,14 @@ pub async fn run(mut cfg: Config, args: &DemoArgs) -> anyhow::Result<()> {
             model.leaf_count()
         );
     }
+    if store
+        .get_recommender_model(sextant_intelligence::recommend::CF_MODEL)
+        .await?
+        .is_none()
+    {
+        println!("Training collaborative filtering for recommendations …");
+        crate::recommend::train(store.as_ref()).await?;
+    }
     let key = crate::keys::create(store.as_ref(), Role::Admin, None, "demo").await?;
     let first = store.list_customers(None, 1).await?;
     drop(store);
@@ -162,6 +170,10 @@ pub async fn run(mut cfg: Config, args: &DemoArgs) -> anyhow::Result<()> {
     if let Some(c) = first.first() {
         println!(
             "      curl -H 'Authorization: Bearer {key}' http://{}/v1/customers/{}/transactions?limit=5",
+            cfg.server.bind, c.id
+        );
+        println!(
+            "      curl -H 'Authorization: Bearer {key}' 'http://{}/v1/customers/{}/recommendations?channel=app&limit=3'",
             cfg.server.bind, c.id
         );
     }

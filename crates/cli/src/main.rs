@@ -10,6 +10,8 @@ mod import;
 mod intel;
 mod keys;
 mod model;
+mod recommend;
+mod replay;
 mod secrets;
 
 use anyhow::Context;
@@ -70,6 +72,10 @@ enum Command {
     /// Predictive models on any CSV: evaluate, train, explain, list, promote (fairness-gated).
     #[command(subcommand)]
     Model(model::ModelCommand),
+    /// Next best actions: check rules, train collaborative filtering, recommend, bandit arms,
+    /// offline evaluation, bandit simulation.
+    #[command(subcommand)]
+    Recommend(recommend::RecommendCommand),
     /// Data-subject requests: export or erase one customer.
     #[command(subcommand)]
     Customer(customer::CustomerCommand),
@@ -160,6 +166,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Features(cmd) => intel::features(&cfg, cmd).await,
             Command::Model(cmd) => model::run(&cfg, cmd).await,
             Command::Segment(cmd) => intel::segment(&cfg, cmd).await,
+            Command::Recommend(cmd) => recommend::run(&cfg, cmd).await,
             Command::Bench(cmd) => bench::run(&cfg, cmd).await,
             Command::Demo(args) => demo::run(cfg, &args).await,
         }
@@ -204,7 +211,15 @@ pub(crate) async fn serve(cfg: &Config) -> anyhow::Result<()> {
         "Sextant API on http://{addr}  (docs: http://{addr}/docs/, health: http://{addr}/healthz)"
     );
     let master = secrets::load(cfg)?;
-    let state = sextant_server::AppState::new(store, cfg.server.clone(), &master);
+    let rules = recommend::rules_text(cfg, None)?;
+    // Check the rules against the catalog now, so a bad file stops the start with every error
+    // (an empty database is fine: the recommender is built on first use once products exist).
+    if store.count(sextant_store::Table::Products).await? > 0 {
+        sextant_intelligence::recommend::Recommender::load(store.as_ref(), &rules)
+            .await
+            .context("next-best-action rules")?;
+    }
+    let state = sextant_server::AppState::new(store, cfg.server.clone(), &master).with_rules(rules);
     sextant_server::serve(listener, state, shutdown_signal()).await?;
     tracing::info!("shut down cleanly");
     Ok(())

@@ -377,6 +377,20 @@ pub async fn score(
         Some(v) => v,
         None => crate::compute_features(store, id, policy, chrono::Utc::now()).await?,
     };
+    let out = score_vector(store, cache, &all).await?;
+    if out.is_empty() {
+        return Err(IntelError::NoModel);
+    }
+    Ok(out)
+}
+
+/// Score a feature vector with every promoted bank model (the caller has checked profiling
+/// consent). Empty when no model is promoted.
+pub async fn score_vector(
+    store: &dyn Store,
+    cache: &BankModelCache,
+    all: &sextant_features::FeatureVector,
+) -> Result<Vec<Score>> {
     let values: Vec<f64> = model_features().iter().map(|&i| all.values[i]).collect();
     let mut out = Vec::new();
     for target in Target::ALL {
@@ -402,9 +416,6 @@ pub async fn score(
                 .map(|c| (c.feature.clone(), c.value, c.shap))
                 .collect(),
         });
-    }
-    if out.is_empty() {
-        return Err(IntelError::NoModel);
     }
     Ok(out)
 }

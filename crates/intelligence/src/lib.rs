@@ -8,6 +8,7 @@
 //! gets nothing computed, and withdrawing it removes what was derived (`refresh_features`).
 
 pub mod bank_models;
+pub mod recommend;
 
 use sextant_core::{ConsentPurpose, ConsentRefused, CustomerId};
 use sextant_features::{CustomerData, FEATURE_VERSION, FeatureVector};
@@ -32,6 +33,14 @@ pub enum IntelError {
     NoData,
     #[error("segmentation failed: {0}")]
     Segment(String),
+    #[error("the product catalog is empty: import products first (`sextant import products FILE`)")]
+    NoCatalog,
+    #[error("{0}")]
+    Rules(String),
+    #[error("no review case '{0}'")]
+    UnknownReview(String),
+    #[error("{0}")]
+    Busy(&'static str),
     #[error("stored {what} is unreadable: {reason}")]
     Corrupt { what: &'static str, reason: String },
 }
@@ -237,20 +246,30 @@ pub async fn train_segments(
 }
 
 /// The promoted model, parsed once per version and kept in memory for online assignment.
+/// The promoted segment model, parsed once per version and kept in memory. The registry is
+/// asked again at most every [`bank_models::PROMOTION_CHECK`], so a promotion or rollback
+/// reaches serving within that time and a hot path costs no registry read in between.
 #[derive(Default)]
 pub struct ModelCache {
-    current: tokio::sync::RwLock<Option<(i64, Arc<SegmentModel>)>>,
+    current: tokio::sync::RwLock<Option<(std::time::Instant, i64, Arc<SegmentModel>)>>,
 }
 
 impl ModelCache {
     pub async fn promoted(&self, store: &dyn Store) -> Result<(i64, Arc<SegmentModel>)> {
+        if let Some((at, v, m)) = self.current.read().await.as_ref()
+            && at.elapsed() < bank_models::PROMOTION_CHECK
+        {
+            return Ok((*v, m.clone()));
+        }
         let record = store
             .segment_model(None)
             .await?
             .ok_or(IntelError::NoModel)?;
-        if let Some((v, m)) = self.current.read().await.as_ref()
+        let mut slot = self.current.write().await;
+        if let Some((at, v, m)) = slot.as_mut()
             && *v == record.version
         {
+            *at = std::time::Instant::now();
             return Ok((*v, m.clone()));
         }
         let model: SegmentModel =
@@ -259,7 +278,7 @@ impl ModelCache {
                 reason: e.to_string(),
             })?;
         let model = Arc::new(model);
-        *self.current.write().await = Some((record.version, model.clone()));
+        *slot = Some((std::time::Instant::now(), record.version, model.clone()));
         Ok((record.version, model))
     }
 }

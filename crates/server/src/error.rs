@@ -69,6 +69,7 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Unavailable(m) => ApiError::Unavailable(m),
+            StoreError::UnknownCustomer(id) => ApiError::NotFound(format!("no customer '{id}'")),
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -81,7 +82,11 @@ impl From<sextant_intelligence::IntelError> for ApiError {
             E::Store(s) => s.into(),
             E::Consent(c) => ApiError::ConsentRequired(c),
             E::UnknownCustomer(id) => ApiError::NotFound(format!("no customer '{id}'")),
-            E::NoModel | E::NoData => ApiError::Conflict(e.to_string()),
+            E::NoModel | E::NoData | E::NoCatalog | E::Rules(_) => {
+                ApiError::Conflict(e.to_string())
+            }
+            E::UnknownReview(_) => ApiError::NotFound(e.to_string()),
+            E::Busy(m) => ApiError::Unavailable(m.to_string()),
             other => ApiError::Internal(other.to_string()),
         }
     }

@@ -36,6 +36,11 @@ pub struct AppState {
     pub models: Arc<sextant_intelligence::ModelCache>,
     /// The promoted bank models, kept in memory.
     pub bank_models: Arc<sextant_intelligence::bank_models::BankModelCache>,
+    /// The next-best-action rules (TOML text; the demo rules unless configured).
+    pub rules: Arc<String>,
+    /// The recommender, built on first use from `rules` and the store's catalog.
+    recommender:
+        Arc<tokio::sync::RwLock<Option<Arc<sextant_intelligence::recommend::Recommender>>>>,
 }
 
 impl AppState {
@@ -60,10 +65,41 @@ impl AppState {
             pseudonyms: Arc::new(master.pseudonymizer()),
             models: Arc::new(sextant_intelligence::ModelCache::default()),
             bank_models: Arc::new(Default::default()),
+            rules: Arc::new(sextant_recommend::rules::DEMO_RULES.to_string()),
+            recommender: Arc::default(),
             store,
             config: Arc::new(config),
             keys,
         }
+    }
+}
+
+impl AppState {
+    /// Use these next-best-action rules (TOML) instead of the demo rules.
+    pub fn with_rules(mut self, rules: String) -> Self {
+        self.rules = Arc::new(rules);
+        self.recommender = Arc::default();
+        self
+    }
+
+    /// The recommender, built from the rules and the store's catalog on first use (a 409 with
+    /// every rule error when the rules do not fit the catalog).
+    pub async fn recommender(
+        &self,
+    ) -> Result<Arc<sextant_intelligence::recommend::Recommender>, error::ApiError> {
+        if let Some(r) = self.recommender.read().await.as_ref() {
+            return Ok(r.clone());
+        }
+        let mut slot = self.recommender.write().await;
+        if let Some(r) = slot.as_ref() {
+            return Ok(r.clone());
+        }
+        let r = Arc::new(
+            sextant_intelligence::recommend::Recommender::load(self.store.as_ref(), &self.rules)
+                .await?,
+        );
+        *slot = Some(r.clone());
+        Ok(r)
     }
 }
 

@@ -30,11 +30,17 @@ use utoipa::{Modify, OpenApi};
         crate::routes::segments::features,
         crate::routes::segments::insights,
         crate::routes::segments::scores,
+        crate::routes::recommend::recommendations,
+        crate::routes::recommend::feedback,
+        crate::routes::recommend::arms,
+        crate::routes::recommend::list_reviews,
+        crate::routes::recommend::get_review,
+        crate::routes::recommend::resolve_review,
     ),
     components(schemas(crate::error::Problem, crate::error::FieldProblem)),
     modifiers(&ApiKeyAuth),
     security(("api_key" = [])),
-    tags((name = "customers"), (name = "transactions"), (name = "products"), (name = "imports"), (name = "privacy"), (name = "audit"), (name = "reports"), (name = "segments"), (name = "health"))
+    tags((name = "customers"), (name = "transactions"), (name = "products"), (name = "imports"), (name = "privacy"), (name = "audit"), (name = "reports"), (name = "segments"), (name = "recommendations"), (name = "reviews"), (name = "health"))
 )]
 pub struct ApiDoc;
 

@@ -1,5 +1,6 @@
 //! Encryption at rest for PII columns: a [`Store`] decorator that encrypts customer names,
-//! e-mail addresses, phone numbers and message bodies with AES-256-GCM on the way in and
+//! e-mail addresses, phone numbers, message bodies and reviewers' notes on review cases with
+//! AES-256-GCM on the way in and
 //! decrypts them on the way out, so neither backend ever sees the plaintext. Ids, amounts and
 //! categories stay in the clear (they are needed for joins and ranges, and are not contact data).
 //!
@@ -7,15 +8,16 @@
 //! [`rotate`]. Lookups by customer id are unaffected.
 
 use crate::{
-    ApiKeyRecord, Backend, Batch, IdempotentResponse, ImportRecord, ImportSink, RecordKind, Result,
+    ApiKeyRecord, ArmRow, Backend, Batch, EventInsert, FeedbackWrite, IdempotentResponse,
+    ImportRecord, ImportSink, RecordKind, Result, ReviewCase, ReviewOutcome, ReviewStatus,
     RowReject, SpendGroup, SpendRowOwned, Store, StoreError, Table,
 };
 use async_trait::async_trait;
 use sextant_core::secrets::PiiCipher;
 use sextant_core::{
     Account, AuditEntry, AuditRecord, ConsentPurpose, ConsentRecord, ConsentState, Customer,
-    CustomerEvent, CustomerId, CustomerMessage, Decision, MessageId, Product, ProtectedAttributes,
-    Transaction, TransactionId,
+    CustomerEvent, CustomerId, CustomerMessage, Decision, DecisionId, MessageId, Product,
+    ProductId, ProtectedAttributes, Transaction, TransactionId,
 };
 use std::sync::Arc;
 
@@ -68,6 +70,14 @@ fn open_customer(cipher: &PiiCipher, mut c: Customer) -> Result<Customer> {
 fn open_message(cipher: &PiiCipher, mut m: CustomerMessage) -> Result<CustomerMessage> {
     m.body = open_field(cipher, "messages", "body", m.body)?;
     Ok(m)
+}
+
+fn open_review(cipher: &PiiCipher, mut r: ReviewCase) -> Result<ReviewCase> {
+    r.note = r
+        .note
+        .map(|v| open_field(cipher, "reviews", "note", v))
+        .transpose()?;
+    Ok(r)
 }
 
 /// Re-encrypt every PII value under `to` (reading values sealed under any key `from` holds, or
@@ -364,6 +374,113 @@ impl Store for EncryptedStore {
     }
     async fn promoted_model_version(&self, name: &str) -> Result<Option<i64>> {
         self.inner.promoted_model_version(name).await
+    }
+    async fn insert_event(&self, e: &CustomerEvent) -> Result<EventInsert> {
+        self.inner.insert_event(e).await
+    }
+    async fn decision_events(&self, id: &DecisionId) -> Result<Vec<CustomerEvent>> {
+        self.inner.decision_events(id).await
+    }
+    async fn get_decision(&self, id: &DecisionId) -> Result<Option<Decision>> {
+        self.inner.get_decision(id).await
+    }
+    async fn record_decisions(
+        &self,
+        decisions: &[Decision],
+        reviews: &[ReviewCase],
+        audit: AuditRecord,
+    ) -> Result<AuditEntry> {
+        let sealed: Vec<ReviewCase> = reviews
+            .iter()
+            .map(|r| ReviewCase {
+                note: r.note.as_deref().map(|n| self.cipher.encrypt(n)),
+                ..r.clone()
+            })
+            .collect();
+        self.inner.record_decisions(decisions, &sealed, audit).await
+    }
+    async fn list_reviews(
+        &self,
+        status: Option<ReviewStatus>,
+        after: Option<(i64, String)>,
+        limit: u32,
+    ) -> Result<Vec<ReviewCase>> {
+        self.inner
+            .list_reviews(status, after, limit)
+            .await?
+            .into_iter()
+            .map(|r| open_review(&self.cipher, r))
+            .collect()
+    }
+    async fn customer_reviews(&self, customer: &CustomerId) -> Result<Vec<ReviewCase>> {
+        self.inner
+            .customer_reviews(customer)
+            .await?
+            .into_iter()
+            .map(|r| open_review(&self.cipher, r))
+            .collect()
+    }
+    async fn get_review(&self, id: &str) -> Result<Option<ReviewCase>> {
+        self.inner
+            .get_review(id)
+            .await?
+            .map(|r| open_review(&self.cipher, r))
+            .transpose()
+    }
+    async fn resolve_review(
+        &self,
+        id: &str,
+        outcome: &ReviewOutcome,
+        audit: AuditRecord,
+    ) -> Result<Option<Result<AuditEntry, ReviewStatus>>> {
+        let sealed = ReviewOutcome {
+            note: outcome.note.as_deref().map(|n| self.cipher.encrypt(n)),
+            ..outcome.clone()
+        };
+        self.inner.resolve_review(id, &sealed, audit).await
+    }
+    async fn approved_undelivered(&self, customer: &CustomerId) -> Result<Vec<Decision>> {
+        self.inner.approved_undelivered(customer).await
+    }
+    async fn set_decision_status(&self, id: &DecisionId, status: &str) -> Result<bool> {
+        self.inner.set_decision_status(id, status).await
+    }
+    async fn bandit_arms(&self, policy: &str) -> Result<Vec<ArmRow>> {
+        self.inner.bandit_arms(policy).await
+    }
+    async fn bandit_put(
+        &self,
+        policy: &str,
+        arm: &str,
+        state: &str,
+        expected: i64,
+    ) -> Result<bool> {
+        self.inner.bandit_put(policy, arm, state, expected).await
+    }
+    async fn record_feedback(
+        &self,
+        e: &CustomerEvent,
+        policy: &str,
+        arm: &str,
+        state: &str,
+        expected: i64,
+    ) -> Result<FeedbackWrite> {
+        self.inner
+            .record_feedback(e, policy, arm, state, expected)
+            .await
+    }
+    async fn put_recommender_model(&self, name: &str, body: &str) -> Result<()> {
+        self.inner.put_recommender_model(name, body).await
+    }
+    async fn get_recommender_model(&self, name: &str) -> Result<Option<String>> {
+        self.inner.get_recommender_model(name).await
+    }
+    async fn product_sets(
+        &self,
+        after: Option<&CustomerId>,
+        limit: u32,
+    ) -> Result<Vec<(CustomerId, Vec<ProductId>)>> {
+        self.inner.product_sets(after, limit).await
     }
     async fn append_audit(&self, record: AuditRecord) -> Result<AuditEntry> {
         self.inner.append_audit(record).await

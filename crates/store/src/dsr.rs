@@ -1,7 +1,7 @@
 //! Data-subject requests over any [`Store`]: everything held about one customer, gathered for
 //! an export (GDPR art. 15 / 20, CCPA right to know).
 
-use crate::{Result, Store};
+use crate::{Result, ReviewCase, Store};
 use serde::Serialize;
 use sextant_core::{
     Account, ConsentRecord, ConsentState, Customer, CustomerEvent, CustomerId, CustomerMessage,
@@ -24,6 +24,8 @@ pub struct CustomerExport {
     pub events: Vec<CustomerEvent>,
     /// Decisions with their explanations and versions.
     pub decisions: Vec<Decision>,
+    /// Decisions held for human review, with the reviewers' outcomes and notes.
+    pub reviews: Vec<ReviewCase>,
     /// The customer's feature vector (profiling), as stored.
     #[schema(value_type = Option<Object>)]
     pub features: Option<serde_json::Value>,
@@ -60,6 +62,7 @@ pub async fn export_customer(
         messages: store.list_messages(id).await?,
         events: store.list_events(id).await?,
         decisions: store.list_decisions(id).await?,
+        reviews: store.customer_reviews(id).await?,
         features: match store.get_features(id).await? {
             Some(f) => serde_json::from_str(&f.vector).ok(),
             None => None,

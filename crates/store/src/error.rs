@@ -20,6 +20,9 @@ pub enum StoreError {
     },
     #[error("{0}")]
     Conflict(String),
+    /// A write referred to a customer that does not exist; nothing was written.
+    #[error("unknown customer '{0}'")]
+    UnknownCustomer(sextant_core::CustomerId),
     #[error("background task failed: {0}")]
     Task(String),
 }

@@ -23,8 +23,8 @@ pub use types::*;
 use async_trait::async_trait;
 use sextant_core::{
     Account, AuditEntry, AuditRecord, ConsentPurpose, ConsentRecord, ConsentState, Customer,
-    CustomerEvent, CustomerId, CustomerMessage, Decision, MessageId, Product, ProtectedAttributes,
-    Transaction, TransactionId,
+    CustomerEvent, CustomerId, CustomerMessage, Decision, DecisionId, MessageId, Product,
+    ProductId, ProtectedAttributes, Transaction, TransactionId,
 };
 use std::sync::Arc;
 
@@ -192,6 +192,82 @@ pub trait Store: Send + Sync + 'static {
     async fn list_models(&self) -> Result<Vec<ModelRecord>>;
     /// Serve `version` of `name` from now on (also the way to roll back). False if unknown.
     async fn promote_model(&self, name: &str, version: i64) -> Result<bool>;
+
+    /// Record one feedback event; idempotent by event id (a second insert with the same id is
+    /// `Duplicate` and changes nothing).
+    async fn insert_event(&self, e: &CustomerEvent) -> Result<EventInsert>;
+    /// Events that refer to a decision, oldest first.
+    async fn decision_events(&self, id: &DecisionId) -> Result<Vec<CustomerEvent>>;
+    /// One decision by id.
+    async fn get_decision(&self, id: &DecisionId) -> Result<Option<Decision>>;
+    /// Decisions, each with its status, plus ONE audit entry covering them, plus review cases for
+    /// those that go to a human — in ONE transaction (nothing is shown without its audit entry
+    /// and nothing is audited that was not stored). Returns the audit entry. A decision or review
+    /// for an unknown customer is [`StoreError::UnknownCustomer`] and writes nothing.
+    async fn record_decisions(
+        &self,
+        decisions: &[Decision],
+        reviews: &[ReviewCase],
+        audit: AuditRecord,
+    ) -> Result<AuditEntry>;
+    /// Review cases by status (all for `None`), oldest first, strictly after the keyset cursor
+    /// `(created_at, id)`.
+    async fn list_reviews(
+        &self,
+        status: Option<ReviewStatus>,
+        after: Option<(i64, String)>,
+        limit: u32,
+    ) -> Result<Vec<ReviewCase>>;
+    /// Every review case about one customer, oldest first (data-subject exports).
+    async fn customer_reviews(&self, customer: &CustomerId) -> Result<Vec<ReviewCase>>;
+    /// One review case by id.
+    async fn get_review(&self, id: &str) -> Result<Option<ReviewCase>>;
+    /// Resolve a PENDING case: set its outcome, set the decision's status (`approved` for
+    /// approved/modified, `rejected`), replace the decision payload with `modified_payload` when
+    /// given, and append `audit` — all in one transaction. Returns `None` if there is no such
+    /// case, `Some(Err(current status))` if it was not pending (no change), `Some(Ok(entry))` on
+    /// success. An outcome with status `Pending` is [`StoreError::Conflict`].
+    async fn resolve_review(
+        &self,
+        id: &str,
+        outcome: &ReviewOutcome,
+        audit: AuditRecord,
+    ) -> Result<Option<Result<AuditEntry, ReviewStatus>>>;
+    /// Decisions approved by a reviewer and not yet delivered (status `approved`), for a
+    /// customer, oldest first.
+    async fn approved_undelivered(&self, customer: &CustomerId) -> Result<Vec<Decision>>;
+    /// Set a decision's status. False if there is no such decision.
+    async fn set_decision_status(&self, id: &DecisionId, status: &str) -> Result<bool>;
+    /// Every arm of a bandit policy, in arm order.
+    async fn bandit_arms(&self, policy: &str) -> Result<Vec<ArmRow>>;
+    /// Compare-and-swap one arm: writes `state` with version `expected + 1` only if the stored
+    /// version is `expected` (0 = the arm does not exist yet). Returns whether it was written.
+    async fn bandit_put(&self, policy: &str, arm: &str, state: &str, expected: i64)
+    -> Result<bool>;
+    /// `insert_event` and `bandit_put` in one transaction: both are written or neither is
+    /// (`Duplicate` when the event id was seen before, `Conflict` when the arm's version is not
+    /// `expected`). An unknown customer is [`StoreError::UnknownCustomer`].
+    async fn record_feedback(
+        &self,
+        e: &CustomerEvent,
+        policy: &str,
+        arm: &str,
+        state: &str,
+        expected: i64,
+    ) -> Result<FeedbackWrite>;
+    /// Store (or replace) the serialized recommender model `name`.
+    async fn put_recommender_model(&self, name: &str, body: &str) -> Result<()>;
+    /// The serialized recommender model `name`, if stored.
+    async fn get_recommender_model(&self, name: &str) -> Result<Option<String>>;
+    /// For training collaborative filtering: every customer's product ids held (open accounts
+    /// with a product id) or accepted (`accept` events with a product id), sorted and without
+    /// duplicates, by customer id strictly after `after`, `limit` customers per page. Only
+    /// customers with at least one product appear.
+    async fn product_sets(
+        &self,
+        after: Option<&CustomerId>,
+        limit: u32,
+    ) -> Result<Vec<(CustomerId, Vec<ProductId>)>>;
 
     /// Append to the hash-chained audit log (serialised: one writer at a time).
     async fn append_audit(&self, record: AuditRecord) -> Result<AuditEntry>;

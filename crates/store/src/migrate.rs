@@ -33,6 +33,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0004_models.sql"),
         postgres: include_str!("../migrations/postgres/0004_models.sql"),
     },
+    Migration {
+        version: 5,
+        name: "nba",
+        sqlite: include_str!("../migrations/sqlite/0005_nba.sql"),
+        postgres: include_str!("../migrations/postgres/0005_nba.sql"),
+    },
 ];
 
 pub(crate) const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)";

@@ -4,7 +4,7 @@
 //! one transaction.
 
 use crate::migrate::{CREATE_TABLE, MIGRATIONS};
-use crate::rows::{self, Cells};
+use crate::rows::{self, Cells, nba};
 use crate::{
     ApiKeyRecord, Backend, Batch, IdempotentResponse, ImportRecord, ImportSink, RecordKind, Result,
     RowReject, Store, StoreError, Table, now_micros,
@@ -15,9 +15,12 @@ use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use futures_util::SinkExt;
 use sextant_core::{
     Account, AuditEntry, AuditRecord, ConsentRecord, Customer, CustomerEvent, CustomerId,
-    CustomerMessage, Decision, Product, ProtectedAttributes, Transaction, TransactionId, audit,
+    CustomerMessage, Decision, DecisionId, Product, ProductId, ProtectedAttributes, Transaction,
+    TransactionId, audit,
 };
+use tokio_postgres::GenericClient;
 use tokio_postgres::NoTls;
+use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 
 /// Advisory lock keys (arbitrary constants) serialising migrations and audit appends.
@@ -824,38 +827,268 @@ impl Store for PgStore {
         Ok(row.map(|r| r.get(0)))
     }
 
-    async fn append_audit(&self, record: AuditRecord) -> Result<AuditEntry> {
+    async fn insert_event(&self, e: &CustomerEvent) -> Result<crate::EventInsert> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&AUDIT_LOCK])
-            .await?;
-        let last = tx
-            .query_opt(
-                "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
-                &[],
+        let res = insert_event_on(&tx, e).await?;
+        if res == crate::EventInsert::Inserted {
+            tx.commit().await?;
+        }
+        Ok(res)
+    }
+
+    async fn decision_events(&self, id: &DecisionId) -> Result<Vec<CustomerEvent>> {
+        let sql = format!(
+            "SELECT {} FROM events WHERE decision_id = $1 ORDER BY ts, id",
+            rows::EVENT_COLS
+        );
+        self.query(&sql, &[&id.as_str()], rows::event).await
+    }
+
+    async fn get_decision(&self, id: &DecisionId) -> Result<Option<Decision>> {
+        let sql = format!(
+            "SELECT {} FROM decisions WHERE id = $1",
+            rows::DECISION_COLS
+        );
+        Ok(self
+            .query(&sql, &[&id.as_str()], rows::decision)
+            .await?
+            .pop())
+    }
+
+    async fn record_decisions(
+        &self,
+        decisions: &[Decision],
+        reviews: &[crate::ReviewCase],
+        audit: AuditRecord,
+    ) -> Result<AuditEntry> {
+        let mut client = self.client().await?;
+        // Dropping `tx` on any error rolls everything back.
+        let tx = client.transaction().await?;
+        let customers: std::collections::BTreeSet<&CustomerId> = decisions
+            .iter()
+            .map(|d| &d.customer_id)
+            .chain(reviews.iter().map(|r| &r.customer_id))
+            .collect();
+        for id in customers {
+            // FOR SHARE: a concurrent erasure of this customer waits for (or precedes) us.
+            let sql = format!("{} FOR SHARE", nba::CUSTOMER_EXISTS);
+            if tx.query_opt(&sql, &[&id.as_str()]).await?.is_none() {
+                return Err(StoreError::UnknownCustomer(id.clone()));
+            }
+        }
+        let stmt = tx.prepare_cached(nba::INSERT_DECISION).await?;
+        for d in decisions {
+            tx.execute(
+                &stmt,
+                &[
+                    &d.id.as_str(),
+                    &d.customer_id.as_str(),
+                    &d.at.timestamp_micros(),
+                    &d.kind,
+                    &d.versions.to_string(),
+                    &d.payload.to_string(),
+                    &d.status,
+                ],
             )
             .await?;
-        let (seq, prev) = match last {
-            Some(r) => (r.get::<_, i64>(0) + 1, r.get::<_, String>(1)),
-            None => (1, audit::GENESIS.to_string()),
+        }
+        let stmt = tx.prepare_cached(nba::INSERT_REVIEW).await?;
+        for r in reviews {
+            tx.execute(
+                &stmt,
+                &[
+                    &r.id,
+                    &r.decision_id.as_str(),
+                    &r.customer_id.as_str(),
+                    &r.created_at,
+                    &r.reason.to_string(),
+                    &r.status.as_str(),
+                    &r.reviewer,
+                    &r.note,
+                    &r.resolved_at,
+                    &r.modified_payload.as_ref().map(|p| p.to_string()),
+                ],
+            )
+            .await?;
+        }
+        let entry = append_audit_on(&tx, audit).await?;
+        tx.commit().await?;
+        Ok(entry)
+    }
+
+    async fn list_reviews(
+        &self,
+        status: Option<crate::ReviewStatus>,
+        after: Option<(i64, String)>,
+        limit: u32,
+    ) -> Result<Vec<crate::ReviewCase>> {
+        let sql = format!(
+            "SELECT {} FROM reviews WHERE ($1::text IS NULL OR status = $1) \
+             AND ($2::bigint IS NULL OR (created_at, id) > ($2, $3::text)) ORDER BY created_at, id LIMIT $4",
+            rows::REVIEW_COLS
+        );
+        let status = status.map(|s| s.as_str());
+        let (at, id) = after.unzip();
+        self.query(&sql, &[&status, &at, &id, &(limit as i64)], rows::review)
+            .await
+    }
+
+    async fn customer_reviews(&self, customer: &CustomerId) -> Result<Vec<crate::ReviewCase>> {
+        let sql = format!(
+            "SELECT {} FROM reviews WHERE customer_id = $1 ORDER BY created_at, id",
+            rows::REVIEW_COLS
+        );
+        self.query(&sql, &[&customer.as_str()], rows::review).await
+    }
+
+    async fn get_review(&self, id: &str) -> Result<Option<crate::ReviewCase>> {
+        let sql = format!("SELECT {} FROM reviews WHERE id = $1", rows::REVIEW_COLS);
+        Ok(self.query(&sql, &[&id], rows::review).await?.pop())
+    }
+
+    async fn resolve_review(
+        &self,
+        id: &str,
+        o: &crate::ReviewOutcome,
+        audit: AuditRecord,
+    ) -> Result<Option<Result<AuditEntry, crate::ReviewStatus>>> {
+        let decision_status = rows::resolved_decision_status(o.status)?;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let Some(row) = tx
+            .query_opt(
+                "SELECT status, decision_id FROM reviews WHERE id = $1 FOR UPDATE",
+                &[&id],
+            )
+            .await?
+        else {
+            return Ok(None);
         };
-        let at = chrono::DateTime::from_timestamp_micros(now_micros()).expect("now is in range");
-        let e = audit::seal(seq, at, prev, record);
+        let status: String = row.try_get(0)?;
+        let decision_id: String = row.try_get(1)?;
+        let status = crate::ReviewStatus::parse(&status)
+            .ok_or_else(|| StoreError::corrupt("reviews", "status", &status))?;
+        if status != crate::ReviewStatus::Pending {
+            return Ok(Some(Err(status)));
+        }
+        let payload = o.modified_payload.as_ref().map(|p| p.to_string());
         tx.execute(
-            "INSERT INTO audit_log (seq, at, actor, action, subject, details, prev_hash, hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            nba::RESOLVE_REVIEW,
             &[
-                &e.seq,
-                &e.at.timestamp_micros(),
-                &e.actor,
-                &e.action,
-                &e.subject,
-                &e.details.to_string(),
-                &e.prev_hash,
-                &e.hash,
+                &id,
+                &o.status.as_str(),
+                &o.reviewer,
+                &o.note,
+                &o.at,
+                &payload,
             ],
         )
         .await?;
+        tx.execute(
+            nba::RESOLVE_DECISION,
+            &[&decision_id, &decision_status, &payload],
+        )
+        .await?;
+        let entry = append_audit_on(&tx, audit).await?;
+        tx.commit().await?;
+        Ok(Some(Ok(entry)))
+    }
+
+    async fn approved_undelivered(&self, customer: &CustomerId) -> Result<Vec<Decision>> {
+        let sql = format!(
+            "SELECT {} FROM decisions WHERE customer_id = $1 AND status = 'approved' ORDER BY at, id",
+            rows::DECISION_COLS
+        );
+        self.query(&sql, &[&customer.as_str()], rows::decision)
+            .await
+    }
+
+    async fn set_decision_status(&self, id: &DecisionId, status: &str) -> Result<bool> {
+        let n = self
+            .client()
+            .await?
+            .execute(nba::SET_DECISION_STATUS, &[&id.as_str(), &status])
+            .await?;
+        Ok(n == 1)
+    }
+
+    async fn bandit_arms(&self, policy: &str) -> Result<Vec<crate::ArmRow>> {
+        self.query(nba::ARMS, &[&policy], rows::arm).await
+    }
+
+    async fn bandit_put(
+        &self,
+        policy: &str,
+        arm: &str,
+        state: &str,
+        expected: i64,
+    ) -> Result<bool> {
+        let client = self.client().await?;
+        bandit_put_on(&**client, policy, arm, state, expected).await
+    }
+
+    async fn record_feedback(
+        &self,
+        e: &CustomerEvent,
+        policy: &str,
+        arm: &str,
+        state: &str,
+        expected: i64,
+    ) -> Result<crate::FeedbackWrite> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        match insert_event_on(&tx, e).await? {
+            crate::EventInsert::Inserted => {}
+            crate::EventInsert::Duplicate => return Ok(crate::FeedbackWrite::Duplicate),
+            crate::EventInsert::UnknownCustomer => {
+                return Err(StoreError::UnknownCustomer(e.customer_id.clone()));
+            }
+        }
+        if !bandit_put_on(&*tx, policy, arm, state, expected).await? {
+            return Ok(crate::FeedbackWrite::Conflict);
+        }
+        tx.commit().await?;
+        Ok(crate::FeedbackWrite::Written)
+    }
+
+    async fn put_recommender_model(&self, name: &str, body: &str) -> Result<()> {
+        self.client()
+            .await?
+            .execute(nba::PUT_MODEL, &[&name, &now_micros(), &body])
+            .await?;
+        Ok(())
+    }
+
+    async fn get_recommender_model(&self, name: &str) -> Result<Option<String>> {
+        let row = self
+            .client()
+            .await?
+            .query_opt(nba::GET_MODEL, &[&name])
+            .await?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
+    }
+
+    async fn product_sets(
+        &self,
+        after: Option<&CustomerId>,
+        limit: u32,
+    ) -> Result<Vec<(CustomerId, Vec<ProductId>)>> {
+        let after = after.map(|a| a.as_str());
+        let pairs = self
+            .query(
+                nba::PRODUCT_SETS,
+                &[&after, &(limit as i64)],
+                rows::customer_product,
+            )
+            .await?;
+        Ok(rows::group_products(pairs))
+    }
+
+    async fn append_audit(&self, record: AuditRecord) -> Result<AuditEntry> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let e = append_audit_on(&tx, record).await?;
         tx.commit().await?;
         Ok(e)
     }
@@ -868,6 +1101,93 @@ impl Store for PgStore {
         self.query(&sql, &[&after, &(limit as i64)], rows::audit)
             .await
     }
+}
+
+/// Append to the audit chain inside an open transaction: takes the audit advisory lock (held
+/// until the caller commits or rolls back), so appends are serialised across connections.
+async fn append_audit_on(
+    tx: &tokio_postgres::Transaction<'_>,
+    record: AuditRecord,
+) -> Result<AuditEntry> {
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&AUDIT_LOCK])
+        .await?;
+    let last = tx
+        .query_opt(
+            "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
+            &[],
+        )
+        .await?;
+    let (seq, prev) = match last {
+        Some(r) => (r.get::<_, i64>(0) + 1, r.get::<_, String>(1)),
+        None => (1, audit::GENESIS.to_string()),
+    };
+    let at = chrono::DateTime::from_timestamp_micros(now_micros()).expect("now is in range");
+    let e = audit::seal(seq, at, prev, record);
+    tx.execute(
+        "INSERT INTO audit_log (seq, at, actor, action, subject, details, prev_hash, hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        &[
+            &e.seq,
+            &e.at.timestamp_micros(),
+            &e.actor,
+            &e.action,
+            &e.subject,
+            &e.details.to_string(),
+            &e.prev_hash,
+            &e.hash,
+        ],
+    )
+    .await?;
+    Ok(e)
+}
+
+/// Insert one event inside an open transaction (an unknown customer aborts it: roll back).
+async fn insert_event_on(
+    tx: &tokio_postgres::Transaction<'_>,
+    e: &CustomerEvent,
+) -> Result<crate::EventInsert> {
+    let res = tx
+        .execute(
+            nba::INSERT_EVENT,
+            &[
+                &e.id.as_str(),
+                &e.customer_id.as_str(),
+                &e.timestamp.timestamp_micros(),
+                &e.kind.as_str(),
+                &e.product_id.as_ref().map(|p| p.as_str()),
+                &e.decision_id.as_ref().map(|d| d.as_str()),
+                &e.value.map(i64::from),
+            ],
+        )
+        .await;
+    match res {
+        Ok(0) => Ok(crate::EventInsert::Duplicate),
+        Ok(_) => Ok(crate::EventInsert::Inserted),
+        Err(err) if err.code() == Some(&SqlState::FOREIGN_KEY_VIOLATION) => {
+            Ok(crate::EventInsert::UnknownCustomer)
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+async fn bandit_put_on(
+    c: &impl GenericClient,
+    policy: &str,
+    arm: &str,
+    state: &str,
+    expected: i64,
+) -> Result<bool> {
+    let n = if expected == 0 {
+        c.execute(nba::ARM_INSERT, &[&policy, &arm, &state, &now_micros()])
+            .await?
+    } else {
+        c.execute(
+            nba::ARM_UPDATE,
+            &[&policy, &arm, &state, &now_micros(), &expected],
+        )
+        .await?
+    };
+    Ok(n == 1)
 }
 
 /// How one record kind is staged and merged.

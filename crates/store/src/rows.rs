@@ -359,6 +359,7 @@ pub(crate) const CUSTOMER_TABLES: &[(&str, &str)] = &[
     ("accounts", "customer_id"),
     ("messages", "customer_id"),
     ("events", "customer_id"),
+    ("reviews", "customer_id"),
     ("decisions", "customer_id"),
     ("consents", "customer_id"),
     ("customer_protected", "customer_id"),
@@ -496,6 +497,117 @@ pub(crate) mod sql {
     pub fn sqlite(pg: &str) -> String {
         pg.replace("::text", "").replace('$', "?")
     }
+}
+
+pub(crate) const REVIEW_COLS: &str = "id, decision_id, customer_id, created_at, reason, status, reviewer, note, \
+     resolved_at, modified_payload";
+
+pub(crate) fn review(row: &dyn Cells) -> Result<crate::ReviewCase> {
+    let r = Reader {
+        row,
+        table: "reviews",
+    };
+    let status = r.text(5, "status")?;
+    Ok(crate::ReviewCase {
+        id: r.text(0, "id")?,
+        decision_id: r.parse(1, "decision_id")?,
+        customer_id: r.parse(2, "customer_id")?,
+        created_at: r.int(3, "created_at")?,
+        reason: serde_json::from_str(&r.text(4, "reason")?)
+            .map_err(|e| StoreError::corrupt("reviews", "reason", e))?,
+        status: crate::ReviewStatus::parse(&status)
+            .ok_or_else(|| StoreError::corrupt("reviews", "status", status))?,
+        reviewer: r.opt_text(6)?,
+        note: r.opt_text(7)?,
+        resolved_at: row.int(8)?,
+        modified_payload: match r.opt_text(9)? {
+            Some(s) => Some(
+                serde_json::from_str(&s)
+                    .map_err(|e| StoreError::corrupt("reviews", "modified_payload", e))?,
+            ),
+            None => None,
+        },
+    })
+}
+
+pub(crate) fn arm(row: &dyn Cells) -> Result<crate::ArmRow> {
+    let r = Reader {
+        row,
+        table: "bandit_arms",
+    };
+    Ok(crate::ArmRow {
+        arm: r.text(0, "arm")?,
+        state: r.text(1, "state")?,
+        version: r.int(2, "version")?,
+    })
+}
+
+pub(crate) fn customer_product(
+    row: &dyn Cells,
+) -> Result<(sextant_core::CustomerId, sextant_core::ProductId)> {
+    let r = Reader {
+        row,
+        table: "accounts",
+    };
+    Ok((r.parse(0, "customer_id")?, r.parse(1, "product_id")?))
+}
+
+/// Group `(customer, product)` pairs, sorted by customer, into one product list per customer.
+pub(crate) fn group_products(
+    pairs: Vec<(sextant_core::CustomerId, sextant_core::ProductId)>,
+) -> Vec<(sextant_core::CustomerId, Vec<sextant_core::ProductId>)> {
+    let mut out: Vec<(sextant_core::CustomerId, Vec<sextant_core::ProductId>)> = Vec::new();
+    for (c, p) in pairs {
+        match out.last_mut() {
+            Some((last, ps)) if *last == c => ps.push(p),
+            _ => out.push((c, vec![p])),
+        }
+    }
+    out
+}
+
+/// The decision status a review outcome sets; `Pending` is not an outcome.
+pub(crate) fn resolved_decision_status(s: crate::ReviewStatus) -> Result<&'static str> {
+    match s {
+        crate::ReviewStatus::Approved | crate::ReviewStatus::Modified => Ok("approved"),
+        crate::ReviewStatus::Rejected => Ok("rejected"),
+        crate::ReviewStatus::Pending => Err(StoreError::Conflict(
+            "a review outcome must be approved, modified or rejected".into(),
+        )),
+    }
+}
+
+/// Next-best-action statements with `$n` placeholders (SQLite gets `?n` through `sql::sqlite`).
+pub(crate) mod nba {
+    pub const INSERT_EVENT: &str = "INSERT INTO events (id, customer_id, ts, kind, product_id, decision_id, value) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING";
+    pub const CUSTOMER_EXISTS: &str = "SELECT 1 FROM customers WHERE id = $1";
+    pub const INSERT_DECISION: &str = "INSERT INTO decisions (id, customer_id, at, kind, versions, payload, status) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7)";
+    pub const INSERT_REVIEW: &str = "INSERT INTO reviews (id, decision_id, customer_id, created_at, reason, status, \
+        reviewer, note, resolved_at, modified_payload) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+    pub const RESOLVE_REVIEW: &str = "UPDATE reviews SET status = $2, reviewer = $3, note = $4, resolved_at = $5, \
+        modified_payload = $6 WHERE id = $1 AND status = 'pending'";
+    pub const RESOLVE_DECISION: &str =
+        "UPDATE decisions SET status = $2, payload = COALESCE($3, payload) WHERE id = $1";
+    pub const SET_DECISION_STATUS: &str = "UPDATE decisions SET status = $2 WHERE id = $1";
+    pub const ARMS: &str =
+        "SELECT arm, state, version FROM bandit_arms WHERE policy = $1 ORDER BY arm";
+    pub const ARM_INSERT: &str = "INSERT INTO bandit_arms (policy, arm, state, version, updated_at) \
+        VALUES ($1, $2, $3, 1, $4) ON CONFLICT (policy, arm) DO NOTHING";
+    pub const ARM_UPDATE: &str = "UPDATE bandit_arms SET state = $3, version = version + 1, updated_at = $4 \
+        WHERE policy = $1 AND arm = $2 AND version = $5";
+    pub const PUT_MODEL: &str = "INSERT INTO recommender_models (name, created_at, body) VALUES ($1, $2, $3) \
+        ON CONFLICT (name) DO UPDATE SET created_at = excluded.created_at, body = excluded.body";
+    pub const GET_MODEL: &str = "SELECT body FROM recommender_models WHERE name = $1";
+    /// Products held (open accounts) or accepted, for a page of customers in id order.
+    pub const PRODUCT_SETS: &str = "WITH held AS (\
+        SELECT customer_id, product_id FROM accounts WHERE status = 'open' AND product_id IS NOT NULL \
+        UNION SELECT customer_id, product_id FROM events WHERE kind = 'accept' AND product_id IS NOT NULL), \
+        page AS (SELECT DISTINCT customer_id FROM held WHERE $1::text IS NULL OR customer_id > $1 \
+        ORDER BY customer_id LIMIT $2) \
+        SELECT h.customer_id, h.product_id FROM held h JOIN page p ON p.customer_id = h.customer_id \
+        ORDER BY h.customer_id, h.product_id";
 }
 
 pub(crate) fn model(row: &dyn Cells) -> Result<crate::ModelRecord> {

@@ -3,7 +3,7 @@
 //! all blocking calls run on tokio's blocking pool.
 
 use crate::migrate::{CREATE_TABLE, MIGRATIONS};
-use crate::rows::{self, Cells};
+use crate::rows::{self, Cells, nba};
 use crate::{
     ApiKeyRecord, Backend, Batch, IdempotentResponse, ImportRecord, ImportSink, RecordKind, Result,
     RowReject, Store, StoreError, Table, now_micros,
@@ -13,7 +13,8 @@ use rusqlite::types::{ToSqlOutput, Value, ValueRef};
 use rusqlite::{Connection, OptionalExtension, params};
 use sextant_core::{
     Account, AuditEntry, AuditRecord, ConsentRecord, Customer, CustomerEvent, CustomerId,
-    CustomerMessage, Decision, Product, ProtectedAttributes, Transaction, TransactionId, audit,
+    CustomerMessage, Decision, DecisionId, Product, ProductId, ProtectedAttributes, Transaction,
+    TransactionId, audit,
 };
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -937,37 +938,293 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn append_audit(&self, record: AuditRecord) -> Result<AuditEntry> {
+    async fn insert_event(&self, e: &CustomerEvent) -> Result<crate::EventInsert> {
+        let e = e.clone();
+        self.write(move |c| insert_event_on(c, &e)).await
+    }
+
+    async fn decision_events(&self, id: &DecisionId) -> Result<Vec<CustomerEvent>> {
+        let id = id.as_str().to_string();
+        self.read(move |c| {
+            let sql = format!(
+                "SELECT {} FROM events WHERE decision_id = ?1 ORDER BY ts, id",
+                rows::EVENT_COLS
+            );
+            collect(c, &sql, [id], rows::event)
+        })
+        .await
+    }
+
+    async fn get_decision(&self, id: &DecisionId) -> Result<Option<Decision>> {
+        let id = id.as_str().to_string();
+        self.read(move |c| {
+            let sql = format!(
+                "SELECT {} FROM decisions WHERE id = ?1",
+                rows::DECISION_COLS
+            );
+            Ok(collect(c, &sql, [id], rows::decision)?.pop())
+        })
+        .await
+    }
+
+    async fn record_decisions(
+        &self,
+        decisions: &[Decision],
+        reviews: &[crate::ReviewCase],
+        audit: AuditRecord,
+    ) -> Result<AuditEntry> {
+        let (decisions, reviews) = (decisions.to_vec(), reviews.to_vec());
+        self.write(move |c| {
+            // Dropping `tx` on any error rolls everything back.
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let customers: std::collections::BTreeSet<&CustomerId> = decisions
+                .iter()
+                .map(|d| &d.customer_id)
+                .chain(reviews.iter().map(|r| &r.customer_id))
+                .collect();
+            for id in customers {
+                let exists: Option<i64> = tx
+                    .query_row(
+                        &rows::sql::sqlite(nba::CUSTOMER_EXISTS),
+                        [id.as_str()],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                if exists.is_none() {
+                    return Err(StoreError::UnknownCustomer(id.clone()));
+                }
+            }
+            {
+                let mut stmt = tx.prepare_cached(&rows::sql::sqlite(nba::INSERT_DECISION))?;
+                for d in &decisions {
+                    stmt.execute(params![
+                        d.id.as_str(),
+                        d.customer_id.as_str(),
+                        d.at.timestamp_micros(),
+                        d.kind,
+                        d.versions.to_string(),
+                        d.payload.to_string(),
+                        d.status
+                    ])?;
+                }
+                let mut stmt = tx.prepare_cached(&rows::sql::sqlite(nba::INSERT_REVIEW))?;
+                for r in &reviews {
+                    stmt.execute(params![
+                        r.id,
+                        r.decision_id.as_str(),
+                        r.customer_id.as_str(),
+                        r.created_at,
+                        r.reason.to_string(),
+                        r.status.as_str(),
+                        r.reviewer,
+                        r.note,
+                        r.resolved_at,
+                        r.modified_payload.as_ref().map(|p| p.to_string())
+                    ])?;
+                }
+            }
+            let entry = append_audit_on(&tx, audit)?;
+            tx.commit()?;
+            Ok(entry)
+        })
+        .await
+    }
+
+    async fn list_reviews(
+        &self,
+        status: Option<crate::ReviewStatus>,
+        after: Option<(i64, String)>,
+        limit: u32,
+    ) -> Result<Vec<crate::ReviewCase>> {
+        let status = status.map(|s| s.as_str());
+        let (at, id) = after.unzip();
+        self.read(move |c| {
+            let sql = format!(
+                "SELECT {} FROM reviews WHERE (?1 IS NULL OR status = ?1) \
+                 AND (?2 IS NULL OR (created_at, id) > (?2, ?3)) ORDER BY created_at, id LIMIT ?4",
+                rows::REVIEW_COLS
+            );
+            collect(c, &sql, params![status, at, id, limit], rows::review)
+        })
+        .await
+    }
+
+    async fn customer_reviews(&self, customer: &CustomerId) -> Result<Vec<crate::ReviewCase>> {
+        let id = customer.as_str().to_string();
+        self.read(move |c| {
+            let sql = format!(
+                "SELECT {} FROM reviews WHERE customer_id = ?1 ORDER BY created_at, id",
+                rows::REVIEW_COLS
+            );
+            collect(c, &sql, [id], rows::review)
+        })
+        .await
+    }
+
+    async fn get_review(&self, id: &str) -> Result<Option<crate::ReviewCase>> {
+        let id = id.to_string();
+        self.read(move |c| {
+            let sql = format!("SELECT {} FROM reviews WHERE id = ?1", rows::REVIEW_COLS);
+            Ok(collect(c, &sql, [id], rows::review)?.pop())
+        })
+        .await
+    }
+
+    async fn resolve_review(
+        &self,
+        id: &str,
+        outcome: &crate::ReviewOutcome,
+        audit: AuditRecord,
+    ) -> Result<Option<Result<AuditEntry, crate::ReviewStatus>>> {
+        let decision_status = rows::resolved_decision_status(outcome.status)?;
+        let (id, o) = (id.to_string(), outcome.clone());
         self.write(move |c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let last: Option<(i64, String)> = tx
+            let current: Option<(String, String)> = tx
                 .query_row(
-                    "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
-                    [],
+                    "SELECT status, decision_id FROM reviews WHERE id = ?1",
+                    [&id],
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .optional()?;
-            let (seq, prev) = match last {
-                Some((s, h)) => (s + 1, h),
-                None => (1, audit::GENESIS.to_string()),
+            let Some((status, decision_id)) = current else {
+                return Ok(None);
             };
-            let at =
-                chrono::DateTime::from_timestamp_micros(now_micros()).expect("now is in range");
-            let e = audit::seal(seq, at, prev, record);
+            let status = crate::ReviewStatus::parse(&status)
+                .ok_or_else(|| StoreError::corrupt("reviews", "status", &status))?;
+            if status != crate::ReviewStatus::Pending {
+                return Ok(Some(Err(status)));
+            }
+            let payload = o.modified_payload.as_ref().map(|p| p.to_string());
             tx.execute(
-                "INSERT INTO audit_log (seq, at, actor, action, subject, details, prev_hash, hash) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![
-                    e.seq,
-                    e.at.timestamp_micros(),
-                    e.actor,
-                    e.action,
-                    e.subject,
-                    e.details.to_string(),
-                    e.prev_hash,
-                    e.hash
-                ],
+                &rows::sql::sqlite(nba::RESOLVE_REVIEW),
+                params![id, o.status.as_str(), o.reviewer, o.note, o.at, payload],
             )?;
+            tx.execute(
+                &rows::sql::sqlite(nba::RESOLVE_DECISION),
+                params![decision_id, decision_status, payload],
+            )?;
+            let entry = append_audit_on(&tx, audit)?;
+            tx.commit()?;
+            Ok(Some(Ok(entry)))
+        })
+        .await
+    }
+
+    async fn approved_undelivered(&self, customer: &CustomerId) -> Result<Vec<Decision>> {
+        let id = customer.as_str().to_string();
+        self.read(move |c| {
+            let sql = format!(
+                "SELECT {} FROM decisions WHERE customer_id = ?1 AND status = 'approved' ORDER BY at, id",
+                rows::DECISION_COLS
+            );
+            collect(c, &sql, [id], rows::decision)
+        })
+        .await
+    }
+
+    async fn set_decision_status(&self, id: &DecisionId, status: &str) -> Result<bool> {
+        let (id, status) = (id.as_str().to_string(), status.to_string());
+        self.write(move |c| {
+            Ok(c.execute(
+                &rows::sql::sqlite(nba::SET_DECISION_STATUS),
+                params![id, status],
+            )? == 1)
+        })
+        .await
+    }
+
+    async fn bandit_arms(&self, policy: &str) -> Result<Vec<crate::ArmRow>> {
+        let policy = policy.to_string();
+        self.read(move |c| collect(c, &rows::sql::sqlite(nba::ARMS), [policy], rows::arm))
+            .await
+    }
+
+    async fn bandit_put(
+        &self,
+        policy: &str,
+        arm: &str,
+        state: &str,
+        expected: i64,
+    ) -> Result<bool> {
+        let (policy, arm, state) = (policy.to_string(), arm.to_string(), state.to_string());
+        self.write(move |c| bandit_put_on(c, &policy, &arm, &state, expected))
+            .await
+    }
+
+    async fn record_feedback(
+        &self,
+        e: &CustomerEvent,
+        policy: &str,
+        arm: &str,
+        state: &str,
+        expected: i64,
+    ) -> Result<crate::FeedbackWrite> {
+        let e = e.clone();
+        let (policy, arm, state) = (policy.to_string(), arm.to_string(), state.to_string());
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            match insert_event_on(&tx, &e)? {
+                crate::EventInsert::Inserted => {}
+                crate::EventInsert::Duplicate => return Ok(crate::FeedbackWrite::Duplicate),
+                crate::EventInsert::UnknownCustomer => {
+                    return Err(StoreError::UnknownCustomer(e.customer_id.clone()));
+                }
+            }
+            if !bandit_put_on(&tx, &policy, &arm, &state, expected)? {
+                return Ok(crate::FeedbackWrite::Conflict);
+            }
+            tx.commit()?;
+            Ok(crate::FeedbackWrite::Written)
+        })
+        .await
+    }
+
+    async fn put_recommender_model(&self, name: &str, body: &str) -> Result<()> {
+        let (name, body) = (name.to_string(), body.to_string());
+        self.write(move |c| {
+            c.execute(
+                &rows::sql::sqlite(nba::PUT_MODEL),
+                params![name, now_micros(), body],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_recommender_model(&self, name: &str) -> Result<Option<String>> {
+        let name = name.to_string();
+        self.read(move |c| {
+            Ok(
+                c.query_row(&rows::sql::sqlite(nba::GET_MODEL), [name], |r| r.get(0))
+                    .optional()?,
+            )
+        })
+        .await
+    }
+
+    async fn product_sets(
+        &self,
+        after: Option<&CustomerId>,
+        limit: u32,
+    ) -> Result<Vec<(CustomerId, Vec<ProductId>)>> {
+        let after = after.map(|a| a.as_str().to_string());
+        self.read(move |c| {
+            let pairs = collect(
+                c,
+                &rows::sql::sqlite(nba::PRODUCT_SETS),
+                params![after, limit],
+                rows::customer_product,
+            )?;
+            Ok(rows::group_products(pairs))
+        })
+        .await
+    }
+
+    async fn append_audit(&self, record: AuditRecord) -> Result<AuditEntry> {
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let e = append_audit_on(&tx, record)?;
             tx.commit()?;
             Ok(e)
         })
@@ -984,6 +1241,81 @@ impl Store for SqliteStore {
         })
         .await
     }
+}
+
+/// Append to the audit chain inside an open write transaction (the caller holds the writer
+/// connection, so appends are serialised; the caller commits).
+fn append_audit_on(tx: &Connection, record: AuditRecord) -> Result<AuditEntry> {
+    let last: Option<(i64, String)> = tx
+        .query_row(
+            "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let (seq, prev) = match last {
+        Some((s, h)) => (s + 1, h),
+        None => (1, audit::GENESIS.to_string()),
+    };
+    let at = chrono::DateTime::from_timestamp_micros(now_micros()).expect("now is in range");
+    let e = audit::seal(seq, at, prev, record);
+    tx.execute(
+        "INSERT INTO audit_log (seq, at, actor, action, subject, details, prev_hash, hash) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            e.seq,
+            e.at.timestamp_micros(),
+            e.actor,
+            e.action,
+            e.subject,
+            e.details.to_string(),
+            e.prev_hash,
+            e.hash
+        ],
+    )?;
+    Ok(e)
+}
+
+fn insert_event_on(c: &Connection, e: &CustomerEvent) -> Result<crate::EventInsert> {
+    let res = c.execute(
+        &rows::sql::sqlite(nba::INSERT_EVENT),
+        params![
+            e.id.as_str(),
+            e.customer_id.as_str(),
+            e.timestamp.timestamp_micros(),
+            e.kind.as_str(),
+            e.product_id.as_ref().map(|p| p.as_str()),
+            e.decision_id.as_ref().map(|d| d.as_str()),
+            e.value
+        ],
+    );
+    match res {
+        Ok(0) => Ok(crate::EventInsert::Duplicate),
+        Ok(_) => Ok(crate::EventInsert::Inserted),
+        Err(err) if is_fk_error(&err) => Ok(crate::EventInsert::UnknownCustomer),
+        Err(err) => Err(err.into()),
+    }
+}
+
+fn bandit_put_on(
+    c: &Connection,
+    policy: &str,
+    arm: &str,
+    state: &str,
+    expected: i64,
+) -> Result<bool> {
+    let n = if expected == 0 {
+        c.execute(
+            &rows::sql::sqlite(nba::ARM_INSERT),
+            params![policy, arm, state, now_micros()],
+        )?
+    } else {
+        c.execute(
+            &rows::sql::sqlite(nba::ARM_UPDATE),
+            params![policy, arm, state, now_micros(), expected],
+        )?
+    };
+    Ok(n == 1)
 }
 
 /// An open SQLite import: holds the writer connection inside `BEGIN IMMEDIATE`.

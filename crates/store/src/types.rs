@@ -249,3 +249,104 @@ pub struct ModelRecord {
     pub model: String,
     pub promoted: bool,
 }
+
+/// Where a review case stands: held for a human, or resolved one way or another.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewStatus {
+    Pending,
+    Approved,
+    Modified,
+    Rejected,
+}
+
+impl ReviewStatus {
+    pub const ALL: [ReviewStatus; 4] = [
+        ReviewStatus::Pending,
+        ReviewStatus::Approved,
+        ReviewStatus::Modified,
+        ReviewStatus::Rejected,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReviewStatus::Pending => "pending",
+            ReviewStatus::Approved => "approved",
+            ReviewStatus::Modified => "modified",
+            ReviewStatus::Rejected => "rejected",
+        }
+    }
+    /// The status named `s` (as `as_str` spells it), if any.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for ReviewStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A decision held for a human reviewer, and (once resolved) the reviewer's outcome.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct ReviewCase {
+    pub id: String,
+    pub decision_id: sextant_core::DecisionId,
+    pub customer_id: sextant_core::CustomerId,
+    /// µs since the epoch.
+    pub created_at: i64,
+    /// Why the decision went to a human (JSON from the engine).
+    #[schema(value_type = Object)]
+    pub reason: serde_json::Value,
+    pub status: ReviewStatus,
+    pub reviewer: Option<String>,
+    /// The reviewer's note (encrypted at rest by `crypt::EncryptedStore`).
+    pub note: Option<String>,
+    pub resolved_at: Option<i64>,
+    /// For `Modified`: the decision payload as the reviewer changed it.
+    #[schema(value_type = Option<Object>)]
+    pub modified_payload: Option<serde_json::Value>,
+}
+
+/// A reviewer's outcome for a pending case (`status` is never `Pending`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReviewOutcome {
+    pub status: ReviewStatus,
+    pub reviewer: String,
+    pub note: Option<String>,
+    /// Replaces the decision's payload when given.
+    pub modified_payload: Option<serde_json::Value>,
+    /// µs since the epoch.
+    pub at: i64,
+}
+
+/// One bandit arm as stored: its serialized state and compare-and-swap version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArmRow {
+    pub arm: String,
+    pub state: String,
+    pub version: i64,
+}
+
+/// What `insert_event` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventInsert {
+    Inserted,
+    /// An event with this id was already stored; nothing changed.
+    Duplicate,
+    /// The event's customer does not exist; nothing was stored.
+    UnknownCustomer,
+}
+
+/// What `record_feedback` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedbackWrite {
+    /// The event and the arm's new state were both written.
+    Written,
+    /// An event with this id was already stored; nothing changed.
+    Duplicate,
+    /// The arm's version was not the expected one; nothing changed (re-read and retry).
+    Conflict,
+}

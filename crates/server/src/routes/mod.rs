@@ -6,6 +6,7 @@ pub(crate) mod customers;
 pub(crate) mod health;
 pub(crate) mod privacy;
 pub(crate) mod products;
+pub(crate) mod recommend;
 pub(crate) mod reports;
 pub(crate) mod segments;
 pub(crate) mod transactions;
@@ -53,6 +54,17 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/customers/{id}/features", get(segments::features))
         .route("/v1/customers/{id}/insights", get(segments::insights))
         .route("/v1/customers/{id}/scores", get(segments::scores))
+        .route(
+            "/v1/customers/{id}/recommendations",
+            get(recommend::recommendations),
+        )
+        .route("/v1/feedback", post(recommend::feedback))
+        .route("/v1/recommendations/arms", get(recommend::arms))
+        .route("/v1/reviews", get(recommend::list_reviews))
+        .route(
+            "/v1/reviews/{id}",
+            get(recommend::get_review).post(recommend::resolve_review),
+        )
         .route("/v1/customers/{id}/accounts", get(customers::accounts))
         .route("/v1/customers/{id}/transactions", get(transactions::list))
         .route("/v1/transactions", post(transactions::create))
