@@ -203,6 +203,7 @@ struct Gathered {
     history: Vec<CustomerEvent>,
     propensity: BTreeMap<ProductFamily, (f64, String)>,
     shap_reasons: BTreeMap<ProductFamily, Vec<String>>,
+    approved: Vec<Decision>,
 }
 
 async fn gather(
@@ -212,26 +213,29 @@ async fn gather(
     id: &CustomerId,
     policy: &Policy,
 ) -> Result<Gathered> {
-    let consents = store
-        .consent_state(id, &policy.consent_defaults)
+    let snap = store
+        .customer_snapshot(id, &policy.consent_defaults)
         .await?
         .ok_or_else(|| IntelError::UnknownCustomer(id.clone()))?;
-    let customer = store
-        .get_customer(id)
-        .await?
-        .ok_or_else(|| IntelError::UnknownCustomer(id.clone()))?;
-    let accounts = store.list_accounts(id).await?;
-    let history = store.list_events(id).await?;
+    let sextant_store::CustomerSnapshot {
+        customer,
+        consents,
+        accounts,
+        events: history,
+        features: feature_row,
+        segment: segment_row,
+        approved,
+    } = snap;
     let (mut features, mut segment) = (None, None);
     let (mut propensity, mut shap_reasons) = (BTreeMap::new(), BTreeMap::new());
     if consents.allows(ConsentPurpose::Profiling) {
-        features = match store.get_features(id).await? {
+        features = match feature_row {
             Some(row) if row.version == sextant_features::FEATURE_VERSION as i64 => {
                 serde_json::from_str::<sextant_features::FeatureVector>(&row.vector).ok()
             }
             _ => None,
         };
-        if let Some(row) = store.get_segment(id).await?
+        if let Some(row) = segment_row
             && let Ok((version, model)) = segments.promoted(store).await
             && version == row.model_version
             && let Some(p) = model
@@ -265,6 +269,11 @@ async fn gather(
         }
     }
     Ok(Gathered {
+        approved: if consents.allows(ConsentPurpose::Marketing) {
+            approved
+        } else {
+            Vec::new()
+        },
         customer,
         accounts,
         consents,
@@ -290,11 +299,7 @@ pub async fn recommend(
     let g = gather(store, segments, bank, id, policy).await?;
     let (engine, bandit) = rec.current(store).await?;
     // Cases a reviewer approved are shown first, once.
-    let approved = if g.consents.allows(ConsentPurpose::Marketing) {
-        store.approved_undelivered(id).await?
-    } else {
-        Vec::new()
-    };
+    let approved = g.approved.clone();
     let salt = salt_of(id, ask.now);
     let ctx = sextant_recommend::CustomerContext {
         customer: &g.customer,

@@ -172,6 +172,19 @@ impl Store for EncryptedStore {
     async fn count(&self, table: Table) -> Result<u64> {
         self.inner.count(table).await
     }
+    async fn customer_snapshot(
+        &self,
+        id: &CustomerId,
+        defaults: &[sextant_core::ConsentPurpose],
+    ) -> Result<Option<crate::CustomerSnapshot>> {
+        match self.inner.customer_snapshot(id, defaults).await? {
+            None => Ok(None),
+            Some(mut snap) => {
+                snap.customer = open_customer(&self.cipher, snap.customer)?;
+                Ok(Some(snap))
+            }
+        }
+    }
     async fn list_accounts(&self, customer: &CustomerId) -> Result<Vec<Account>> {
         self.inner.list_accounts(customer).await
     }

@@ -114,6 +114,31 @@ pub trait Store: Send + Sync + 'static {
             defaults,
         )))
     }
+    /// What a recommendation reads about one customer, in one round trip where the backend can
+    /// (SQLite: one blocking call on one connection): profile, consents (with the declared
+    /// `defaults`), accounts, feedback events, the stored feature and segment rows, and
+    /// reviewer-approved decisions not yet delivered. `None` if the customer is unknown.
+    async fn customer_snapshot(
+        &self,
+        id: &CustomerId,
+        defaults: &[ConsentPurpose],
+    ) -> Result<Option<CustomerSnapshot>> {
+        let Some(consents) = self.consent_state(id, defaults).await? else {
+            return Ok(None);
+        };
+        let Some(customer) = self.get_customer(id).await? else {
+            return Ok(None);
+        };
+        Ok(Some(CustomerSnapshot {
+            customer,
+            consents,
+            accounts: self.list_accounts(id).await?,
+            events: self.list_events(id).await?,
+            features: self.get_features(id).await?,
+            segment: self.get_segment(id).await?,
+            approved: self.approved_undelivered(id).await?,
+        }))
+    }
     /// Rectify a profile in place. False if the customer is unknown.
     async fn update_customer(&self, c: &Customer) -> Result<bool>;
     async fn get_protected(&self, id: &CustomerId) -> Result<Option<ProtectedAttributes>>;

@@ -28,6 +28,8 @@ pub struct SqliteStore {
     path: PathBuf,
     writer: Arc<tokio::sync::Mutex<Connection>>,
     readers: Arc<Mutex<Vec<Connection>>>,
+    /// Decisions are written by a group-committing task (see `spawn_decision_writer`).
+    decisions: tokio::sync::mpsc::Sender<DecisionJob>,
 }
 
 fn connect(path: &Path) -> Result<Connection> {
@@ -53,9 +55,11 @@ impl SqliteStore {
             Ok(conn)
         })
         .await??;
+        let writer = Arc::new(tokio::sync::Mutex::new(conn));
         Ok(Self {
             path,
-            writer: Arc::new(tokio::sync::Mutex::new(conn)),
+            decisions: spawn_decision_writer(writer.clone()),
+            writer,
             readers: Arc::new(Mutex::new(Vec::new())),
         })
     }
@@ -193,6 +197,85 @@ impl Store for SqliteStore {
 
     async fn count(&self, table: Table) -> Result<u64> {
         self.read(move |c| count_table(c, table)).await
+    }
+
+    async fn customer_snapshot(
+        &self,
+        id: &CustomerId,
+        defaults: &[sextant_core::ConsentPurpose],
+    ) -> Result<Option<crate::CustomerSnapshot>> {
+        let (id, defaults) = (id.as_str().to_string(), defaults.to_vec());
+        self.read(move |c| {
+            let customer = collect(
+                c,
+                &format!("SELECT {} FROM customers WHERE id = ?1", rows::CUSTOMER_COLS),
+                [&id],
+                rows::customer,
+            )?
+            .pop();
+            let Some(customer) = customer else {
+                return Ok(None);
+            };
+            let dns: i64 =
+                c.query_row("SELECT do_not_sell FROM customers WHERE id = ?1", [&id], |r| {
+                    r.get(0)
+                })?;
+            let history = collect(
+                c,
+                &format!(
+                    "SELECT {} FROM consents WHERE customer_id = ?1 ORDER BY seq",
+                    rows::CONSENT_COLS
+                ),
+                [&id],
+                rows::consent,
+            )?;
+            Ok(Some(crate::CustomerSnapshot {
+                customer,
+                consents: sextant_core::ConsentState::from_history(&history, dns != 0, &defaults),
+                accounts: collect(
+                    c,
+                    &format!(
+                        "SELECT {} FROM accounts WHERE customer_id = ?1 ORDER BY id",
+                        rows::ACCOUNT_COLS
+                    ),
+                    [&id],
+                    rows::account,
+                )?,
+                events: collect(
+                    c,
+                    &format!(
+                        "SELECT {} FROM events WHERE customer_id = ?1 ORDER BY ts, id",
+                        rows::EVENT_COLS
+                    ),
+                    [&id],
+                    rows::event,
+                )?,
+                features: collect(
+                    c,
+                    &rows::sql::sqlite(rows::sql::GET_FEATURES),
+                    [&id],
+                    rows::feature_row,
+                )?
+                .pop(),
+                segment: collect(
+                    c,
+                    &rows::sql::sqlite(rows::sql::GET_SEGMENT),
+                    [&id],
+                    rows::segment_row,
+                )?
+                .pop(),
+                approved: collect(
+                    c,
+                    &format!(
+                        "SELECT {} FROM decisions WHERE customer_id = ?1 AND status = 'approved' ORDER BY at, id",
+                        rows::DECISION_COLS
+                    ),
+                    [&id],
+                    rows::decision,
+                )?,
+            }))
+        })
+        .await
     }
 
     async fn list_accounts(&self, customer: &CustomerId) -> Result<Vec<Account>> {
@@ -973,61 +1056,19 @@ impl Store for SqliteStore {
         reviews: &[crate::ReviewCase],
         audit: AuditRecord,
     ) -> Result<AuditEntry> {
-        let (decisions, reviews) = (decisions.to_vec(), reviews.to_vec());
-        self.write(move |c| {
-            // Dropping `tx` on any error rolls everything back.
-            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let customers: std::collections::BTreeSet<&CustomerId> = decisions
-                .iter()
-                .map(|d| &d.customer_id)
-                .chain(reviews.iter().map(|r| &r.customer_id))
-                .collect();
-            for id in customers {
-                let exists: Option<i64> = tx
-                    .query_row(
-                        &rows::sql::sqlite(nba::CUSTOMER_EXISTS),
-                        [id.as_str()],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
-                if exists.is_none() {
-                    return Err(StoreError::UnknownCustomer(id.clone()));
-                }
-            }
-            {
-                let mut stmt = tx.prepare_cached(&rows::sql::sqlite(nba::INSERT_DECISION))?;
-                for d in &decisions {
-                    stmt.execute(params![
-                        d.id.as_str(),
-                        d.customer_id.as_str(),
-                        d.at.timestamp_micros(),
-                        d.kind,
-                        d.versions.to_string(),
-                        d.payload.to_string(),
-                        d.status
-                    ])?;
-                }
-                let mut stmt = tx.prepare_cached(&rows::sql::sqlite(nba::INSERT_REVIEW))?;
-                for r in &reviews {
-                    stmt.execute(params![
-                        r.id,
-                        r.decision_id.as_str(),
-                        r.customer_id.as_str(),
-                        r.created_at,
-                        r.reason.to_string(),
-                        r.status.as_str(),
-                        r.reviewer,
-                        r.note,
-                        r.resolved_at,
-                        r.modified_payload.as_ref().map(|p| p.to_string())
-                    ])?;
-                }
-            }
-            let entry = append_audit_on(&tx, audit)?;
-            tx.commit()?;
-            Ok(entry)
-        })
-        .await
+        let (reply, wait) = tokio::sync::oneshot::channel();
+        let job = DecisionJob {
+            decisions: decisions.to_vec(),
+            reviews: reviews.to_vec(),
+            audit,
+            reply,
+        };
+        self.decisions
+            .send(job)
+            .await
+            .map_err(|_| StoreError::Task("the decision writer has stopped".into()))?;
+        wait.await
+            .map_err(|_| StoreError::Task("the decision writer has stopped".into()))?
     }
 
     async fn list_reviews(
@@ -1245,6 +1286,154 @@ impl Store for SqliteStore {
 
 /// Append to the audit chain inside an open write transaction (the caller holds the writer
 /// connection, so appends are serialised; the caller commits).
+/// One caller's decisions, reviews and audit record, waiting for the group commit.
+struct DecisionJob {
+    decisions: Vec<Decision>,
+    reviews: Vec<crate::ReviewCase>,
+    audit: AuditRecord,
+    reply: tokio::sync::oneshot::Sender<Result<AuditEntry>>,
+}
+
+/// Most jobs committed together.
+const DECISION_GROUP: usize = 256;
+
+/// Group commit for decisions: whatever callers queued while the previous commit was running is
+/// written in ONE transaction (one fsync), each caller's part under its own savepoint, so each
+/// is still all-or-nothing (an unknown customer fails that caller alone) and each caller is
+/// answered only after the commit is durable. The queue is bounded (back-pressure on callers).
+fn spawn_decision_writer(
+    writer: Arc<tokio::sync::Mutex<Connection>>,
+) -> tokio::sync::mpsc::Sender<DecisionJob> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<DecisionJob>(4 * DECISION_GROUP);
+    tokio::spawn(async move {
+        while let Some(first) = rx.recv().await {
+            let mut jobs = vec![first];
+            while jobs.len() < DECISION_GROUP {
+                match rx.try_recv() {
+                    Ok(j) => jobs.push(j),
+                    Err(_) => break,
+                }
+            }
+            let mut guard = writer.clone().lock_owned().await;
+            let work: Vec<_> = jobs
+                .iter_mut()
+                .map(|j| {
+                    (
+                        std::mem::take(&mut j.decisions),
+                        std::mem::take(&mut j.reviews),
+                        j.audit.clone(),
+                    )
+                })
+                .collect();
+            let outcome =
+                tokio::task::spawn_blocking(move || commit_decision_group(&mut guard, work)).await;
+            match outcome {
+                Ok(Ok(results)) => {
+                    for (job, r) in jobs.into_iter().zip(results) {
+                        let _ = job.reply.send(r);
+                    }
+                }
+                Ok(Err(e)) => {
+                    let msg = e.to_string();
+                    for job in jobs {
+                        let _ = job
+                            .reply
+                            .send(Err(StoreError::Task(format!("decision commit failed: {msg}"))));
+                    }
+                }
+                Err(e) => {
+                    for job in jobs {
+                        let _ = job.reply.send(Err(StoreError::Task(e.to_string())));
+                    }
+                }
+            }
+        }
+    });
+    tx
+}
+
+type DecisionWork = (Vec<Decision>, Vec<crate::ReviewCase>, AuditRecord);
+
+/// Write every caller's part under its own savepoint, then commit once. Returns each caller's
+/// result; the outer error means nothing was committed.
+fn commit_decision_group(
+    conn: &mut Connection,
+    work: Vec<DecisionWork>,
+) -> Result<Vec<Result<AuditEntry>>> {
+    let mut tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let mut results = Vec::with_capacity(work.len());
+    for (decisions, reviews, audit) in work {
+        let sp = tx.savepoint()?;
+        match write_decisions(&sp, &decisions, &reviews, audit) {
+            Ok(entry) => {
+                sp.commit()?;
+                results.push(Ok(entry));
+            }
+            Err(e) => {
+                drop(sp); // rolls back this caller's part only
+                results.push(Err(e));
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(results)
+}
+
+fn write_decisions(
+    tx: &Connection,
+    decisions: &[Decision],
+    reviews: &[crate::ReviewCase],
+    audit: AuditRecord,
+) -> Result<AuditEntry> {
+            let customers: std::collections::BTreeSet<&CustomerId> = decisions
+        .iter()
+        .map(|d| &d.customer_id)
+        .chain(reviews.iter().map(|r| &r.customer_id))
+        .collect();
+    for id in customers {
+        let exists: Option<i64> = tx
+            .query_row(
+                &rows::sql::sqlite(nba::CUSTOMER_EXISTS),
+                [id.as_str()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if exists.is_none() {
+            return Err(StoreError::UnknownCustomer(id.clone()));
+        }
+    }
+    {
+        let mut stmt = tx.prepare_cached(&rows::sql::sqlite(nba::INSERT_DECISION))?;
+        for d in decisions {
+            stmt.execute(params![
+                d.id.as_str(),
+                d.customer_id.as_str(),
+                d.at.timestamp_micros(),
+                d.kind,
+                d.versions.to_string(),
+                d.payload.to_string(),
+                d.status
+            ])?;
+        }
+        let mut stmt = tx.prepare_cached(&rows::sql::sqlite(nba::INSERT_REVIEW))?;
+        for r in reviews {
+            stmt.execute(params![
+                r.id,
+                r.decision_id.as_str(),
+                r.customer_id.as_str(),
+                r.created_at,
+                r.reason.to_string(),
+                r.status.as_str(),
+                r.reviewer,
+                r.note,
+                r.resolved_at,
+                r.modified_payload.as_ref().map(|p| p.to_string())
+            ])?;
+        }
+    }
+    append_audit_on(tx, audit)
+}
+
 fn append_audit_on(tx: &Connection, record: AuditRecord) -> Result<AuditEntry> {
     let last: Option<(i64, String)> = tx
         .query_row(

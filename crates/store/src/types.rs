@@ -350,3 +350,16 @@ pub enum FeedbackWrite {
     /// The arm's version was not the expected one; nothing changed (re-read and retry).
     Conflict,
 }
+
+/// Everything a recommendation reads about one customer (see `Store::customer_snapshot`).
+#[derive(Debug, Clone)]
+pub struct CustomerSnapshot {
+    pub customer: Customer,
+    pub consents: sextant_core::ConsentState,
+    pub accounts: Vec<Account>,
+    pub events: Vec<CustomerEvent>,
+    pub features: Option<FeatureRow>,
+    pub segment: Option<SegmentRow>,
+    /// Decisions a reviewer approved that the customer has not been shown yet.
+    pub approved: Vec<sextant_core::Decision>,
+}

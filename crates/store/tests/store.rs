@@ -544,6 +544,30 @@ async fn record_decisions_is_atomic(db: TestDb) {
     assert_eq!(e.seq, 2);
     s.append_audit(record(4)).await.unwrap();
     assert_eq!(verify_audit(s).await, 3);
+
+    // Many callers at once (SQLite commits them as a group): each caller's part is still
+    // all-or-nothing — the callers with an unknown customer fail alone — and the chain holds.
+    let store = db.store.clone();
+    let calls = (0..40).map(|i| {
+        let store = store.clone();
+        async move {
+            let who = if i % 10 == 7 { "404" } else { "2" };
+            let d = decision(&format!("dec_g{i}"), who, 300 + i, "shown");
+            store.record_decisions(&[d], &[], record(10 + i as usize)).await
+        }
+    });
+    let results = futures_util::future::join_all(calls).await;
+    let failed = results.iter().filter(|r| r.is_err()).count();
+    assert_eq!(failed, 4, "exactly the four callers with an unknown customer fail");
+    for (i, r) in results.iter().enumerate() {
+        let written = s
+            .get_decision(&sextant_core::DecisionId::parse(&format!("dec_g{i}")).unwrap())
+            .await
+            .unwrap()
+            .is_some();
+        assert_eq!(written, r.is_ok(), "caller {i}");
+    }
+    assert_eq!(verify_audit(s).await, 3 + 36);
 }
 
 async fn reviews_page_and_resolve(db: TestDb) {
