@@ -183,12 +183,10 @@ start_baseline() {
 
 # ---------------------------------------------------------------- Sextant
 # ======================================================================================
-# start_sextant(): THE LEAD FILLS THIS IN. It must set SEXTANT_URL and SEXTANT_KEY (a key
-# with role app) for a Sextant serving the same $CUSTOMERS customers from $BANK on 127.0.0.1,
-# and add the server's pid to PIDS so the trap stops it. The draft below follows README.md;
-# the recommendations endpoint is being built, so the draft has not been run end to end.
-# The import, features, segments (and recommender training, if the binary has it) are done
-# once per size and reused (marker file $SDIR/.ready).
+# start_sextant(): sets SEXTANT_URL and SEXTANT_KEY (a key with role app) for a Sextant serving
+# the same $CUSTOMERS customers from $BANK on 127.0.0.1, and adds the server's pid to PIDS so the
+# trap stops it. The import, feature table, segments and collaborative filtering are done once
+# per size and reused (marker file $SDIR/.ready).
 # ======================================================================================
 start_sextant() {
   local SDIR="$DATA/sextant-$CUSTOMERS"
@@ -205,9 +203,7 @@ start_sextant() {
       step import bank "$BANK"
       step features refresh --quiet
       step segment train --promote
-      # recommender training (collaborative filtering), if this binary has it.
-      # TODO(lead): the real command once it lands.
-      if "$S" --help | grep -qE '^\s+recommend\s'; then step recommend train; fi
+      step recommend train
     ) 3>&2 >"$SDIR/setup.log" 2>&1 || { tail -20 "$SDIR/setup.log" >&2; die "Sextant setup failed (see $SDIR/setup.log)"; }
     touch "$SDIR/.ready"
   fi

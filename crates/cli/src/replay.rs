@@ -5,7 +5,8 @@
 //! with two baselines on the same customers: popularity (most accepted before the cutoff,
 //! excluding what the customer holds) and rules only (the same rules and guardrails, without
 //! features, models or collaborative filtering). Consents are taken as granted: this measures
-//! ranking, not consent.
+//! ranking, not consent. `sextant p` is the engine's own candidates and guardrails ordered by
+//! acceptance probability alone (what hit-rate rewards) instead of probability × value.
 
 use crate::config::Config;
 use anyhow::{Context, bail};
@@ -171,7 +172,12 @@ pub async fn run(store: &dyn Store, cfg: &Config, args: &EvaluateArgs) -> anyhow
         limit: args.k,
         channel: "app".into(),
     };
+    let wide = Request {
+        limit: 10,
+        channel: "app".into(),
+    };
     let (mut r_engine, mut r_rules, mut r_pop, mut truth) = (vec![], vec![], vec![], vec![]);
+    let mut r_prop = vec![];
     for s in &evaluated {
         let ctx = CustomerContext {
             customer: &s.customer,
@@ -187,6 +193,11 @@ pub async fn run(store: &dyn Store, cfg: &Config, args: &EvaluateArgs) -> anyhow
             salt: 0,
         };
         r_engine.push(ids(&engine.recommend(&ctx, &bandit, &req)));
+        // The same engine and guardrails, ordered by acceptance probability alone (what
+        // hit-rate measures) instead of probability × value (what the bank optimises).
+        let mut all = engine.recommend(&ctx, &bandit, &wide).recommendations;
+        all.sort_by(|a, b| b.propensity.total_cmp(&a.propensity));
+        r_prop.push(all.into_iter().take(args.k).map(|r| r.product_id).collect());
         let bare = CustomerContext {
             features: None,
             ..ctx
@@ -211,6 +222,7 @@ pub async fn run(store: &dyn Store, cfg: &Config, args: &EvaluateArgs) -> anyhow
     let k = args.k;
     let table = [
         ("sextant", &r_engine),
+        ("sextant p", &r_prop),
         ("rules only", &r_rules),
         ("popularity", &r_pop),
     ]

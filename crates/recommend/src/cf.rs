@@ -18,6 +18,9 @@ use std::collections::{BTreeMap, BTreeSet};
 /// Fewest customers a segment needs before its own popularity is used.
 pub const MIN_SEGMENT: u64 = 5;
 
+/// Held by more than this share of customers: not evidence of anything (see [`CfModel::score`]).
+pub const UBIQUITOUS: f64 = 0.5;
+
 /// The trained model (serde, persisted by the caller).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CfModel {
@@ -122,7 +125,13 @@ impl CfModel {
         segment: Option<&str>,
         product: &ProductId,
     ) -> (f64, CfEvidence) {
-        let others: BTreeSet<&ProductId> = held.iter().filter(|h| *h != product).collect();
+        // A product nearly everyone holds (the current account) says nothing about taste, and
+        // "customers who hold Giro Basic often choose it too" is no reason to give anyone: such
+        // holdings are not evidence.
+        let others: BTreeSet<&ProductId> = held
+            .iter()
+            .filter(|h| *h != product && self.popularity(h) <= UBIQUITOUS)
+            .collect();
         if others.is_empty() {
             return self.segment_popularity(segment, product);
         }
@@ -179,7 +188,14 @@ mod tests {
 
     #[test]
     fn cosine_similarity_names_the_driving_product() {
+        // In rows() EASY is held by 10 of 11 customers: ubiquitous, so it is no evidence.
         let m = CfModel::train(&rows());
+        let (_, e) = m.score(&ids(&["EASY"]), None, &ids(&["GOAL"])[0]);
+        assert!(matches!(e, CfEvidence::Popularity { .. }), "{e:?}");
+        // With ten more customers holding something else, EASY (10 of 21) counts.
+        let mut more = rows();
+        more.extend((0..10).map(|_| (ids(&["OTHER"]), None)));
+        let m = CfModel::train(&more);
         let (s, e) = m.score(&ids(&["EASY"]), None, &ids(&["GOAL"])[0]);
         // 6 co-holders, 10 EASY, 6 GOAL.
         assert!((s - 6.0 / (60f64).sqrt()).abs() < 1e-12);

@@ -907,9 +907,13 @@ fn cold_start_uses_popularity_and_persona() {
 
 #[test]
 fn collaborative_evidence_names_the_held_product() {
+    // Giro Basic is held by 10 of 25 customers (not ubiquitous), and all of them hold TD-12.
     let mut rows = Vec::new();
     for _ in 0..10 {
         rows.push((vec![pid("P-CUR-BASIC"), pid("P-TD-12")], None));
+    }
+    for _ in 0..15 {
+        rows.push((vec![pid("P-CUR-PLUS")], None));
     }
     let e = Engine::new(rules(), catalog(), CfModel::train(&rows));
     let o = run(&e, &Fx::new(), &bandit(), 10);
@@ -925,6 +929,21 @@ fn collaborative_evidence_names_the_held_product() {
         .unwrap();
     assert_eq!(r.text, "customers who hold Giro Basic often choose it too");
     assert!(td.sources.contains(&Source::Collaborative));
+
+    // When nearly everyone holds Giro Basic it is no evidence, and no such reason is given.
+    let mut rows = Vec::new();
+    for _ in 0..10 {
+        rows.push((vec![pid("P-CUR-BASIC"), pid("P-TD-12")], None));
+    }
+    let e = Engine::new(rules(), catalog(), CfModel::train(&rows));
+    let o = run(&e, &Fx::new(), &bandit(), 10);
+    assert!(
+        o.recommendations
+            .iter()
+            .flat_map(|r| &r.reasons)
+            .all(|r| r.code != "similar_customers"),
+        "{o:?}"
+    );
 }
 
 #[test]

@@ -553,12 +553,17 @@ async fn record_decisions_is_atomic(db: TestDb) {
         async move {
             let who = if i % 10 == 7 { "404" } else { "2" };
             let d = decision(&format!("dec_g{i}"), who, 300 + i, "shown");
-            store.record_decisions(&[d], &[], record(10 + i as usize)).await
+            store
+                .record_decisions(&[d], &[], record(10 + i as usize))
+                .await
         }
     });
     let results = futures_util::future::join_all(calls).await;
     let failed = results.iter().filter(|r| r.is_err()).count();
-    assert_eq!(failed, 4, "exactly the four callers with an unknown customer fail");
+    assert_eq!(
+        failed, 4,
+        "exactly the four callers with an unknown customer fail"
+    );
     for (i, r) in results.iter().enumerate() {
         let written = s
             .get_decision(&sextant_core::DecisionId::parse(&format!("dec_g{i}")).unwrap())

@@ -32,3 +32,7 @@ CREATE TABLE recommender_models (
     body TEXT NOT NULL
 );
 CREATE INDEX events_decision ON events (decision_id);
+
+-- Reviewer-approved decisions not yet delivered are looked up on every recommendation; a
+-- partial index keeps that lookup independent of how many decisions a customer has.
+CREATE INDEX decisions_approved ON decisions (customer_id) WHERE status = 'approved';
