@@ -470,3 +470,91 @@ fn models_train_explain_and_promote_behind_a_fairness_gate() {
     let audit = ok(sextant(t.path()).args(["audit", "export"]));
     assert!(audit.contains("\"model.promotion_blocked\"") && audit.contains("\"model.promote\""));
 }
+
+#[test]
+fn recommend_checks_rules_trains_shows_and_evaluates() {
+    let t = tempfile::tempdir().unwrap();
+    ok(sextant(t.path()).args([
+        "generate",
+        "--customers",
+        "120",
+        "--months",
+        "6",
+        "--seed",
+        "9",
+        "--out",
+        "bank",
+    ]));
+    ok(sextant(t.path()).args(["import", "bank", "bank"]));
+    // A rules file that does not fit the catalog stops with every error named.
+    std::fs::write(
+        t.path().join("bad.toml"),
+        sextant_recommend::rules::DEMO_RULES
+            .replace("[products.P-CC-GOLD]", "[products.P-YACHT]")
+            .replace("alpha = 0.5", "alpha = 7"),
+    )
+    .unwrap();
+    let err = fails(sextant(t.path()).args(["recommend", "check-rules", "bad.toml"]));
+    assert!(err.contains("products.P-YACHT"), "{err}");
+    assert!(err.contains("bandit.alpha"), "{err}");
+    std::fs::write(
+        t.path().join("bad.toml"),
+        format!("{}\n[bandit2]\n", sextant_recommend::rules::DEMO_RULES),
+    )
+    .unwrap();
+    let err = fails(sextant(t.path()).args(["recommend", "check-rules", "bad.toml"]));
+    assert!(err.contains("line") && err.contains("bandit2"), "{err}");
+    let out = ok(sextant(t.path()).args(["recommend", "check-rules"]));
+    assert!(out.contains("all valid against the catalog"), "{out}");
+    // The configured file is checked at start too.
+    std::fs::write(
+        t.path().join("sextant.toml"),
+        "[recommend]\nrules_file = \"missing.toml\"\n",
+    )
+    .unwrap();
+    let err = fails(sextant(t.path()).args(["recommend", "check-rules"]));
+    assert!(err.contains("recommend.rules_file"), "{err}");
+    std::fs::remove_file(t.path().join("sextant.toml")).unwrap();
+
+    let out = ok(sextant(t.path()).args(["recommend", "train"]));
+    assert!(out.contains("collaborative filtering trained on"), "{out}");
+    // Somebody with marketing consent gets offers, each a recorded decision.
+    let consents = std::fs::read_to_string(t.path().join("bank/consents.csv")).unwrap();
+    let mut marketing = std::collections::BTreeMap::new();
+    for line in consents.lines().skip(1) {
+        let cols: Vec<&str> = line.split(',').collect();
+        if cols[2] == "marketing" {
+            marketing.insert(cols[1].to_string(), cols[3] == "true");
+        }
+    }
+    let id = marketing
+        .iter()
+        .find(|(_, g)| **g)
+        .map(|(c, _)| c.clone())
+        .expect("someone consents to marketing");
+    let json = ok(sextant(t.path()).args(["recommend", "show", &id, "--json"]));
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let shown = v["recommendations"].as_array().unwrap();
+    let held = v["held_for_review"].as_array().unwrap();
+    assert!(!shown.is_empty() || !held.is_empty(), "{v}");
+    assert!(v["audit_seq"].as_i64().unwrap() > 0);
+    ok(sextant(t.path()).args(["audit", "verify"]));
+    let report = ok(sextant(t.path()).args(["recommend", "evaluate", "--json"]));
+    let r: serde_json::Value = serde_json::from_str(&report).unwrap();
+    let rankers: Vec<&str> = r["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["ranker"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        rankers,
+        ["sextant", "sextant p", "rules only", "popularity"]
+    );
+    for x in r["results"].as_array().unwrap() {
+        let h = x["hit_rate"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&h), "{r}");
+    }
+    let sim = ok(sextant(t.path()).args(["recommend", "simulate", "--rounds", "2000"]));
+    assert!(sim.contains("cumulative regret"), "{sim}");
+}

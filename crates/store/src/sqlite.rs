@@ -1301,31 +1301,23 @@ impl Store for SqliteStore {
 /// How often the background checkpointer copies the WAL into the database file.
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 
-/// A thread with its own connection that runs a PASSIVE checkpoint (never blocks readers or the
-/// writer) every [`CHECKPOINT_EVERY`], and truncates the WAL when it has grown past 64 MiB and a
-/// full checkpoint succeeds. It ends when the database file is no longer there or the process
-/// exits; committed data is in the WAL either way, so a checkpoint that does not run loses
-/// nothing.
+/// A thread with its own connection that runs a PASSIVE checkpoint every [`CHECKPOINT_EVERY`]:
+/// it copies what it can and never waits for, or blocks, readers or the writer (a TRUNCATE
+/// checkpoint here made a 30-million-row import fail with "database is locked"). The WAL is
+/// reused from its start once a checkpoint has caught up. The thread ends when the database
+/// file is gone or the process exits; committed data is in the WAL either way, so a checkpoint
+/// that does not run loses nothing.
 fn spawn_checkpointer(path: PathBuf) {
     let spawned = std::thread::Builder::new()
         .name("sqlite-checkpoint".into())
         .spawn(move || {
             let Ok(conn) = connect(&path) else { return };
-            let wal = {
-                let mut p = path.clone().into_os_string();
-                p.push("-wal");
-                PathBuf::from(p)
-            };
             loop {
                 std::thread::sleep(CHECKPOINT_EVERY);
                 if !path.exists() {
                     return;
                 }
-                let big = std::fs::metadata(&wal).is_ok_and(|m| m.len() > 64 << 20);
-                let mode = if big { "TRUNCATE" } else { "PASSIVE" };
-                if let Err(e) =
-                    conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |_| Ok(()))
-                {
+                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
                     tracing::debug!(error = %e, "checkpoint skipped");
                 }
             }
