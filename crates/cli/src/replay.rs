@@ -157,7 +157,11 @@ pub async fn run(store: &dyn Store, cfg: &Config, args: &EvaluateArgs) -> anyhow
 
     let engine = Engine::new(rules.clone(), catalog.clone(), cf);
     let rules_only = Engine::new(rules.clone(), catalog.clone(), CfModel::train(&[]));
-    let bandit = Bandit::new(rules.bandit_config());
+    // The bandit learns from the feedback given before the cutoff, as the served system would
+    // have: each past offer's signals (impression, click, accept, dismiss) in time order, with
+    // the customer's context and the engine's prior for that product as of the cutoff.
+    let mut bandit = Bandit::new(rules.bandit_config());
+    let cold = Bandit::new(rules.bandit_config());
     let consents = ConsentState {
         personalization: true,
         marketing: true,
@@ -178,6 +182,41 @@ pub async fn run(store: &dyn Store, cfg: &Config, args: &EvaluateArgs) -> anyhow
     };
     let (mut r_engine, mut r_rules, mut r_pop, mut truth) = (vec![], vec![], vec![], vec![]);
     let mut r_prop = vec![];
+    let mut warmed = 0u64;
+    for s in &snaps {
+        if s.history.is_empty() {
+            continue;
+        }
+        let ctx = CustomerContext {
+            customer: &s.customer,
+            features: Some(&s.features),
+            segment: None,
+            persona_tags: None,
+            holdings: &s.accounts,
+            consents: &consents,
+            history: &s.history,
+            propensity: &empty_p,
+            shap_reasons: &empty_r,
+            now: cutoff,
+            salt: 0,
+        };
+        let (x, priors) = engine.priors(&ctx, &cold);
+        let mut by_product: BTreeMap<&ProductId, Vec<EventKind>> = BTreeMap::new();
+        for e in &s.history {
+            if let Some(p) = &e.product_id {
+                by_product.entry(p).or_default().push(e.kind);
+            }
+        }
+        for (p, kinds) in by_product {
+            let Some((_, prior)) = priors.iter().find(|(q, _)| q == p) else {
+                continue;
+            };
+            for i in 0..kinds.len() {
+                bandit.apply_feedback(p.as_str(), &x, *prior, &kinds[..i], kinds[i]);
+            }
+            warmed += 1;
+        }
+    }
     for s in &evaluated {
         let ctx = CustomerContext {
             customer: &s.customer,
@@ -202,7 +241,7 @@ pub async fn run(store: &dyn Store, cfg: &Config, args: &EvaluateArgs) -> anyhow
             features: None,
             ..ctx
         };
-        r_rules.push(ids(&rules_only.recommend(&bare, &bandit, &req)));
+        r_rules.push(ids(&rules_only.recommend(&bare, &cold, &req)));
         let held_families: HashSet<ProductFamily> = s
             .held
             .iter()
@@ -241,15 +280,18 @@ pub async fn run(store: &dyn Store, cfg: &Config, args: &EvaluateArgs) -> anyhow
                 "k": k,
                 "customers": snaps.len(),
                 "evaluated": evaluated.len(),
+                "offers_learned": warmed,
                 "results": table.iter().map(|(n, h, g)| serde_json::json!({"ranker": n, "hit_rate": h, "ndcg": g})).collect::<Vec<_>>(),
             }))?
         );
     } else {
         println!(
-            "replay at {}: {} customers known, {} accepted an offer afterwards (evaluated)",
+            "replay at {}: {} customers known, {} accepted an offer afterwards (evaluated); \
+             the bandit learned from {} earlier offers",
             cutoff.to_rfc3339(),
             snaps.len(),
-            evaluated.len()
+            evaluated.len(),
+            warmed
         );
         println!(
             "{:<12} {:>12} {:>10}",

@@ -605,6 +605,31 @@ impl Engine {
         &self.rules
     }
 
+    /// The bandit context and every offerable product's prior propensity for this customer,
+    /// before the bandit and the guardrails: what feedback about an offer should teach the bandit
+    /// (used to replay past feedback, e.g. in offline evaluation).
+    pub fn priors(
+        &self,
+        ctx: &CustomerContext,
+        bandit: &Bandit,
+    ) -> (Vec<f64>, Vec<(ProductId, f64)>) {
+        let facts = Facts::new(ctx);
+        let x = Context::from_features(ctx.features, ctx.customer);
+        let priors = self
+            .catalog
+            .iter()
+            .filter(|p| p.active)
+            .filter_map(|p| Some((p, self.rules.product(&p.id)?)))
+            .map(|(p, rule)| {
+                (
+                    p.id.clone(),
+                    self.candidate(p, rule, &facts, bandit, &x).prior,
+                )
+            })
+            .collect();
+        (x.as_slice().to_vec(), priors)
+    }
+
     /// Rank, guard and explain next best actions for one customer (pure: same inputs, same
     /// outcome).
     pub fn recommend(&self, ctx: &CustomerContext, bandit: &Bandit, req: &Request) -> Outcome {
