@@ -69,6 +69,9 @@ pub struct Shown {
     pub decision_id: DecisionId,
     /// True when a reviewer approved it before it was shown.
     pub reviewed: bool,
+    /// What the reviewer changed (a modified approval), if anything.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reviewer_changes: Option<serde_json::Value>,
     #[serde(flatten)]
     pub recommendation: Recommendation,
 }
@@ -341,6 +344,11 @@ pub async fn recommend(
             shown.push(Shown {
                 decision_id: d.id.clone(),
                 reviewed: true,
+                reviewer_changes: d
+                    .payload
+                    .get("recommendation")
+                    .and_then(|r| r.get("reviewer_changes"))
+                    .cloned(),
                 recommendation: r,
             });
         }
@@ -349,8 +357,30 @@ pub async fn recommend(
         .iter()
         .map(|s| s.recommendation.product_id.clone())
         .collect();
+    // Reviewed offers come first; new ones fill the rest of the limit (and only those shown, or
+    // held for review, become decisions).
+    shown.truncate(ask.limit);
+    // An offer already waiting for a reviewer is not queued again on every request.
+    let waiting = if outcome.recommendations.iter().any(|r| r.review.is_some()) {
+        pending_products(store, id).await?
+    } else {
+        BTreeMap::new()
+    };
     for r in outcome.recommendations.iter() {
-        if approved_products.contains(&r.product_id) {
+        if approved_products.contains(&r.product_id)
+            || (r.review.is_none() && shown.len() >= ask.limit)
+        {
+            continue;
+        }
+        if let (Some(reason), Some((review_id, decision_id))) =
+            (&r.review, waiting.get(&r.product_id))
+        {
+            held.push(Held {
+                decision_id: decision_id.clone(),
+                review_id: review_id.clone(),
+                product_id: r.product_id.clone(),
+                reason: reason.clone(),
+            });
             continue;
         }
         let decision_id = DecisionId::generate();
@@ -393,11 +423,11 @@ pub async fn recommend(
             None => shown.push(Shown {
                 decision_id,
                 reviewed: false,
+                reviewer_changes: None,
                 recommendation: r.clone(),
             }),
         }
     }
-    shown.truncate(ask.limit);
     let audit = AuditRecord {
         actor: ask.actor.clone(),
         action: "decision.recommend".into(),
@@ -412,6 +442,7 @@ pub async fn recommend(
     };
     let entry: AuditEntry = store.record_decisions(&decisions, &reviews, audit).await?;
     for s in shown.iter().filter(|s| s.reviewed) {
+        // Delivered now: shown once, like any other offer.
         store.set_decision_status(&s.decision_id, "shown").await?;
     }
     Ok(Recommended {
@@ -424,6 +455,26 @@ pub async fn recommend(
         rules_version: outcome.rules_version,
         audit_seq: entry.seq,
     })
+}
+
+/// The customer's offers waiting for a reviewer: product → (review id, decision id).
+async fn pending_products(
+    store: &dyn Store,
+    id: &CustomerId,
+) -> Result<BTreeMap<sextant_core::ProductId, (String, DecisionId)>> {
+    let mut out = BTreeMap::new();
+    for case in store.customer_reviews(id).await? {
+        if case.status != ReviewStatus::Pending {
+            continue;
+        }
+        if let Some(d) = store.get_decision(&case.decision_id).await?
+            && let Some(p) = d.payload["recommendation"]["product_id"].as_str()
+            && let Ok(p) = sextant_core::ProductId::parse(p)
+        {
+            out.insert(p, (case.id.clone(), case.decision_id.clone()));
+        }
+    }
+    Ok(out)
 }
 
 /// A per-request salt for the engine's deterministic sampling (active learning).

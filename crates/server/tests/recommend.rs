@@ -137,6 +137,16 @@ async fn recommendations_are_guarded_explained_learned_reviewed_and_audited(db: 
     }
     let held = v["held_for_review"].as_array().unwrap().clone();
     assert!(!held.is_empty(), "credit offers are held for review: {v}");
+    // Nobody can give feedback on an offer the customer never saw.
+    let (s, p) = app
+        .send(
+            Method::POST,
+            "/v1/feedback",
+            &app_key,
+            Some(&json!({"decision_id": held[0]["decision_id"], "kind": "accept"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{p}");
 
     // Every decision is covered by an audit entry.
     let (_, audit) = app.get("/v1/audit?limit=500", Some(&admin)).await;
@@ -250,7 +260,7 @@ async fn recommendations_are_guarded_explained_learned_reviewed_and_audited(db: 
     let (s, q) = app.get("/v1/reviews?status=pending", Some(&reviewer)).await;
     assert_eq!(s, StatusCode::OK, "{q}");
     let cases = q["reviews"].as_array().unwrap().clone();
-    assert!(!cases.is_empty());
+    assert!(cases.len() >= 2, "{q}");
     let case = &cases[0];
     let (s, full) = app
         .get(
@@ -320,11 +330,40 @@ async fn recommendations_are_guarded_explained_learned_reviewed_and_audited(db: 
             .any(|e| e["action"] == "review.approved" && e["details"]["review_id"] == case["id"]),
         "review outcome audited"
     );
-    if let Some(other) = cases.get(1) {
+    // An offer waiting for a reviewer is not queued again by later requests.
+    let (_, q2) = app.get("/v1/reviews?status=pending", Some(&reviewer)).await;
+    assert_eq!(
+        q2["reviews"].as_array().unwrap().len(),
+        cases.len() - 1,
+        "repeated requests add no duplicate cases: {q2}"
+    );
+    {
+        let other = &cases[1];
+        // Modify: approved with the reviewer's changes, delivered with them.
         let (s, r) = app
             .send(
                 Method::POST,
                 &format!("/v1/reviews/{}", other["id"].as_str().unwrap()),
+                &reviewer,
+                Some(&json!({"outcome": "modify", "note": "lower limit", "changes": {"credit_amount": 1500}})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{r}");
+        assert_eq!(r["status"], "modified");
+        let (_, v4) = app.get(url, Some(&app_key)).await;
+        let modified = v4["recommendations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["decision_id"] == other["decision_id"])
+            .unwrap_or_else(|| panic!("{v4}"));
+        assert_eq!(modified["reviewer_changes"]["credit_amount"], 1500);
+    }
+    if let Some(third) = cases.get(2) {
+        let (s, r) = app
+            .send(
+                Method::POST,
+                &format!("/v1/reviews/{}", third["id"].as_str().unwrap()),
                 &reviewer,
                 Some(&json!({"outcome": "reject", "note": "not affordable in my judgement"})),
             )

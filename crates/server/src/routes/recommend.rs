@@ -164,6 +164,12 @@ pub(crate) async fn feedback(
         &[Role::Admin, Role::App],
         "send feedback",
     )?;
+    if decision.status != "shown" {
+        return Err(ApiError::Conflict(format!(
+            "recommendation '{decision_id}' was not shown to the customer (it is {})",
+            decision.status.replace('_', " ")
+        )));
+    }
     let rec = state.recommender().await?;
     Ok(Json(
         nba::feedback(
