@@ -317,12 +317,14 @@ pub async fn recommend(
         now: ask.now,
         salt,
     };
-    let limit = ask.limit.saturating_sub(approved.len()).max(1);
+    // Ask for the most the engine gives: offers held for a human do not take a customer's slot,
+    // so the ranking is walked until `limit` offers can be shown (those held on the way are
+    // queued for review).
     let outcome: Outcome = engine.recommend(
         &ctx,
         &bandit,
         &sextant_recommend::Request {
-            limit,
+            limit: 10,
             channel: ask.channel.clone(),
         },
     );
@@ -367,9 +369,10 @@ pub async fn recommend(
         BTreeMap::new()
     };
     for r in outcome.recommendations.iter() {
-        if approved_products.contains(&r.product_id)
-            || (r.review.is_none() && shown.len() >= ask.limit)
-        {
+        if shown.len() >= ask.limit {
+            break;
+        }
+        if approved_products.contains(&r.product_id) {
             continue;
         }
         if let (Some(reason), Some((review_id, decision_id))) =
@@ -477,10 +480,11 @@ async fn pending_products(
     Ok(out)
 }
 
-/// A per-request salt for the engine's deterministic sampling (active learning).
+/// The salt of the engine's deterministic active-learning sample: per customer and day, so
+/// repeated requests on one day sample the same offers (and queue them once).
 fn salt_of(id: &CustomerId, now: DateTime<Utc>) -> u64 {
     use sha2::{Digest, Sha256};
-    let h = Sha256::digest(format!("{}|{}", id.as_str(), now.timestamp_micros()));
+    let h = Sha256::digest(format!("{}|{}", id.as_str(), now.date_naive()));
     u64::from_le_bytes(h[..8].try_into().expect("8 bytes"))
 }
 
