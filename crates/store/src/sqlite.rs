@@ -158,6 +158,78 @@ fn collect<T>(
     Ok(out)
 }
 
+// Per-customer reads on one connection, shared by the single-purpose methods and by
+// `customer_snapshot` (which runs them all in one blocking call).
+fn customer_on(c: &Connection, id: &str) -> Result<Option<Customer>> {
+    let sql = format!(
+        "SELECT {} FROM customers WHERE id = ?1",
+        rows::CUSTOMER_COLS
+    );
+    Ok(collect(c, &sql, [id], rows::customer)?.pop())
+}
+
+fn accounts_on(c: &Connection, id: &str) -> Result<Vec<Account>> {
+    let sql = format!(
+        "SELECT {} FROM accounts WHERE customer_id = ?1 ORDER BY id",
+        rows::ACCOUNT_COLS
+    );
+    collect(c, &sql, [id], rows::account)
+}
+
+fn consents_on(c: &Connection, id: &str) -> Result<Vec<ConsentRecord>> {
+    let sql = format!(
+        "SELECT {} FROM consents WHERE customer_id = ?1 ORDER BY seq",
+        rows::CONSENT_COLS
+    );
+    collect(c, &sql, [id], rows::consent)
+}
+
+fn do_not_sell_on(c: &Connection, id: &str) -> Result<Option<bool>> {
+    Ok(
+        c.prepare_cached("SELECT do_not_sell FROM customers WHERE id = ?1")?
+            .query_row([id], |r| r.get::<_, i64>(0))
+            .optional()?
+            .map(|v| v != 0),
+    )
+}
+
+fn events_on(c: &Connection, id: &str) -> Result<Vec<CustomerEvent>> {
+    let sql = format!(
+        "SELECT {} FROM events WHERE customer_id = ?1 ORDER BY ts, id",
+        rows::EVENT_COLS
+    );
+    collect(c, &sql, [id], rows::event)
+}
+
+fn features_on(c: &Connection, id: &str) -> Result<Option<crate::FeatureRow>> {
+    Ok(collect(
+        c,
+        &rows::sql::sqlite(rows::sql::GET_FEATURES),
+        [id],
+        rows::feature_row,
+    )?
+    .pop())
+}
+
+fn segment_on(c: &Connection, id: &str) -> Result<Option<crate::SegmentRow>> {
+    Ok(collect(
+        c,
+        &rows::sql::sqlite(rows::sql::GET_SEGMENT),
+        [id],
+        rows::segment_row,
+    )?
+    .pop())
+}
+
+fn approved_on(c: &Connection, id: &str) -> Result<Vec<Decision>> {
+    let sql = format!(
+        "SELECT {} FROM decisions INDEXED BY decisions_approved \
+         WHERE customer_id = ?1 AND status = 'approved' ORDER BY at, id",
+        rows::DECISION_COLS
+    );
+    collect(c, &sql, [id], rows::decision)
+}
+
 fn count_table(conn: &Connection, table: Table) -> Result<u64> {
     let n: i64 = conn.query_row(&format!("SELECT count(*) FROM {}", table.name()), [], |r| {
         r.get(0)
@@ -181,14 +253,7 @@ impl Store for SqliteStore {
 
     async fn get_customer(&self, id: &CustomerId) -> Result<Option<Customer>> {
         let id = id.as_str().to_string();
-        self.read(move |c| {
-            let sql = format!(
-                "SELECT {} FROM customers WHERE id = ?1",
-                rows::CUSTOMER_COLS
-            );
-            Ok(collect(c, &sql, [id], rows::customer)?.pop())
-        })
-        .await
+        self.read(move |c| customer_on(c, &id)).await
     }
 
     async fn list_customers(
@@ -218,73 +283,19 @@ impl Store for SqliteStore {
     ) -> Result<Option<crate::CustomerSnapshot>> {
         let (id, defaults) = (id.as_str().to_string(), defaults.to_vec());
         self.read(move |c| {
-            let customer = collect(
-                c,
-                &format!("SELECT {} FROM customers WHERE id = ?1", rows::CUSTOMER_COLS),
-                [&id],
-                rows::customer,
-            )?
-            .pop();
-            let Some(customer) = customer else {
+            let (Some(customer), Some(dns)) = (customer_on(c, &id)?, do_not_sell_on(c, &id)?)
+            else {
                 return Ok(None);
             };
-            let dns: i64 =
-                c.query_row("SELECT do_not_sell FROM customers WHERE id = ?1", [&id], |r| {
-                    r.get(0)
-                })?;
-            let history = collect(
-                c,
-                &format!(
-                    "SELECT {} FROM consents WHERE customer_id = ?1 ORDER BY seq",
-                    rows::CONSENT_COLS
-                ),
-                [&id],
-                rows::consent,
-            )?;
+            let history = consents_on(c, &id)?;
             Ok(Some(crate::CustomerSnapshot {
                 customer,
-                consents: sextant_core::ConsentState::from_history(&history, dns != 0, &defaults),
-                accounts: collect(
-                    c,
-                    &format!(
-                        "SELECT {} FROM accounts WHERE customer_id = ?1 ORDER BY id",
-                        rows::ACCOUNT_COLS
-                    ),
-                    [&id],
-                    rows::account,
-                )?,
-                events: collect(
-                    c,
-                    &format!(
-                        "SELECT {} FROM events WHERE customer_id = ?1 ORDER BY ts, id",
-                        rows::EVENT_COLS
-                    ),
-                    [&id],
-                    rows::event,
-                )?,
-                features: collect(
-                    c,
-                    &rows::sql::sqlite(rows::sql::GET_FEATURES),
-                    [&id],
-                    rows::feature_row,
-                )?
-                .pop(),
-                segment: collect(
-                    c,
-                    &rows::sql::sqlite(rows::sql::GET_SEGMENT),
-                    [&id],
-                    rows::segment_row,
-                )?
-                .pop(),
-                approved: collect(
-                    c,
-                    &format!(
-                        "SELECT {} FROM decisions INDEXED BY decisions_approved WHERE customer_id = ?1 AND status = 'approved' ORDER BY at, id",
-                        rows::DECISION_COLS
-                    ),
-                    [&id],
-                    rows::decision,
-                )?,
+                consents: sextant_core::ConsentState::from_history(&history, dns, &defaults),
+                accounts: accounts_on(c, &id)?,
+                events: events_on(c, &id)?,
+                features: features_on(c, &id)?,
+                segment: segment_on(c, &id)?,
+                approved: approved_on(c, &id)?,
             }))
         })
         .await
@@ -292,14 +303,7 @@ impl Store for SqliteStore {
 
     async fn list_accounts(&self, customer: &CustomerId) -> Result<Vec<Account>> {
         let id = customer.as_str().to_string();
-        self.read(move |c| {
-            let sql = format!(
-                "SELECT {} FROM accounts WHERE customer_id = ?1 ORDER BY id",
-                rows::ACCOUNT_COLS
-            );
-            collect(c, &sql, [id], rows::account)
-        })
-        .await
+        self.read(move |c| accounts_on(c, &id)).await
     }
 
     async fn list_transactions(
@@ -478,28 +482,12 @@ impl Store for SqliteStore {
 
     async fn consent_history(&self, id: &CustomerId) -> Result<Vec<ConsentRecord>> {
         let id = id.as_str().to_string();
-        self.read(move |c| {
-            let sql = format!(
-                "SELECT {} FROM consents WHERE customer_id = ?1 ORDER BY seq",
-                rows::CONSENT_COLS
-            );
-            collect(c, &sql, [id], rows::consent)
-        })
-        .await
+        self.read(move |c| consents_on(c, &id)).await
     }
 
     async fn do_not_sell(&self, id: &CustomerId) -> Result<Option<bool>> {
         let id = id.as_str().to_string();
-        self.read(move |c| {
-            Ok(c.query_row(
-                "SELECT do_not_sell FROM customers WHERE id = ?1",
-                [id],
-                |r| r.get::<_, i64>(0),
-            )
-            .optional()?
-            .map(|v| v != 0))
-        })
-        .await
+        self.read(move |c| do_not_sell_on(c, &id)).await
     }
 
     async fn set_do_not_sell(&self, id: &CustomerId, value: bool) -> Result<bool> {
@@ -596,14 +584,7 @@ impl Store for SqliteStore {
 
     async fn list_events(&self, id: &CustomerId) -> Result<Vec<CustomerEvent>> {
         let id = id.as_str().to_string();
-        self.read(move |c| {
-            let sql = format!(
-                "SELECT {} FROM events WHERE customer_id = ?1 ORDER BY ts, id",
-                rows::EVENT_COLS
-            );
-            collect(c, &sql, [id], rows::event)
-        })
-        .await
+        self.read(move |c| events_on(c, &id)).await
     }
 
     async fn list_decisions(&self, id: &CustomerId) -> Result<Vec<Decision>> {
@@ -762,16 +743,7 @@ impl Store for SqliteStore {
 
     async fn get_features(&self, id: &CustomerId) -> Result<Option<crate::FeatureRow>> {
         let id = id.as_str().to_string();
-        self.read(move |c| {
-            Ok(collect(
-                c,
-                &rows::sql::sqlite(rows::sql::GET_FEATURES),
-                [id],
-                rows::feature_row,
-            )?
-            .pop())
-        })
-        .await
+        self.read(move |c| features_on(c, &id)).await
     }
 
     async fn scan_features(
@@ -899,16 +871,7 @@ impl Store for SqliteStore {
 
     async fn get_segment(&self, id: &CustomerId) -> Result<Option<crate::SegmentRow>> {
         let id = id.as_str().to_string();
-        self.read(move |c| {
-            Ok(collect(
-                c,
-                &rows::sql::sqlite(rows::sql::GET_SEGMENT),
-                [id],
-                rows::segment_row,
-            )?
-            .pop())
-        })
-        .await
+        self.read(move |c| segment_on(c, &id)).await
     }
 
     async fn segment_sizes(&self, model_version: i64) -> Result<Vec<(String, u64)>> {
@@ -1166,14 +1129,7 @@ impl Store for SqliteStore {
 
     async fn approved_undelivered(&self, customer: &CustomerId) -> Result<Vec<Decision>> {
         let id = customer.as_str().to_string();
-        self.read(move |c| {
-            let sql = format!(
-                "SELECT {} FROM decisions INDEXED BY decisions_approved WHERE customer_id = ?1 AND status = 'approved' ORDER BY at, id",
-                rows::DECISION_COLS
-            );
-            collect(c, &sql, [id], rows::decision)
-        })
-        .await
+        self.read(move |c| approved_on(c, &id)).await
     }
 
     async fn set_decision_status(&self, id: &DecisionId, status: &str) -> Result<bool> {
