@@ -601,13 +601,21 @@ pub(crate) mod nba {
         ON CONFLICT (name) DO UPDATE SET created_at = excluded.created_at, body = excluded.body";
     pub const GET_MODEL: &str = "SELECT body FROM recommender_models WHERE name = $1";
     /// Products held (open accounts) or accepted, for a page of customers in id order.
-    pub const PRODUCT_SETS: &str = "WITH held AS (\
-        SELECT customer_id, product_id FROM accounts WHERE status = 'open' AND product_id IS NOT NULL \
-        UNION SELECT customer_id, product_id FROM events WHERE kind = 'accept' AND product_id IS NOT NULL), \
-        page AS (SELECT DISTINCT customer_id FROM held WHERE $1::text IS NULL OR customer_id > $1 \
-        ORDER BY customer_id LIMIT $2) \
-        SELECT h.customer_id, h.product_id FROM held h JOIN page p ON p.customer_id = h.customer_id \
-        ORDER BY h.customer_id, h.product_id";
+    /// One page of customers holding or having accepted at least one product, walked in
+    /// customer-id order through the primary key (each page costs index lookups for its own
+    /// customers only, not a scan of every holding).
+    pub const PRODUCT_SETS: &str = "WITH page AS (SELECT c.id FROM customers c \
+        WHERE ($1::text IS NULL OR c.id > $1) \
+        AND (EXISTS (SELECT 1 FROM accounts a WHERE a.customer_id = c.id AND a.status = 'open' \
+                     AND a.product_id IS NOT NULL) \
+          OR EXISTS (SELECT 1 FROM events e WHERE e.customer_id = c.id AND e.kind = 'accept' \
+                     AND e.product_id IS NOT NULL)) \
+        ORDER BY c.id LIMIT $2) \
+        SELECT a.customer_id, a.product_id FROM accounts a JOIN page p ON a.customer_id = p.id \
+        WHERE a.status = 'open' AND a.product_id IS NOT NULL \
+        UNION SELECT e.customer_id, e.product_id FROM events e JOIN page p ON e.customer_id = p.id \
+        WHERE e.kind = 'accept' AND e.product_id IS NOT NULL \
+        ORDER BY 1, 2";
 }
 
 pub(crate) fn model(row: &dyn Cells) -> Result<crate::ModelRecord> {
