@@ -327,7 +327,39 @@ async fn docs_and_openapi(db: TestDb) {
     assert_eq!(bad.status(), StatusCode::UNAUTHORIZED);
 }
 
+/// Many requests at once with a key not verified yet (one argon2 verification serves them
+/// all): every good key is let in, every forged one is refused.
+async fn concurrent_first_use_of_a_key(db: TestDb) {
+    let app = spawn(db).await;
+    let key = app.key(Role::Analyst, None).await;
+    let last = if key.ends_with('0') { "1" } else { "0" };
+    let forged = format!("{}{last}", &key[..key.len() - 1]);
+    let calls = (0..24).map(|i| {
+        let k = if i % 3 == 2 {
+            forged.clone()
+        } else {
+            key.clone()
+        };
+        let app = &app;
+        async move {
+            (
+                i % 3 == 2,
+                app.get("/v1/customers?limit=1", Some(&k)).await.0,
+            )
+        }
+    });
+    for (is_forged, status) in futures_util::future::join_all(calls).await {
+        let want = if is_forged {
+            StatusCode::UNAUTHORIZED
+        } else {
+            StatusCode::OK
+        };
+        assert_eq!(status, want);
+    }
+}
+
 on_both_backends!(
+    concurrent_first_use_of_a_key,
     health_needs_no_key,
     auth_matrix,
     transaction_batches_are_validated_and_idempotent,
