@@ -176,15 +176,16 @@ pub(crate) async fn scores(
         payload: serde_json::to_value(&scores).map_err(|e| ApiError::Internal(e.to_string()))?,
         status: "shown".into(),
     };
-    state.store.insert_decision(&decision).await?;
+    // The decision and its audit entry are written together (one transaction), or not at all.
+    let audit = sextant_core::AuditRecord {
+        actor: p.key_id.clone(),
+        action: "decision.score".into(),
+        subject: state.pseudonyms.customer(&id),
+        details: serde_json::json!({ "decision_id": decision.id.as_str(), "versions": decision.versions }),
+    };
     state
         .store
-        .append_audit(sextant_core::AuditRecord {
-            actor: p.key_id.clone(),
-            action: "decision.score".into(),
-            subject: state.pseudonyms.customer(&id),
-            details: serde_json::json!({ "decision_id": decision.id.as_str(), "versions": decision.versions }),
-        })
+        .record_decisions(std::slice::from_ref(&decision), &[], audit)
         .await?;
     Ok(Json(ScoreDecision {
         decision_id: decision.id.to_string(),
