@@ -170,8 +170,8 @@ pub async fn run(store: &dyn Store, cfg: &Config, args: &EvaluateArgs) -> anyhow
         data_sharing: false,
         do_not_sell: false,
     };
-    let empty_p = BTreeMap::new();
-    let empty_r = BTreeMap::new();
+    let empty_p = Propensities::new();
+    let empty_r = ShapReasons::new();
     let req = Request {
         limit: args.k,
         channel: "app".into(),
@@ -182,24 +182,14 @@ pub async fn run(store: &dyn Store, cfg: &Config, args: &EvaluateArgs) -> anyhow
     };
     let (mut r_engine, mut r_rules, mut r_pop, mut truth) = (vec![], vec![], vec![], vec![]);
     let mut r_prop = vec![];
+    // Everything as known at the cutoff; no segment or model scores in the replay.
+    let context_of = |s| replay_context(s, &consents, &empty_p, &empty_r, cutoff);
     let mut warmed = 0u64;
     for s in &snaps {
         if s.history.is_empty() {
             continue;
         }
-        let ctx = CustomerContext {
-            customer: &s.customer,
-            features: Some(&s.features),
-            segment: None,
-            persona_tags: None,
-            holdings: &s.accounts,
-            consents: &consents,
-            history: &s.history,
-            propensity: &empty_p,
-            shap_reasons: &empty_r,
-            now: cutoff,
-            salt: 0,
-        };
+        let ctx = context_of(s);
         let (x, priors) = engine.priors(&ctx, &cold);
         let mut by_product: BTreeMap<&ProductId, Vec<EventKind>> = BTreeMap::new();
         for e in &s.history {
@@ -218,19 +208,7 @@ pub async fn run(store: &dyn Store, cfg: &Config, args: &EvaluateArgs) -> anyhow
         }
     }
     for s in &evaluated {
-        let ctx = CustomerContext {
-            customer: &s.customer,
-            features: Some(&s.features),
-            segment: None,
-            persona_tags: None,
-            holdings: &s.accounts,
-            consents: &consents,
-            history: &s.history,
-            propensity: &empty_p,
-            shap_reasons: &empty_r,
-            now: cutoff,
-            salt: 0,
-        };
+        let ctx = context_of(s);
         r_engine.push(ids(&engine.recommend(&ctx, &bandit, &req)));
         // The same engine and guardrails, ordered by acceptance probability alone (what
         // hit-rate measures) instead of probability × value (what the bank optimises).
@@ -304,6 +282,31 @@ pub async fn run(store: &dyn Store, cfg: &Config, args: &EvaluateArgs) -> anyhow
         }
     }
     Ok(())
+}
+
+type Propensities = BTreeMap<ProductFamily, (f64, String)>;
+type ShapReasons = BTreeMap<ProductFamily, Vec<String>>;
+
+fn replay_context<'a>(
+    s: &'a Snapshot,
+    consents: &'a ConsentState,
+    propensity: &'a Propensities,
+    shap_reasons: &'a ShapReasons,
+    now: chrono::DateTime<chrono::Utc>,
+) -> CustomerContext<'a> {
+    CustomerContext {
+        customer: &s.customer,
+        features: Some(&s.features),
+        segment: None,
+        persona_tags: None,
+        holdings: &s.accounts,
+        consents,
+        history: &s.history,
+        propensity,
+        shap_reasons,
+        now,
+        salt: 0,
+    }
 }
 
 fn ids(o: &sextant_recommend::Outcome) -> Vec<ProductId> {

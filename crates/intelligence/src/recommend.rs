@@ -506,6 +506,7 @@ pub struct FeedbackApplied {
     /// False when this event id was seen before (nothing changed: feedback is idempotent).
     pub applied: bool,
     pub arm: String,
+    /// The arm after the update (absent when nothing was applied).
     pub arm_stats: Option<sextant_recommend::ArmStats>,
 }
 
@@ -538,17 +539,18 @@ pub async fn feedback(
         value: None,
     };
     let config = bandit_config(&rec.rules);
+    let answer = |applied: bool, arm_stats: Option<sextant_recommend::ArmStats>| FeedbackApplied {
+        event_id: fb.event_id.clone(),
+        decision_id: decision.id.clone(),
+        customer_id: decision.customer_id.clone(),
+        applied,
+        arm: arm.clone(),
+        arm_stats,
+    };
     for _attempt in 0..16 {
         let previous = store.decision_events(&decision.id).await?;
         if previous.iter().any(|e| e.id == fb.event_id) {
-            return Ok(FeedbackApplied {
-                event_id: fb.event_id.clone(),
-                decision_id: decision.id.clone(),
-                customer_id: decision.customer_id.clone(),
-                applied: false,
-                arm,
-                arm_stats: None,
-            });
+            return Ok(answer(false, None));
         }
         let rows = store.bandit_arms(POLICY).await?;
         let row = rows.iter().find(|a| a.arm == arm);
@@ -566,25 +568,10 @@ pub async fn feedback(
         {
             sextant_store::FeedbackWrite::Written => {
                 rec.invalidate();
-                return Ok(FeedbackApplied {
-                    event_id: fb.event_id.clone(),
-                    decision_id: decision.id.clone(),
-                    customer_id: decision.customer_id.clone(),
-                    applied: true,
-                    arm_stats: bandit.stats().into_iter().find(|s| s.arm == arm),
-                    arm,
-                });
+                let stats = bandit.stats().into_iter().find(|s| s.arm == arm);
+                return Ok(answer(true, stats));
             }
-            sextant_store::FeedbackWrite::Duplicate => {
-                return Ok(FeedbackApplied {
-                    event_id: fb.event_id.clone(),
-                    decision_id: decision.id.clone(),
-                    customer_id: decision.customer_id.clone(),
-                    applied: false,
-                    arm,
-                    arm_stats: None,
-                });
-            }
+            sextant_store::FeedbackWrite::Duplicate => return Ok(answer(false, None)),
             sextant_store::FeedbackWrite::Conflict => continue,
         }
     }
