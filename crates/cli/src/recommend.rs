@@ -31,6 +31,13 @@ pub enum RecommendCommand {
     /// Offline evaluation by replay: train on what was known at --cutoff, score the offers
     /// accepted after it (hit-rate@k and NDCG@k against popularity and rules-only baselines).
     Evaluate(crate::replay::EvaluateArgs),
+    /// Write resolved review cases as a labelled CSV for retraining (1 = approved or modified,
+    /// 0 = rejected), with the bandit context and scores of each decision:
+    /// `sextant model train --data FILE --target label --id review_id --exclude ...` reads it.
+    Labels {
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Simulate the bandit against a known environment and print cumulative regret.
     Simulate {
         #[arg(long, default_value_t = 20_000)]
@@ -117,6 +124,7 @@ pub async fn run(cfg: &Config, cmd: RecommendCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        RecommendCommand::Labels { out } => labels(store.as_ref(), &out).await,
         RecommendCommand::Evaluate(args) => crate::replay::run(store.as_ref(), cfg, &args).await,
         RecommendCommand::Simulate { rounds, seed } => {
             let rules = sextant_recommend::Rules::from_toml(
@@ -228,6 +236,52 @@ pub async fn train(store: &dyn Store) -> anyhow::Result<()> {
     println!(
         "collaborative filtering trained on {} customers' holdings and acceptances",
         rows.len()
+    );
+    Ok(())
+}
+
+/// Resolved review cases as training labels (see `RecommendCommand::Labels`).
+async fn labels(store: &dyn Store, out: &std::path::Path) -> anyhow::Result<()> {
+    let rows = nba::review_labels(store).await?;
+    let mut w =
+        csv::Writer::from_path(out).with_context(|| format!("writing {}", out.display()))?;
+    let mut header: Vec<String> = [
+        "review_id",
+        "decision_id",
+        "product_id",
+        "family",
+        "reason",
+        "prior",
+        "propensity",
+        "confidence",
+        "value",
+    ]
+    .map(String::from)
+    .to_vec();
+    header.extend((0..sextant_recommend::bandit::D).map(|i| format!("context_{i}")));
+    header.push("label".into());
+    w.write_record(&header)?;
+    for r in &rows {
+        let mut row = vec![
+            r.review_id.clone(),
+            r.decision_id.clone(),
+            r.product_id.clone(),
+            r.family.clone(),
+            r.reason.clone(),
+            r.prior.to_string(),
+            r.propensity.to_string(),
+            r.confidence.to_string(),
+            r.value.to_string(),
+        ];
+        row.extend(r.context.iter().map(f64::to_string));
+        row.push(if r.label { "1" } else { "0" }.into());
+        w.write_record(&row)?;
+    }
+    w.flush()?;
+    println!(
+        "{} resolved review cases written to {}",
+        rows.len(),
+        out.display()
     );
     Ok(())
 }

@@ -555,6 +555,15 @@ fn recommend_checks_rules_trains_shows_and_evaluates() {
         let h = x["hit_rate"].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&h), "{r}");
     }
+    // Nothing resolved yet: the labels file has its header and no rows (resolution through the
+    // API is covered in crates/server/tests/recommend.rs).
+    let out = ok(sextant(t.path()).args(["recommend", "labels", "--out", "labels.csv"]));
+    assert!(out.starts_with("0 resolved review cases"), "{out}");
+    let csv = std::fs::read_to_string(t.path().join("labels.csv")).unwrap();
+    assert!(
+        csv.starts_with("review_id,decision_id,product_id") && csv.trim_end().ends_with("label"),
+        "{csv}"
+    );
     let sim = ok(sextant(t.path()).args(["recommend", "simulate", "--rounds", "2000"]));
     assert!(sim.contains("cumulative regret"), "{sim}");
 }

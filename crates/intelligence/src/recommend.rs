@@ -654,3 +654,61 @@ pub async fn resolve(
         }
     }
 }
+
+/// One resolved review case as a training label: the decision's scores and bandit context, and
+/// whether the reviewer let it through (approved or modified) or not (rejected).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct LabelRow {
+    pub review_id: String,
+    pub decision_id: String,
+    pub product_id: String,
+    pub family: String,
+    /// Why it went to a human (`high_impact`, `low_confidence`, ...).
+    pub reason: String,
+    pub prior: f64,
+    pub propensity: f64,
+    pub confidence: f64,
+    pub value: f64,
+    pub context: Vec<f64>,
+    pub label: bool,
+}
+
+/// Every resolved review case, oldest first, as a label for retraining (active learning: the
+/// queue's uncertain samples come back here with a human's answer).
+pub async fn review_labels(store: &dyn Store) -> Result<Vec<LabelRow>> {
+    let (mut after, mut out) = (None, Vec::new());
+    loop {
+        let page = store.list_reviews(None, after.clone(), 500).await?;
+        let Some(last) = page.last() else { break };
+        after = Some((last.created_at, last.id.clone()));
+        for case in page {
+            let label = match case.status {
+                ReviewStatus::Pending => continue,
+                ReviewStatus::Approved | ReviewStatus::Modified => true,
+                ReviewStatus::Rejected => false,
+            };
+            let Some(d) = store.get_decision(&case.decision_id).await? else {
+                continue;
+            };
+            let r: Recommendation = serde_json::from_value(d.payload["recommendation"].clone())
+                .map_err(|e| IntelError::Corrupt {
+                    what: "recommendation decision",
+                    reason: e.to_string(),
+                })?;
+            out.push(LabelRow {
+                review_id: case.id,
+                decision_id: d.id.to_string(),
+                product_id: r.product_id.to_string(),
+                family: r.family.as_str().to_string(),
+                reason: case.reason["kind"].as_str().unwrap_or_default().to_string(),
+                prior: r.prior,
+                propensity: r.propensity,
+                confidence: r.confidence,
+                value: r.value,
+                context: r.context,
+                label,
+            });
+        }
+    }
+    Ok(out)
+}

@@ -380,6 +380,23 @@ async fn recommendations_are_guarded_explained_learned_reviewed_and_audited(db: 
         assert_eq!(s, StatusCode::OK, "{r}");
         assert_eq!(r["status"], "rejected");
     }
+    // Resolved cases come back as labels for retraining: approved and modified 1, rejected 0.
+    let labels = sextant_intelligence::recommend::review_labels(app.db.store.as_ref())
+        .await
+        .unwrap();
+    let by_id = |id: &Value| {
+        labels
+            .iter()
+            .find(|l| l.review_id == id.as_str().unwrap())
+            .unwrap_or_else(|| panic!("no label for {id}: {labels:?}"))
+            .clone()
+    };
+    assert!(by_id(&case["id"]).label);
+    assert!(by_id(&cases[1]["id"]).label);
+    if let Some(third) = cases.get(2) {
+        assert!(!by_id(&third["id"]).label);
+    }
+    assert!(labels.iter().all(|l| l.context.len() == 8));
     // The audit chain is intact after all of this.
     let entries = app.db.store.audit_entries(0, 100_000).await.unwrap();
     sextant_core::audit::verify_chain(&entries).unwrap();
