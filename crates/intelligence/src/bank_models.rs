@@ -36,6 +36,15 @@ pub enum Target {
 }
 
 impl Target {
+    /// The product-propensity models (what recommendations use as their prior).
+    pub const PROPENSITY: [Target; 6] = [
+        Target::Propensity(ProductFamily::CreditCard),
+        Target::Propensity(ProductFamily::PersonalLoan),
+        Target::Propensity(ProductFamily::Savings),
+        Target::Propensity(ProductFamily::TermDeposit),
+        Target::Propensity(ProductFamily::Investment),
+        Target::Propensity(ProductFamily::Insurance),
+    ];
     pub const ALL: [Target; 8] = [
         Target::Churn,
         Target::CreditDefault,
@@ -377,23 +386,24 @@ pub async fn score(
         Some(v) => v,
         None => crate::compute_features(store, id, policy, chrono::Utc::now()).await?,
     };
-    let out = score_vector(store, cache, &all).await?;
+    let out = score_vector(store, cache, &all, &Target::ALL).await?;
     if out.is_empty() {
         return Err(IntelError::NoModel);
     }
     Ok(out)
 }
 
-/// Score a feature vector with every promoted bank model (the caller has checked profiling
-/// consent). Empty when no model is promoted.
+/// Score a feature vector with the promoted models of `targets` (the caller has checked
+/// profiling consent). Empty when none is promoted.
 pub async fn score_vector(
     store: &dyn Store,
     cache: &BankModelCache,
     all: &sextant_features::FeatureVector,
+    targets: &[Target],
 ) -> Result<Vec<Score>> {
     let values: Vec<f64> = model_features().iter().map(|&i| all.values[i]).collect();
     let mut out = Vec::new();
-    for target in Target::ALL {
+    for &target in targets {
         let Some((version, model)) = cache.get(store, target).await? else {
             continue;
         };

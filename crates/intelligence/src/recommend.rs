@@ -44,7 +44,8 @@ pub struct Recommender {
 struct Cached {
     checked: Option<Instant>,
     engine: Arc<Engine>,
-    cf_body_len: Option<usize>,
+    /// The stored CF model this engine was built from (a different body means a retrain).
+    cf_body: Option<String>,
     bandit: Arc<Bandit>,
     versions: BTreeMap<String, i64>,
 }
@@ -107,7 +108,7 @@ impl Recommender {
             state: Mutex::new(Cached {
                 checked: None,
                 engine,
-                cf_body_len: None,
+                cf_body: None,
                 bandit,
                 versions: BTreeMap::new(),
             }),
@@ -131,7 +132,7 @@ impl Recommender {
         let arms = store.bandit_arms(POLICY).await?;
         let cf = store.get_recommender_model(CF_MODEL).await?;
         let mut c = self.state.lock().expect("recommender cache poisoned");
-        if cf.as_ref().map(|b| b.len()) != c.cf_body_len {
+        if cf != c.cf_body {
             let model = match &cf {
                 Some(body) => serde_json::from_str(body).map_err(|e| IntelError::Corrupt {
                     what: "collaborative-filtering model",
@@ -140,7 +141,7 @@ impl Recommender {
                 None => CfModel::train(&[]),
             };
             c.engine = Arc::new(Engine::new(self.rules.clone(), self.catalog.clone(), model));
-            c.cf_body_len = cf.as_ref().map(|b| b.len());
+            c.cf_body = cf;
         }
         let versions: BTreeMap<String, i64> =
             arms.iter().map(|a| (a.arm.clone(), a.version)).collect();
@@ -258,7 +259,9 @@ async fn gather(
             ));
         }
         if let Some(f) = &features {
-            for s in bank_models::score_vector(store, bank, f).await? {
+            for s in
+                bank_models::score_vector(store, bank, f, &bank_models::Target::PROPENSITY).await?
+            {
                 if let Some(family) = s.model.strip_prefix("propensity_")
                     && let Ok(family) = family.parse::<ProductFamily>()
                 {
