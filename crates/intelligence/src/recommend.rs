@@ -208,6 +208,8 @@ struct Gathered {
     propensity: BTreeMap<ProductFamily, (f64, String)>,
     shap_reasons: BTreeMap<ProductFamily, Vec<String>>,
     approved: Vec<Decision>,
+    /// Offers already waiting for a reviewer: product → decision id.
+    waiting: BTreeMap<sextant_core::ProductId, DecisionId>,
 }
 
 async fn gather(
@@ -229,6 +231,7 @@ async fn gather(
         features: feature_row,
         segment: segment_row,
         approved,
+        pending_review,
     } = snap;
     let (mut features, mut segment) = (None, None);
     let (mut propensity, mut shap_reasons) = (BTreeMap::new(), BTreeMap::new());
@@ -274,7 +277,15 @@ async fn gather(
             }
         }
     }
+    let waiting = pending_review
+        .into_iter()
+        .filter_map(|d| {
+            let p = d.payload["recommendation"]["product_id"].as_str()?;
+            Some((sextant_core::ProductId::parse(p).ok()?, d.id))
+        })
+        .collect();
     Ok(Gathered {
+        waiting,
         approved: if consents.allows(ConsentPurpose::Marketing) {
             approved
         } else {
@@ -365,12 +376,6 @@ pub async fn recommend(
     // Reviewed offers come first; new ones fill the rest of the limit (and only those shown, or
     // held for review, become decisions).
     shown.truncate(ask.limit);
-    // An offer already waiting for a reviewer is not queued again on every request.
-    let waiting = if outcome.recommendations.iter().any(|r| r.review.is_some()) {
-        pending_products(store, id).await?
-    } else {
-        BTreeMap::new()
-    };
     for r in outcome.recommendations.iter() {
         if shown.len() >= ask.limit {
             break;
@@ -378,12 +383,11 @@ pub async fn recommend(
         if approved_products.contains(&r.product_id) {
             continue;
         }
-        if let (Some(reason), Some((review_id, decision_id))) =
-            (&r.review, waiting.get(&r.product_id))
-        {
+        // An offer already waiting for a reviewer is not queued again on every request.
+        if let (Some(reason), Some(decision_id)) = (&r.review, g.waiting.get(&r.product_id)) {
             held.push(Held {
                 decision_id: decision_id.clone(),
-                review_id: review_id.clone(),
+                review_id: review_id_of(decision_id),
                 product_id: r.product_id.clone(),
                 reason: reason.clone(),
             });
@@ -406,7 +410,7 @@ pub async fn recommend(
         });
         match &r.review {
             Some(reason) => {
-                let review_id = format!("rev_{}", &decision_id.as_str()[4..]);
+                let review_id = review_id_of(&decision_id);
                 reviews.push(ReviewCase {
                     id: review_id.clone(),
                     decision_id: decision_id.clone(),
@@ -463,24 +467,10 @@ pub async fn recommend(
     })
 }
 
-/// The customer's offers waiting for a reviewer: product → (review id, decision id).
-async fn pending_products(
-    store: &dyn Store,
-    id: &CustomerId,
-) -> Result<BTreeMap<sextant_core::ProductId, (String, DecisionId)>> {
-    let mut out = BTreeMap::new();
-    for case in store.customer_reviews(id).await? {
-        if case.status != ReviewStatus::Pending {
-            continue;
-        }
-        if let Some(d) = store.get_decision(&case.decision_id).await?
-            && let Some(p) = d.payload["recommendation"]["product_id"].as_str()
-            && let Ok(p) = sextant_core::ProductId::parse(p)
-        {
-            out.insert(p, (case.id.clone(), case.decision_id.clone()));
-        }
-    }
-    Ok(out)
+/// The review case of a decision held for a human: one case per decision, named after it.
+fn review_id_of(decision: &DecisionId) -> String {
+    let id = decision.as_str();
+    format!("rev_{}", id.strip_prefix("dec_").unwrap_or(id))
 }
 
 /// The salt of the engine's deterministic active-learning sample: per customer and day, so

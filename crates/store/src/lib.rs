@@ -117,7 +117,8 @@ pub trait Store: Send + Sync + 'static {
     /// What a recommendation reads about one customer, in one round trip where the backend can
     /// (SQLite: one blocking call on one connection): profile, consents (with the declared
     /// `defaults`), accounts, feedback events, the stored feature and segment rows, and
-    /// reviewer-approved decisions not yet delivered. `None` if the customer is unknown.
+    /// reviewer-approved decisions not yet delivered and decisions still waiting for a reviewer.
+    /// `None` if the customer is unknown.
     async fn customer_snapshot(
         &self,
         id: &CustomerId,
@@ -137,6 +138,12 @@ pub trait Store: Send + Sync + 'static {
             features: self.get_features(id).await?,
             segment: self.get_segment(id).await?,
             approved: self.approved_undelivered(id).await?,
+            pending_review: self
+                .list_decisions(id)
+                .await?
+                .into_iter()
+                .filter(|d| d.status == "pending_review")
+                .collect(),
         }))
     }
     /// Rectify a profile in place. False if the customer is unknown.

@@ -39,6 +39,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0005_nba.sql"),
         postgres: include_str!("../migrations/postgres/0005_nba.sql"),
     },
+    Migration {
+        version: 6,
+        name: "pending",
+        sqlite: include_str!("../migrations/sqlite/0006_pending.sql"),
+        postgres: include_str!("../migrations/postgres/0006_pending.sql"),
+    },
 ];
 
 pub(crate) const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)";

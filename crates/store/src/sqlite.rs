@@ -227,6 +227,15 @@ fn segment_on(c: &Connection, id: &str) -> Result<Option<crate::SegmentRow>> {
     .pop())
 }
 
+fn pending_on(c: &Connection, id: &str) -> Result<Vec<Decision>> {
+    let sql = format!(
+        "SELECT {} FROM decisions INDEXED BY decisions_pending \
+         WHERE customer_id = ?1 AND status = 'pending_review' ORDER BY at, id",
+        rows::DECISION_COLS
+    );
+    collect(c, &sql, [id], rows::decision)
+}
+
 fn approved_on(c: &Connection, id: &str) -> Result<Vec<Decision>> {
     let sql = format!(
         "SELECT {} FROM decisions INDEXED BY decisions_approved \
@@ -302,6 +311,7 @@ impl Store for SqliteStore {
                 features: features_on(c, &id)?,
                 segment: segment_on(c, &id)?,
                 approved: approved_on(c, &id)?,
+                pending_review: pending_on(c, &id)?,
             }))
         })
         .await

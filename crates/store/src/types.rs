@@ -362,4 +362,6 @@ pub struct CustomerSnapshot {
     pub segment: Option<SegmentRow>,
     /// Decisions a reviewer approved that the customer has not been shown yet.
     pub approved: Vec<sextant_core::Decision>,
+    /// Decisions still waiting for a reviewer (status `pending_review`).
+    pub pending_review: Vec<sextant_core::Decision>,
 }
