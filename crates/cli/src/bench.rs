@@ -14,6 +14,8 @@ use std::time::Instant;
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
+    /// Event stream: sustained events/s and p99 event-to-alert latency, embedded and NATS.
+    Stream(crate::bench_stream::StreamBenchArgs),
     /// Online scoring latency per customer: features from the store, every promoted bank model,
     /// exact SHAP — over customers with profiling consent in the configured database.
     Score {
@@ -39,6 +41,9 @@ pub enum BenchCommand {
 }
 
 pub async fn run(cfg: &Config, cmd: BenchCommand) -> anyhow::Result<()> {
+    if let BenchCommand::Stream(a) = &cmd {
+        return crate::bench_stream::run(cfg, a).await;
+    }
     if let BenchCommand::Score { customers } = cmd {
         return score(cfg, customers).await;
     }

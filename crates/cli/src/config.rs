@@ -18,6 +18,56 @@ pub struct Config {
     pub log: LogConfig,
     pub security: SecurityConfig,
     pub recommend: RecommendConfig,
+    pub stream: StreamSettings,
+}
+
+/// `[stream]`: the real-time event stream (see docs/events.md).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StreamSettings {
+    /// Run the event stream in `serve` (ingestion, processing, alerts).
+    pub enabled: bool,
+    /// The complex-event rules file (TOML; see `config/stream-rules.toml`). Unset: the demo rules
+    /// built into the binary.
+    pub rules_file: Option<String>,
+    /// Set to use NATS JetStream (`nats://host:port`) instead of the embedded log; needs a
+    /// PostgreSQL database, which the workers share.
+    pub nats_url: Option<String>,
+    /// JetStream partitions (subjects `sextant.events.<n>`). Fixed once events have been sent.
+    pub partitions: u32,
+    /// JetStream stream name.
+    pub nats_stream: String,
+    /// Subjects are `<prefix>.<partition>`.
+    pub nats_subject_prefix: String,
+    /// In NATS mode, whether `serve` also runs a worker (`sextant worker` runs one alone).
+    pub worker: bool,
+    /// Events per processing step.
+    pub batch: u32,
+    /// Seconds between engine checkpoints.
+    pub checkpoint_secs: u64,
+    /// Events the processor may fall behind before ingestion answers 503 (back-pressure).
+    pub max_lag: i64,
+    /// Webhook receivers of every alert.
+    pub webhooks: Vec<sextant_pipeline::Webhook>,
+}
+
+impl Default for StreamSettings {
+    fn default() -> Self {
+        let d = sextant_pipeline::StreamConfig::default();
+        Self {
+            enabled: true,
+            rules_file: None,
+            nats_url: None,
+            partitions: d.partitions,
+            nats_stream: "SEXTANT_EVENTS".into(),
+            nats_subject_prefix: "sextant.events".into(),
+            worker: true,
+            batch: d.batch,
+            checkpoint_secs: d.checkpoint_every.as_secs(),
+            max_lag: d.max_lag,
+            webhooks: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
@@ -66,6 +116,7 @@ impl Default for Config {
             log: LogConfig::default(),
             security: SecurityConfig::default(),
             recommend: RecommendConfig::default(),
+            stream: StreamSettings::default(),
         }
     }
 }
@@ -112,6 +163,54 @@ impl Config {
             && !std::path::Path::new(f).is_file()
         {
             bail!("recommend.rules_file: '{f}' is not a file");
+        }
+        let st = &self.stream;
+        if let Some(f) = &st.rules_file
+            && !std::path::Path::new(f).is_file()
+        {
+            bail!("stream.rules_file: '{f}' is not a file");
+        }
+        if let Some(u) = &st.nats_url {
+            if !u.starts_with("nats://") {
+                bail!("stream.nats_url: '{u}' is not a nats:// URL");
+            }
+            if !self.database.starts_with("postgres://")
+                && !self.database.starts_with("postgresql://")
+            {
+                bail!(
+                    "stream.nats_url: NATS mode needs a postgres:// database (workers share it); database is a SQLite file"
+                );
+            }
+        }
+        if !(1..=1024).contains(&st.partitions) {
+            bail!(
+                "stream.partitions: {} is not between 1 and 1024",
+                st.partitions
+            );
+        }
+        if !(1..=100_000).contains(&st.batch) {
+            bail!("stream.batch: {} is not between 1 and 100000", st.batch);
+        }
+        if st.checkpoint_secs == 0 {
+            bail!("stream.checkpoint_secs: must be at least 1");
+        }
+        if st.max_lag < 1 {
+            bail!("stream.max_lag: must be at least 1");
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, w) in st.webhooks.iter().enumerate() {
+            if w.name.is_empty() || !names.insert(w.name.clone()) {
+                bail!("stream.webhooks[{i}].name: empty or used twice");
+            }
+            if !(w.url.starts_with("http://") || w.url.starts_with("https://")) {
+                bail!(
+                    "stream.webhooks[{i}].url: '{}' is not an http(s) URL",
+                    w.url
+                );
+            }
+            if w.secret.len() < 16 {
+                bail!("stream.webhooks[{i}].secret: at least 16 characters");
+            }
         }
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .with_context(|| format!("log.level: '{}' is not a valid filter", self.log.level))?;

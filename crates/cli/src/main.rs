@@ -2,6 +2,7 @@
 //! the library crates together. The only place `anyhow` is used.
 
 mod bench;
+mod bench_stream;
 mod config;
 mod customer;
 mod demo;
@@ -13,6 +14,7 @@ mod model;
 mod recommend;
 mod replay;
 mod secrets;
+mod stream;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -84,6 +86,14 @@ enum Command {
     Bench(bench::BenchCommand),
     /// The demo: generate a synthetic bank, import it, create an admin key, serve.
     Demo(demo::DemoArgs),
+    /// A NATS JetStream stream worker (no HTTP API): leases its share of the partitions.
+    Worker,
+    /// Replay the database's transactions as a live event stream to a running server, printing
+    /// alerts as they are raised.
+    Replay(stream::ReplayArgs),
+    /// The event stream: check the complex-event rules.
+    #[command(subcommand)]
+    Stream(stream::StreamCommand),
 }
 
 #[derive(Subcommand)]
@@ -169,6 +179,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Recommend(cmd) => recommend::run(&cfg, cmd).await,
             Command::Bench(cmd) => bench::run(&cfg, cmd).await,
             Command::Demo(args) => demo::run(cfg, &args).await,
+            Command::Worker => stream::worker(&cfg).await,
+            Command::Replay(args) => stream::replay(&cfg, &args).await,
+            Command::Stream(cmd) => stream::run(&cfg, cmd).await,
         }
     })
 }
@@ -219,8 +232,24 @@ pub(crate) async fn serve(cfg: &Config) -> anyhow::Result<()> {
             .await
             .context("next-best-action rules")?;
     }
-    let state = sextant_server::AppState::new(store, cfg.server.clone(), &master).with_rules(rules);
+    let mut state =
+        sextant_server::AppState::new(store.clone(), cfg.server.clone(), &master).with_rules(rules);
+    let running = if cfg.stream.enabled {
+        let s = stream::build(cfg, store).await?;
+        let running = stream::Running::start(&s, cfg.stream.worker);
+        tracing::info!(
+            mode = s.mode(),
+            "event stream running (POST /v1/events, GET /v1/alerts/stream)"
+        );
+        state = state.with_stream(s);
+        Some(running)
+    } else {
+        None
+    };
     sextant_server::serve(listener, state, shutdown_signal()).await?;
+    if let Some(r) = running {
+        r.stop().await;
+    }
     tracing::info!("shut down cleanly");
     Ok(())
 }

@@ -14,7 +14,7 @@ use crate::{CustomerData, FEATURE_VERSION, FeatureVector};
 use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Utc};
 use sextant_core::{
     Account, AccountId, AccountKind, AccountStatus, Category, Channel, CountryCode,
-    EngagementLevel, Money, RiskProfile, SpendingHabit, TxStatus,
+    EngagementLevel, Money, RiskProfile, SpendingHabit, Transaction, TxStatus,
 };
 use std::collections::HashMap;
 
@@ -175,6 +175,13 @@ fn is_spend(c: Category) -> bool {
     )
 }
 
+/// Whether a transaction is a spend debit: approved, money out (`amount < 0`), and a spending
+/// category ([`is_spend`]). The one definition, shared with the real-time windows of
+/// `sextant-stream` so online and batch spend agree.
+pub fn is_spend_debit(t: &Transaction) -> bool {
+    t.status == TxStatus::Approved && t.amount.minor < 0 && is_spend(t.category)
+}
+
 /// Channels where a card (or its token) is presented, so a decline says something.
 fn is_card(ch: Channel) -> bool {
     matches!(
@@ -258,7 +265,7 @@ fn transactions(data: &CustomerData, current: Option<&AccountId>, out: &mut Out)
         let amount = micro(t.amount);
         if amount > 0 && matches!(t.category, Category::Salary | Category::OtherIncome) {
             p.income += amount;
-        } else if amount < 0 && is_spend(t.category) {
+        } else if is_spend_debit(t) {
             let a = -amount;
             p.spend += a;
             p.spend_n += 1;

@@ -16,7 +16,7 @@ mod compute;
 mod defs;
 mod vector;
 
-pub use compute::compute;
+pub use compute::{compute, is_spend_debit};
 pub use defs::{FEATURES, FeatureDef, FeatureGroup, index_of, profile_feature_indices};
 pub use vector::FeatureVector;
 

@@ -41,6 +41,8 @@ pub struct AppState {
     /// The recommender, built on first use from `rules` and the store's catalog.
     recommender:
         Arc<tokio::sync::RwLock<Option<Arc<sextant_intelligence::recommend::Recommender>>>>,
+    /// The event stream of this process, when it runs one.
+    pub stream: Option<sextant_pipeline::Stream>,
 }
 
 impl AppState {
@@ -67,6 +69,7 @@ impl AppState {
             bank_models: Arc::new(Default::default()),
             rules: Arc::new(sextant_recommend::rules::DEMO_RULES.to_string()),
             recommender: Arc::default(),
+            stream: None,
             store,
             config: Arc::new(config),
             keys,
@@ -79,6 +82,12 @@ impl AppState {
     pub fn with_rules(mut self, rules: String) -> Self {
         self.rules = Arc::new(rules);
         self.recommender = Arc::default();
+        self
+    }
+
+    /// Serve the event-stream routes from this stream.
+    pub fn with_stream(mut self, stream: sextant_pipeline::Stream) -> Self {
+        self.stream = Some(stream);
         self
     }
 

@@ -36,11 +36,18 @@ use utoipa::{Modify, OpenApi};
         crate::routes::recommend::list_reviews,
         crate::routes::recommend::get_review,
         crate::routes::recommend::resolve_review,
+        crate::routes::stream::submit,
+        crate::routes::stream::list_alerts,
+        crate::routes::stream::get_alert,
+        crate::routes::stream::alert_stream,
+        crate::routes::stream::customer_windows,
+        crate::routes::stream::status,
+        crate::routes::stream::dead_letters,
     ),
     components(schemas(crate::error::Problem, crate::error::FieldProblem)),
     modifiers(&ApiKeyAuth),
     security(("api_key" = [])),
-    tags((name = "customers"), (name = "transactions"), (name = "products"), (name = "imports"), (name = "privacy"), (name = "audit"), (name = "reports"), (name = "segments"), (name = "recommendations"), (name = "reviews"), (name = "health"))
+    tags((name = "customers"), (name = "transactions"), (name = "products"), (name = "imports"), (name = "privacy"), (name = "audit"), (name = "reports"), (name = "segments"), (name = "recommendations"), (name = "reviews"), (name = "stream"), (name = "health"))
 )]
 pub struct ApiDoc;
 

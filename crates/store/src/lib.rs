@@ -10,14 +10,21 @@ pub mod crypt;
 pub mod dsr;
 mod error;
 mod migrate;
+mod pg_stream;
 mod postgres;
 mod rows;
 mod sqlite;
+mod sqlite_stream;
+pub mod stream;
 mod types;
 
 pub use error::StoreError;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
+pub use stream::{
+    AlertRow, Appended, DeadLetter, Delivery, LeaseSession, LogEvent, NewLogEvent, ProcessedBatch,
+    StreamStore,
+};
 pub use types::*;
 
 use async_trait::async_trait;
@@ -37,6 +44,8 @@ pub trait Store: Send + Sync + 'static {
     fn backend(&self) -> Backend;
     /// A cheap round trip, for readiness checks.
     async fn ping(&self) -> Result<()>;
+    /// The real-time event stream's storage (event log, offsets, alerts, outbox, leases).
+    fn stream(&self) -> &dyn StreamStore;
 
     async fn get_customer(&self, id: &CustomerId) -> Result<Option<Customer>>;
     /// Customers ordered by id, strictly after `after`.
@@ -163,8 +172,11 @@ pub trait Store: Send + Sync + 'static {
     /// Record a decision shown or made (with the versions behind it). False if the customer is
     /// unknown.
     async fn insert_decision(&self, d: &Decision) -> Result<bool>;
-    /// Delete every row held about the customer, in one transaction; rows deleted per table,
-    /// or `None` if the customer is unknown. SQLite also zeroes freed pages and truncates the WAL.
+    /// Delete every row held about the customer, in one transaction, including the event
+    /// stream's (event log, applied-event records of those events, alerts and their webhook
+    /// deliveries, dead letters); rows deleted per table, or `None` if the customer is unknown
+    /// (neither imported nor seen on the stream). SQLite also zeroes freed pages and truncates
+    /// the WAL.
     async fn erase_customer(&self, id: &CustomerId) -> Result<Option<Vec<(String, u64)>>>;
 
     /// Every offer shown (an `impression` event) with the customer's protected attributes and

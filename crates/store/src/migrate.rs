@@ -45,6 +45,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0006_pending.sql"),
         postgres: include_str!("../migrations/postgres/0006_pending.sql"),
     },
+    Migration {
+        version: 7,
+        name: "stream",
+        sqlite: include_str!("../migrations/sqlite/0007_stream.sql"),
+        postgres: include_str!("../migrations/postgres/0007_stream.sql"),
+    },
 ];
 
 pub(crate) const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)";

@@ -30,6 +30,10 @@ const POOL_SIZE: usize = 16;
 
 pub struct PgStore {
     pool: Pool,
+    /// The connection settings the pool uses, kept for connections outside it (lease sessions).
+    pub(crate) config: tokio_postgres::Config,
+    /// The advisory-lock class of partition leases (see `pg_stream::lease_class`).
+    pub(crate) lease_class: i32,
 }
 
 impl PgStore {
@@ -57,8 +61,9 @@ impl PgStore {
                 .await?;
             config.options(format!("-c search_path={schema}"));
         }
+        let lease_class = crate::pg_stream::lease_class(schema.as_deref());
         let mgr = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -68,12 +73,16 @@ impl PgStore {
             .max_size(POOL_SIZE)
             .build()
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        let store = Self { pool };
+        let store = Self {
+            pool,
+            config,
+            lease_class,
+        };
         store.migrate().await?;
         Ok(store)
     }
 
-    async fn client(&self) -> Result<Object> {
+    pub(crate) async fn client(&self) -> Result<Object> {
         Ok(self.pool.get().await?)
     }
 
@@ -113,7 +122,7 @@ impl PgStore {
         Ok(())
     }
 
-    async fn query<T>(
+    pub(crate) async fn query<T>(
         &self,
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
@@ -130,6 +139,10 @@ impl PgStore {
 impl Store for PgStore {
     fn backend(&self) -> Backend {
         Backend::Postgres
+    }
+
+    fn stream(&self) -> &dyn crate::StreamStore {
+        self
     }
 
     async fn ping(&self) -> Result<()> {
@@ -461,17 +474,25 @@ impl Store for PgStore {
     async fn erase_customer(&self, id: &CustomerId) -> Result<Option<Vec<(String, u64)>>> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        if tx
+        let exists = tx
             .query_opt(
                 "SELECT 1 FROM customers WHERE id = $1 FOR UPDATE",
                 &[&id.as_str()],
             )
             .await?
-            .is_none()
-        {
+            .is_some();
+        let streamed: bool = tx
+            .query_one(crate::stream::HAS_STREAM_ROWS, &[&id.as_str()])
+            .await?
+            .get(0);
+        if !exists && !streamed {
             return Ok(None);
         }
         let mut counts = Vec::new();
+        for (table, sql) in crate::stream::ERASE {
+            let n = tx.execute(*sql, &[&id.as_str()]).await?;
+            counts.push((table.to_string(), n));
+        }
         for (table, col) in rows::CUSTOMER_TABLES {
             let n = tx
                 .execute(
@@ -483,7 +504,11 @@ impl Store for PgStore {
         }
         tx.commit().await?;
         // Let PostgreSQL reclaim the dead tuples now rather than whenever autovacuum runs.
-        let tables: Vec<&str> = rows::CUSTOMER_TABLES.iter().map(|(t, _)| *t).collect();
+        let tables: Vec<&str> = crate::stream::ERASE
+            .iter()
+            .chain(rows::CUSTOMER_TABLES)
+            .map(|(t, _)| *t)
+            .collect();
         client
             .batch_execute(&format!("VACUUM {}", tables.join(", ")))
             .await?;

@@ -32,6 +32,8 @@ pub struct SqliteStore {
     readers: Arc<Mutex<Vec<Connection>>>,
     /// Decisions are written by a group-committing task (see `spawn_decision_writer`).
     decisions: tokio::sync::mpsc::Sender<DecisionJob>,
+    /// Event-log appends are group-committed too (see `sqlite_stream::spawn_append_writer`).
+    pub(crate) appends: tokio::sync::mpsc::Sender<crate::sqlite_stream::AppendJob>,
 }
 
 fn connect(path: &Path) -> Result<Connection> {
@@ -77,6 +79,7 @@ impl SqliteStore {
         Ok(Self {
             path,
             decisions: spawn_decision_writer(writer.clone()),
+            appends: crate::sqlite_stream::spawn_append_writer(writer.clone()),
             writer,
             readers: Arc::new(Mutex::new(Vec::new())),
         })
@@ -86,7 +89,7 @@ impl SqliteStore {
         &self.path
     }
 
-    async fn read<R: Send + 'static>(
+    pub(crate) async fn read<R: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> Result<R> + Send + 'static,
     ) -> Result<R> {
@@ -108,7 +111,7 @@ impl SqliteStore {
         .await?
     }
 
-    async fn write<R: Send + 'static>(
+    pub(crate) async fn write<R: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<R> + Send + 'static,
     ) -> Result<R> {
@@ -149,7 +152,7 @@ fn migrate(conn: &mut Connection) -> Result<()> {
     Ok(())
 }
 
-fn collect<T>(
+pub(crate) fn collect<T>(
     conn: &Connection,
     sql: &str,
     params: impl rusqlite::Params,
@@ -256,6 +259,10 @@ fn count_table(conn: &Connection, table: Table) -> Result<u64> {
 impl Store for SqliteStore {
     fn backend(&self) -> Backend {
         Backend::Sqlite
+    }
+
+    fn stream(&self) -> &dyn crate::StreamStore {
+        self
     }
 
     async fn ping(&self) -> Result<()> {
@@ -622,10 +629,19 @@ impl Store for SqliteStore {
             let exists: Option<i64> = tx
                 .query_row("SELECT 1 FROM customers WHERE id = ?1", [&id], |r| r.get(0))
                 .optional()?;
-            if exists.is_none() {
+            let streamed: bool = tx.query_row(
+                &rows::sql::sqlite(crate::stream::HAS_STREAM_ROWS),
+                [&id],
+                |r| r.get(0),
+            )?;
+            if exists.is_none() && !streamed {
                 return Ok(None);
             }
             let mut counts = Vec::new();
+            for (table, sql) in crate::stream::ERASE {
+                let n = tx.execute(&rows::sql::sqlite(sql), [&id])?;
+                counts.push((table.to_string(), n as u64));
+            }
             for (table, col) in rows::CUSTOMER_TABLES {
                 let n = tx.execute(&format!("DELETE FROM {table} WHERE {col} = ?1"), [&id])?;
                 counts.push((table.to_string(), n as u64));

@@ -9,6 +9,7 @@ pub(crate) mod products;
 pub(crate) mod recommend;
 pub(crate) mod reports;
 pub(crate) mod segments;
+pub(crate) mod stream;
 pub(crate) mod transactions;
 
 use crate::AppState;
@@ -65,6 +66,13 @@ pub(crate) fn router(state: AppState) -> Router {
             "/v1/reviews/{id}",
             get(recommend::get_review).post(recommend::resolve_review),
         )
+        .route("/v1/events", post(stream::submit))
+        .route("/v1/alerts", get(stream::list_alerts))
+        .route("/v1/alerts/stream", get(stream::alert_stream))
+        .route("/v1/alerts/{id}", get(stream::get_alert))
+        .route("/v1/customers/{id}/stream", get(stream::customer_windows))
+        .route("/v1/stream/status", get(stream::status))
+        .route("/v1/dead-letters", get(stream::dead_letters))
         .route("/v1/customers/{id}/accounts", get(customers::accounts))
         .route("/v1/customers/{id}/transactions", get(transactions::list))
         .route("/v1/transactions", post(transactions::create))

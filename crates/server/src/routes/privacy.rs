@@ -310,6 +310,9 @@ pub(crate) async fn erase(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no customer '{id}'")))?;
     state.keys.evict_customer(&id);
+    if let Some(stream) = &state.stream {
+        stream.forget(&id);
+    }
     let deleted: std::collections::BTreeMap<String, u64> = counts.into_iter().collect();
     audit(
         &state,

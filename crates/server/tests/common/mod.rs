@@ -82,6 +82,17 @@ impl App {
 }
 
 pub async fn spawn(db: TestDb) -> App {
+    spawn_with(db, false).await.0
+}
+
+/// The fixture app with an embedded event stream whose processor runs (demo rules).
+#[allow(dead_code)]
+pub async fn spawn_streaming(db: TestDb) -> (App, sextant_pipeline::Stream) {
+    let (app, s) = spawn_with(db, true).await;
+    (app, s.expect("stream"))
+}
+
+async fn spawn_with(db: TestDb, streaming: bool) -> (App, Option<sextant_pipeline::Stream>) {
     let files = tempfile::tempdir().unwrap();
     let write = |name: &str, s: &str| {
         let p = files.path().join(name);
@@ -135,6 +146,26 @@ pub async fn spawn(db: TestDb) -> App {
         },
         &master(),
     );
+    let mut stream = None;
+    let state = if streaming {
+        let rules = std::sync::Arc::new(
+            sextant_stream::RuleSet::from_toml(sextant_stream::DEMO_RULES).unwrap(),
+        );
+        let s = sextant_pipeline::Stream::new(
+            db.store.clone(),
+            rules,
+            sextant_pipeline::StreamConfig::default(),
+            None,
+        );
+        let (stop, rx) = tokio::sync::watch::channel(false);
+        s.spawn_processor(rx);
+        // The processor runs as long as the test's runtime.
+        std::mem::forget(stop);
+        stream = Some(s.clone());
+        state.with_stream(s)
+    } else {
+        state
+    };
     tokio::spawn(sextant_server::serve(
         listener,
         state,
@@ -144,10 +175,13 @@ pub async fn spawn(db: TestDb) -> App {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    App {
-        base,
-        http,
-        db,
-        files,
-    }
+    (
+        App {
+            base,
+            http,
+            db,
+            files,
+        },
+        stream,
+    )
 }

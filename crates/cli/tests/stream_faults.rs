@@ -1,0 +1,322 @@
+//! The event stream under faults, with real processes: a server killed with SIGKILL mid-stream
+//! (embedded SQLite), and two NATS JetStream workers sharing PostgreSQL, one of them killed
+//! with SIGKILL and restarted. In both, every acknowledged event is applied exactly once: the
+//! stored alerts are exactly those a single uninterrupted engine raises on the same events.
+
+use serde_json::{Value, json};
+use sextant_stream::{AlertKind, DEMO_RULES, Engine, RuleSet, parse_event};
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn sextant(dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sextant"));
+    c.current_dir(dir)
+        .env("RUST_LOG", "warn")
+        .env_remove("SEXTANT_DATABASE");
+    c
+}
+
+/// 40 customers × 60 debits in time order; from the 15th debit on, every 20th is 40× the usual.
+fn events(run: &str) -> Vec<Value> {
+    let t0 = chrono::DateTime::parse_from_rfc3339("2026-02-01T00:00:00Z").unwrap();
+    let mut out = Vec::new();
+    for i in 0..60i64 {
+        for c in 0..40i64 {
+            let usual = 1_000 + 100 * c;
+            let amount = if i >= 15 && (i + c) % 20 == 0 {
+                usual * 40
+            } else {
+                usual + (i * 37 + c * 11) % 300
+            };
+            out.push(json!({
+                "event_id": format!("{run}-{c}-{i}"), "type": "transaction",
+                "customer_id": format!("k{c}"),
+                "timestamp": (t0 + chrono::Duration::minutes(i * 90 + c)).to_rfc3339(),
+                "transaction_id": format!("{run}-t-{c}-{i}"), "account_id": format!("a{c}"),
+                "amount_minor": -amount, "currency": "EUR", "merchant": "Shop",
+                "category": "groceries", "channel": "card_present", "country": "DE",
+                "status": "approved",
+            }));
+        }
+    }
+    out
+}
+
+/// The alert ids one uninterrupted engine raises (fraud only: these customers are not in the
+/// store, so no consent allows anything else).
+fn reference(evs: &[Value]) -> BTreeSet<String> {
+    let mut e = Engine::new(Arc::new(RuleSet::from_toml(DEMO_RULES).unwrap()));
+    let mut ids = BTreeSet::new();
+    for v in evs {
+        for a in e.apply(&parse_event(v).unwrap()) {
+            if a.kind == AlertKind::Fraud {
+                ids.insert(a.id);
+            }
+        }
+    }
+    assert!(ids.len() >= 40, "the fixture plants enough anomalies");
+    ids
+}
+
+fn first_line(child: &mut Child) -> String {
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    line
+}
+
+fn serve(dir: &Path) -> (Child, String) {
+    let mut child = sextant(dir)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("SEXTANT__STREAM__CHECKPOINT_SECS", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let line = first_line(&mut child);
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    (child, format!("http://{addr}"))
+}
+
+fn kill9(child: &mut Child) {
+    Command::new("kill")
+        .args(["-KILL", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let _ = child.wait();
+}
+
+async fn all_alert_ids(http: &reqwest::Client, base: &str, key: &str) -> BTreeSet<String> {
+    let mut ids = BTreeSet::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut url = format!("{base}/v1/alerts?limit=500");
+        if let Some(c) = &cursor {
+            url.push_str(&format!("&cursor={c}"));
+        }
+        let v: Value = http
+            .get(url)
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        for a in v["alerts"].as_array().unwrap() {
+            assert!(
+                ids.insert(a["id"].as_str().unwrap().to_string()),
+                "an alert listed twice"
+            );
+        }
+        match v["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => return ids,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_server_killed_mid_stream_loses_and_repeats_nothing() {
+    let t = tempfile::tempdir().unwrap();
+    let out = sextant(t.path())
+        .args(["keys", "create", "--role", "admin"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let key = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let evs = events("e");
+    let expected = reference(&evs);
+    let batches: Vec<&[Value]> = evs.chunks(40).collect();
+    let http = reqwest::Client::new();
+
+    let (mut child, base) = serve(t.path());
+    // A producer sends as fast as the server acknowledges; the server is killed with SIGKILL
+    // while it does (a batch may be in flight, half-written or not).
+    let acked = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let producer = {
+        let (acked, http, base, key) = (acked.clone(), http.clone(), base.clone(), key.clone());
+        let batches: Vec<Vec<Value>> = batches.iter().map(|b| b.to_vec()).collect();
+        tokio::spawn(async move {
+            for b in &batches {
+                let r = http
+                    .post(format!("{base}/v1/events"))
+                    .bearer_auth(&key)
+                    .json(&json!({ "events": b }))
+                    .send()
+                    .await;
+                match r {
+                    Ok(r) if r.status().as_u16() == 202 => {
+                        acked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    }
+                    _ => return,
+                }
+            }
+        })
+    };
+    while acked.load(std::sync::atomic::Ordering::SeqCst) < 20 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    kill9(&mut child);
+    producer.await.unwrap();
+    let acked = acked.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        acked < batches.len(),
+        "the kill stopped the stream mid-way ({acked} batches acknowledged)"
+    );
+
+    // Restart and re-send from the first unacknowledged batch (an at-least-once producer also
+    // re-sends the batch in flight; duplicates are dropped by event id).
+    let (mut child, base) = serve(t.path());
+    for b in &batches[acked..] {
+        let r = http
+            .post(format!("{base}/v1/events"))
+            .bearer_auth(&key)
+            .json(&json!({ "events": b }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 202);
+    }
+    let start = Instant::now();
+    loop {
+        let v: Value = http
+            .get(format!("{base}/v1/stream/status"))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        // Sequence numbers may skip (a duplicate uses one up), so "caught up" is offset = head.
+        if v["offset"] == v["log_head"] && v["log_head"].as_i64().unwrap() >= evs.len() as i64 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "not caught up: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let got = all_alert_ids(&http, &base, &key).await;
+    assert_eq!(got, expected, "alerts differ from an uninterrupted run");
+    kill9(&mut child);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nats_workers_share_the_stream_and_survive_a_sigkill() {
+    let db = sextant_testkit::fresh(sextant_testkit::Kind::Postgres).await;
+    let schema = db.schema.clone().unwrap();
+    let t = tempfile::tempdir().unwrap();
+    let run = format!("w{}", std::process::id());
+    let stream_name = format!("TEST_{run}");
+    let prefix = format!("test{run}.events");
+    let worker = |name: &str| {
+        let mut c = sextant(t.path());
+        c.arg("worker")
+            .env("SEXTANT__DATABASE", &db.url)
+            .env("SEXTANT__STREAM__NATS_URL", "nats://127.0.0.1:4222")
+            .env("SEXTANT__STREAM__NATS_STREAM", &stream_name)
+            .env("SEXTANT__STREAM__NATS_SUBJECT_PREFIX", &prefix)
+            .env("SEXTANT__STREAM__PARTITIONS", "8")
+            .env("SEXTANT__STREAM__CHECKPOINT_SECS", "1")
+            .env("SEXTANT__STREAM__BATCH", "64")
+            .env("SEXTANT_WORKER_NAME", name)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let mut child = c.spawn().unwrap();
+        let line = first_line(&mut child);
+        assert!(line.contains("worker running"), "{line}");
+        child
+    };
+    let mut a = worker("a");
+    let mut b = worker("b");
+
+    let bus = sextant_bus::Bus::connect(sextant_bus::BusConfig {
+        url: "nats://127.0.0.1:4222".into(),
+        stream: stream_name.clone(),
+        subject_prefix: prefix.clone(),
+        partitions: 8,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let evs = events(&run);
+    let expected = reference(&evs);
+    let publish = |chunk: &[Value]| {
+        let msgs: Vec<sextant_bus::Outgoing> = chunk
+            .iter()
+            .map(|v| sextant_bus::Outgoing {
+                partition: sextant_stream::partition_of(v["customer_id"].as_str().unwrap(), 8),
+                msg_id: v["event_id"].as_str().unwrap().to_string(),
+                payload: v.to_string().into_bytes().into(),
+            })
+            .collect();
+        msgs
+    };
+    let (client, conn) = tokio_postgres::connect(&sextant_testkit::pg_url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let applied = || async {
+        client
+            .query_one(
+                &format!("SELECT count(*) FROM {schema}.stream_applied"),
+                &[],
+            )
+            .await
+            .unwrap()
+            .get::<_, i64>(0)
+    };
+    let half = evs.len() / 2;
+    for chunk in evs[..half].chunks(200) {
+        bus.publish_batch(&publish(chunk)).await.unwrap();
+    }
+    // Wait until some of it is being applied, then kill a worker mid-stream.
+    let start = Instant::now();
+    while applied().await < 200 {
+        assert!(start.elapsed() < Duration::from_secs(30), "workers idle");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    kill9(&mut a);
+    for chunk in evs[half..].chunks(200) {
+        bus.publish_batch(&publish(chunk)).await.unwrap();
+    }
+    // A re-publication of already-sent events (a producer retrying) changes nothing.
+    bus.publish_batch(&publish(&evs[..100])).await.unwrap();
+    let mut a = worker("a2");
+    let start = Instant::now();
+    while applied().await < evs.len() as i64 {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "only {} of {} applied",
+            applied().await,
+            evs.len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(applied().await, evs.len() as i64, "each event applied once");
+    let rows = client
+        .query(&format!("SELECT id FROM {schema}.alerts"), &[])
+        .await
+        .unwrap();
+    let got: BTreeSet<String> = rows.iter().map(|r| r.get::<_, String>(0)).collect();
+    assert_eq!(got, expected, "alerts differ from an uninterrupted run");
+    kill9(&mut a);
+    kill9(&mut b);
+    let _ = bus.delete_stream().await;
+}

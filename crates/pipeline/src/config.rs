@@ -1,0 +1,59 @@
+//! Runtime settings of the event stream, validated by the binary's configuration loader.
+
+use sextant_core::ConsentPurpose;
+use std::time::Duration;
+
+/// One webhook receiver: every stored alert is POSTed to `url`, signed with `secret`.
+#[derive(Clone, Debug, PartialEq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Webhook {
+    /// A short stable name (the outbox refers to it).
+    pub name: String,
+    pub url: String,
+    /// HMAC-SHA256 key for `X-Sextant-Signature`; never logged.
+    #[serde(default, skip_serializing)]
+    pub secret: String,
+}
+
+/// How the stream runs.
+#[derive(Clone, Debug)]
+pub struct StreamConfig {
+    /// Events read and committed per processing step.
+    pub batch: u32,
+    /// Snapshot the engine at least this often (and after `checkpoint_events`).
+    pub checkpoint_every: Duration,
+    pub checkpoint_events: u64,
+    /// Ingestion answers `Backpressure` when the processor is more than this many events behind.
+    pub max_lag: i64,
+    /// Most events accepted in one submission.
+    pub max_batch: usize,
+    pub webhooks: Vec<Webhook>,
+    /// Webhook attempts before a delivery is given up (marked failed).
+    pub webhook_max_attempts: i32,
+    /// Consents the operator declares as granted by default (as for recommendations).
+    pub consent_defaults: Vec<ConsentPurpose>,
+    /// JetStream partitions (subjects `sextant.events.<n>`); ignored in embedded mode.
+    pub partitions: u32,
+    /// Identifies the rules in decision versions (e.g. a digest of the rules file).
+    pub rules_version: String,
+    /// A worker that has not sent a heartbeat for this long counts as gone.
+    pub worker_ttl: Duration,
+}
+
+impl Default for StreamConfig {
+    fn default() -> Self {
+        Self {
+            batch: 4096,
+            checkpoint_every: Duration::from_secs(10),
+            checkpoint_events: 500_000,
+            max_lag: 500_000,
+            max_batch: 10_000,
+            webhooks: Vec::new(),
+            webhook_max_attempts: 10,
+            consent_defaults: Vec::new(),
+            partitions: 16,
+            rules_version: "demo".into(),
+            worker_ttl: Duration::from_secs(5),
+        }
+    }
+}

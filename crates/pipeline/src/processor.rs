@@ -1,0 +1,576 @@
+//! The `Stream` handle and the processing step shared by the embedded processor and the NATS
+//! partition tasks: apply in order, filter by consent, hold fraud for review, commit alerts with
+//! the offset, then publish.
+
+use crate::config::StreamConfig;
+use crate::hub::{AlertHub, Counters, StatusView};
+use crate::{PipelineError, Result};
+use sextant_bus::Bus;
+use sextant_core::{AuditRecord, ConsentPurpose, ConsentState, CustomerId, Decision, DecisionId};
+use sextant_store::{
+    AlertRow, DeadLetter, ProcessedBatch, ReviewCase, ReviewStatus, Store, StoreError,
+};
+use sextant_stream::{Alert, AlertKind, CustomerView, Engine, RuleSet};
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+
+/// The source name of the embedded log's processor.
+pub(crate) const EMBEDDED: &str = "embedded";
+
+pub(crate) struct Inner {
+    pub store: Arc<dyn Store>,
+    pub rules: Arc<RuleSet>,
+    pub cfg: StreamConfig,
+    pub hub: AlertHub,
+    pub counters: Counters,
+    /// Woken by ingestion so the embedded processor does not wait for its poll interval.
+    pub wake: Notify,
+    pub bus: Option<Arc<Bus>>,
+    /// The engines this process runs, by source (`embedded`, `nats.p<N>`).
+    pub engines: Mutex<HashMap<String, Arc<Mutex<Engine>>>>,
+    /// Bumped by `forget`: each processor that sees a new value checkpoints at its next
+    /// commit point.
+    pub forget_gen: std::sync::atomic::AtomicU64,
+}
+
+/// The event stream of one process: ingestion, processing, fan-out. Cheap to clone.
+#[derive(Clone)]
+pub struct Stream {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl Stream {
+    /// Embedded mode (`bus = None`): events go to the store's log and one processor applies them.
+    /// NATS mode: events go to JetStream and workers lease partitions.
+    pub fn new(
+        store: Arc<dyn Store>,
+        rules: Arc<RuleSet>,
+        cfg: StreamConfig,
+        bus: Option<Arc<Bus>>,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                rules,
+                cfg,
+                hub: AlertHub::default(),
+                counters: Counters::default(),
+                wake: Notify::new(),
+                bus,
+                engines: Mutex::new(HashMap::new()),
+                forget_gen: std::sync::atomic::AtomicU64::new(0),
+            }),
+        }
+    }
+
+    pub fn mode(&self) -> &'static str {
+        if self.inner.bus.is_some() {
+            "nats"
+        } else {
+            EMBEDDED
+        }
+    }
+
+    /// Live alerts, after they are committed.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<Alert>> {
+        self.inner.hub.subscribe()
+    }
+
+    /// Start the embedded processor. Returns when `stop` turns true (after a final checkpoint)
+    /// or on a fatal error (a corrupt checkpoint).
+    pub fn spawn_processor(&self, stop: watch::Receiver<bool>) -> JoinHandle<Result<()>> {
+        let inner = self.inner.clone();
+        tokio::spawn(async move { run_embedded(inner, stop).await })
+    }
+
+    /// Start a NATS worker that leases its share of the partitions.
+    pub fn spawn_worker(
+        &self,
+        worker_id: String,
+        stop: watch::Receiver<bool>,
+    ) -> JoinHandle<Result<()>> {
+        let inner = self.inner.clone();
+        tokio::spawn(async move { crate::worker::run_worker(inner, worker_id, stop).await })
+    }
+
+    /// Start the webhook dispatcher (a no-op loop when no webhook is configured).
+    pub fn spawn_webhooks(&self, stop: watch::Receiver<bool>) -> JoinHandle<()> {
+        let inner = self.inner.clone();
+        tokio::spawn(async move { crate::webhook::run_dispatcher(inner, stop).await })
+    }
+
+    /// Counters and offsets.
+    pub fn status(&self) -> StatusView {
+        let customers = self
+            .inner
+            .engines
+            .lock()
+            .expect("poisoned")
+            .values()
+            .map(|e| e.lock().expect("poisoned").customers())
+            .sum();
+        self.inner.counters.view(self.mode(), customers)
+    }
+
+    /// The customer's live windows and baselines, if this process holds them.
+    pub fn customer_view(&self, id: &CustomerId) -> Option<CustomerView> {
+        let engines = self.inner.engines.lock().expect("poisoned");
+        engines
+            .values()
+            .find_map(|e| e.lock().expect("poisoned").customer(id))
+    }
+
+    /// Erasure: drop the customer's in-memory state everywhere in this process, and have every
+    /// processor checkpoint at its next commit point (where its state matches its offset), so
+    /// no new snapshot keeps the customer. The store's erase removes the log rows and the
+    /// embedded checkpoint, so a crash before that re-builds state from a log without them.
+    pub fn forget(&self, id: &CustomerId) {
+        let engines: Vec<Arc<Mutex<Engine>>> = self
+            .inner
+            .engines
+            .lock()
+            .expect("poisoned")
+            .values()
+            .cloned()
+            .collect();
+        for engine in engines {
+            engine.lock().expect("poisoned").forget(id);
+        }
+        self.inner.forget_gen.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// One event handed to [`apply_batch`].
+pub(crate) struct Item {
+    pub seq: i64,
+    pub body: Vec<u8>,
+    /// Already committed before a restart: re-apply to rebuild state, emit nothing.
+    pub replay: bool,
+    /// NATS: the event id was applied elsewhere under another sequence (a duplicate): skip.
+    pub duplicate: bool,
+}
+
+/// What a batch produced.
+#[derive(Default)]
+pub(crate) struct Applied {
+    pub alerts: Vec<Alert>,
+    pub dead: Vec<DeadLetter>,
+    /// (event id, seq) of events newly applied.
+    pub applied: Vec<(String, i64)>,
+    pub count: u64,
+}
+
+/// Apply events to the engine in order (synchronous; holds the engine's lock).
+pub(crate) fn apply_batch(source: &str, engine: &Mutex<Engine>, items: &[Item]) -> Applied {
+    let mut out = Applied::default();
+    let mut engine = engine.lock().expect("poisoned");
+    for it in items {
+        if it.duplicate {
+            continue;
+        }
+        match sextant_stream::parse_event_bytes(&it.body) {
+            Ok(ev) => {
+                let alerts = engine.apply(&ev);
+                if !it.replay {
+                    out.alerts.extend(alerts);
+                    out.applied.push((ev.event_id.clone(), it.seq));
+                    out.count += 1;
+                }
+            }
+            Err(e) if !it.replay => out.dead.push(DeadLetter {
+                source: source.to_string(),
+                position: Some(it.seq),
+                customer_id: None,
+                received_micros: sextant_store::now_micros(),
+                payload: String::from_utf8_lossy(&it.body).into_owned(),
+                reason: e.to_string(),
+            }),
+            Err(_) => {}
+        }
+    }
+    out
+}
+
+/// Keep only the alerts the customer's consents allow. Fraud protection is the bank's legal
+/// duty and needs no consent; distress warnings and information need personalization consent;
+/// opportunities (nudges towards a product) need marketing consent. A customer the store does not
+/// know gets fraud alerts only.
+pub(crate) async fn consent_filter(inner: &Inner, alerts: Vec<Alert>) -> Result<Vec<Alert>> {
+    let mut states: HashMap<CustomerId, Option<ConsentState>> = HashMap::new();
+    let mut kept = Vec::with_capacity(alerts.len());
+    for a in alerts {
+        let purpose = match a.kind {
+            AlertKind::Fraud => None,
+            AlertKind::Opportunity => Some(ConsentPurpose::Marketing),
+            _ => Some(ConsentPurpose::Personalization),
+        };
+        let allowed = match purpose {
+            None => true,
+            Some(p) => {
+                if !states.contains_key(&a.customer_id) {
+                    let s = inner
+                        .store
+                        .consent_state(&a.customer_id, &inner.cfg.consent_defaults)
+                        .await?;
+                    states.insert(a.customer_id.clone(), s);
+                }
+                states[&a.customer_id].as_ref().is_some_and(|s| s.allows(p))
+            }
+        };
+        if allowed {
+            kept.push(a);
+        } else {
+            inner
+                .counters
+                .suppressed_by_consent
+                .fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    Ok(kept)
+}
+
+/// Alerts marked `hold_for_review` become a `fraud_hold` decision waiting for a reviewer (with
+/// its review case and audit entry, in one transaction). Idempotent by the alert's id, so a
+/// replay after a crash does not open a second case. Done BEFORE the alerts' commit: a crash in
+/// between re-does it, and the id makes that a no-op.
+pub(crate) async fn hold_for_review(inner: &Inner, alerts: &[Alert]) -> Result<()> {
+    for a in alerts.iter().filter(|a| a.hold_for_review) {
+        let short = &a.id[..a.id.len().min(40)];
+        let decision_id = DecisionId::parse(&format!("dec_alert_{short}"))
+            .expect("hex alert ids make valid decision ids");
+        if inner.store.get_decision(&decision_id).await?.is_some() {
+            continue;
+        }
+        let payload = serde_json::to_value(a).expect("alerts serialize");
+        let decision = Decision {
+            id: decision_id.clone(),
+            customer_id: a.customer_id.clone(),
+            at: chrono::Utc::now(),
+            kind: "fraud_hold".into(),
+            versions: serde_json::json!({ "stream_rules": inner.cfg.rules_version }),
+            payload,
+            status: "pending_review".into(),
+        };
+        let review = ReviewCase {
+            id: format!("rev_alert_{short}"),
+            decision_id,
+            customer_id: a.customer_id.clone(),
+            created_at: sextant_store::now_micros(),
+            reason: serde_json::json!({
+                "kind": "fraud_alert", "rule": a.rule, "alert_id": a.id, "reason": a.reason,
+            }),
+            status: ReviewStatus::Pending,
+            reviewer: None,
+            note: None,
+            resolved_at: None,
+            modified_payload: None,
+        };
+        let audit = AuditRecord {
+            actor: "system".into(),
+            action: "decision.fraud_hold".into(),
+            subject: a.customer_id.as_str().to_string(),
+            details: serde_json::json!({ "alert_id": a.id, "rule": a.rule, "events": a.events }),
+        };
+        match inner
+            .store
+            .record_decisions(&[decision], &[review], audit)
+            .await
+        {
+            Ok(_) => {}
+            // The customer is not in the store (events can arrive before the profile): the alert
+            // is still stored; there is no one to open a case about.
+            Err(StoreError::UnknownCustomer(_)) => {
+                tracing::warn!(alert = %a.id, "fraud hold for a customer the store does not know; alert kept, no review case")
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn alert_rows(source: &str, alerts: &[Alert]) -> Vec<AlertRow> {
+    let now = sextant_store::now_micros();
+    alerts
+        .iter()
+        .map(|a| AlertRow {
+            id: a.id.clone(),
+            customer_id: a.customer_id.as_str().to_string(),
+            rule: a.rule.clone(),
+            kind: json_str(&a.kind),
+            severity: json_str(&a.severity),
+            at_micros: a.at.timestamp_micros(),
+            created_micros: now,
+            source: source.to_string(),
+            body: serde_json::to_string(a).expect("alerts serialize"),
+        })
+        .collect()
+}
+
+fn json_str<T: serde::Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => s,
+        Ok(other) => other.to_string(),
+        Err(_) => String::new(),
+    }
+}
+
+/// Commit a processed batch, retrying transient store failures with back-off (nothing is
+/// acknowledged meanwhile, so producers feel back-pressure). A moved offset means another
+/// worker owns the source now: [`PipelineError::Fenced`].
+pub(crate) async fn commit(
+    inner: &Inner,
+    batch: &ProcessedBatch,
+    stop: &watch::Receiver<bool>,
+) -> Result<usize> {
+    let mut delay = Duration::from_millis(50);
+    loop {
+        match inner.store.stream().commit_processed(batch).await {
+            Ok(n) => {
+                inner.counters.set_error(None);
+                return Ok(n);
+            }
+            Err(StoreError::Conflict(_)) => {
+                return Err(PipelineError::Fenced(batch.source.clone()));
+            }
+            Err(e) => {
+                tracing::warn!(source = %batch.source, error = %e, "commit failed; retrying");
+                inner.counters.set_error(Some(e.to_string()));
+                if *stop.borrow() {
+                    return Err(e.into());
+                }
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+/// Retry a store call with back-off until it succeeds or `stop` is set.
+pub(crate) async fn retrying<T, F, Fut>(
+    inner: &Inner,
+    stop: &watch::Receiver<bool>,
+    what: &str,
+    mut f: F,
+) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let mut delay = Duration::from_millis(50);
+    loop {
+        match f().await {
+            Ok(v) => return Ok(v),
+            Err(e @ (PipelineError::Fenced(_) | PipelineError::Snapshot(_))) => return Err(e),
+            Err(e) => {
+                tracing::warn!(error = %e, "{what} failed; retrying");
+                inner.counters.set_error(Some(format!("{what}: {e}")));
+                if *stop.borrow() {
+                    return Err(e);
+                }
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+/// After a commit: count, publish to live subscribers.
+pub(crate) fn published(inner: &Inner, applied: u64, alerts: Vec<Alert>) {
+    inner
+        .counters
+        .processed
+        .fetch_add(applied, Ordering::Relaxed);
+    inner
+        .counters
+        .alerts
+        .fetch_add(alerts.len() as u64, Ordering::Relaxed);
+    for a in alerts {
+        inner.hub.publish(a);
+    }
+}
+
+/// Snapshot `engine` as of `offset` and store it.
+pub(crate) async fn checkpoint_at(
+    inner: &Inner,
+    source: &str,
+    engine: &Arc<Mutex<Engine>>,
+    offset: i64,
+) -> Result<()> {
+    let e = engine.clone();
+    let bytes = tokio::task::spawn_blocking(move || e.lock().expect("poisoned").snapshot())
+        .await
+        .expect("snapshot task");
+    inner
+        .store
+        .stream()
+        .save_checkpoint(source, offset, &bytes)
+        .await?;
+    Ok(())
+}
+
+/// Restore the engine of `source` from its checkpoint (or start empty), register it, and
+/// return it with the checkpoint's offset.
+pub(crate) async fn restore(inner: &Inner, source: &str) -> Result<(Arc<Mutex<Engine>>, i64)> {
+    let (cp, engine) = match inner.store.stream().load_checkpoint(source).await? {
+        Some((offset, bytes)) => {
+            let rules = inner.rules.clone();
+            let engine = tokio::task::spawn_blocking(move || Engine::restore(rules, &bytes))
+                .await
+                .expect("restore task")
+                .map_err(|e| PipelineError::Snapshot(e.to_string()))?;
+            (offset, engine)
+        }
+        None => (0, Engine::new(inner.rules.clone())),
+    };
+    let engine = Arc::new(Mutex::new(engine));
+    inner
+        .engines
+        .lock()
+        .expect("poisoned")
+        .insert(source.to_string(), engine.clone());
+    Ok((engine, cp))
+}
+
+async fn run_embedded(inner: Arc<Inner>, stop: watch::Receiver<bool>) -> Result<()> {
+    let st = inner.store.stream();
+    let (engine, cp) = retrying(&inner, &stop, "restore", || restore(&inner, EMBEDDED)).await?;
+    let mut offset = retrying(&inner, &stop, "read offset", || async {
+        Ok(st.stream_offset(EMBEDDED).await?)
+    })
+    .await?;
+    let head = retrying(&inner, &stop, "read log head", || async {
+        Ok(st.log_head().await?)
+    })
+    .await?;
+    inner.counters.head.fetch_max(head, Ordering::Relaxed);
+    // Rebuild the state between the checkpoint and the committed offset, emitting nothing.
+    let mut pos = cp;
+    while pos < offset {
+        let batch = inner.cfg.batch;
+        let rows = retrying(&inner, &stop, "read log", || async {
+            Ok(st.read_log(pos, batch).await?)
+        })
+        .await?;
+        if rows.is_empty() {
+            break;
+        }
+        let items: Vec<Item> = rows
+            .into_iter()
+            .filter(|r| r.seq <= offset)
+            .map(|r| Item {
+                seq: r.seq,
+                body: r.body.into_bytes(),
+                replay: true,
+                duplicate: false,
+            })
+            .collect();
+        let Some(last) = items.last().map(|i| i.seq) else {
+            break;
+        };
+        apply_batch(EMBEDDED, &engine, &items);
+        pos = last;
+    }
+    inner.counters.offset.store(offset, Ordering::Relaxed);
+    tracing::info!(
+        checkpoint = cp,
+        offset,
+        head,
+        "embedded stream processor started"
+    );
+
+    let mut last_cp = Instant::now();
+    let mut since_cp: u64 = 0;
+    let mut cp_offset = cp;
+    let mut forget_seen = inner.forget_gen.load(Ordering::SeqCst);
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        let batch = inner.cfg.batch;
+        let rows = retrying(&inner, &stop, "read log", || async {
+            Ok(st.read_log(offset, batch).await?)
+        })
+        .await?;
+        if rows.is_empty() {
+            let forced = forget_seen != inner.forget_gen.load(Ordering::SeqCst);
+            if forced || (cp_offset < offset && last_cp.elapsed() >= inner.cfg.checkpoint_every) {
+                retrying(&inner, &stop, "checkpoint", || {
+                    checkpoint_at(&inner, EMBEDDED, &engine, offset)
+                })
+                .await?;
+                cp_offset = offset;
+                last_cp = Instant::now();
+                since_cp = 0;
+                forget_seen = inner.forget_gen.load(Ordering::SeqCst);
+            }
+            let mut stop2 = stop.clone();
+            tokio::select! {
+                _ = inner.wake.notified() => {}
+                _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+                _ = stop2.changed() => {}
+            }
+            continue;
+        }
+        let new_offset = rows.last().expect("non-empty").seq;
+        let items: Vec<Item> = rows
+            .into_iter()
+            .map(|r| Item {
+                seq: r.seq,
+                body: r.body.into_bytes(),
+                replay: false,
+                duplicate: false,
+            })
+            .collect();
+        let out = apply_batch(EMBEDDED, &engine, &items);
+        let alerts = retrying(&inner, &stop, "consent check", || {
+            consent_filter(&inner, out.alerts.clone())
+        })
+        .await?;
+        retrying(&inner, &stop, "fraud hold", || {
+            hold_for_review(&inner, &alerts)
+        })
+        .await?;
+        if !out.dead.is_empty() {
+            retrying(&inner, &stop, "dead letter", || async {
+                Ok(st.dead_letter(&out.dead).await?)
+            })
+            .await?;
+        }
+        let pb = ProcessedBatch {
+            source: EMBEDDED.into(),
+            expected_offset: offset,
+            new_offset,
+            alerts: alert_rows(EMBEDDED, &alerts),
+            webhooks: inner.cfg.webhooks.iter().map(|w| w.name.clone()).collect(),
+            applied: Vec::new(),
+        };
+        commit(&inner, &pb, &stop).await?;
+        offset = new_offset;
+        inner.counters.offset.store(offset, Ordering::Relaxed);
+        inner.counters.head.fetch_max(offset, Ordering::Relaxed);
+        since_cp += out.count;
+        published(&inner, out.count, alerts);
+        if forget_seen != inner.forget_gen.load(Ordering::SeqCst)
+            || since_cp >= inner.cfg.checkpoint_events
+            || last_cp.elapsed() >= inner.cfg.checkpoint_every
+        {
+            retrying(&inner, &stop, "checkpoint", || {
+                checkpoint_at(&inner, EMBEDDED, &engine, offset)
+            })
+            .await?;
+            cp_offset = offset;
+            last_cp = Instant::now();
+            since_cp = 0;
+            forget_seen = inner.forget_gen.load(Ordering::SeqCst);
+        }
+    }
+    if cp_offset < offset {
+        checkpoint_at(&inner, EMBEDDED, &engine, offset).await?;
+    }
+    tracing::info!(offset, "embedded stream processor stopped");
+    Ok(())
+}

@@ -1,0 +1,211 @@
+//! The event stream through the API on both backends: keys and roles, validation with named
+//! fields, live alerts over Server-Sent Events, stored alerts scoped to the customer's own key,
+//! fraud held for a human, consent deciding which alerts exist, live windows, and erasure.
+
+mod common;
+
+use common::spawn_streaming;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use sextant_core::Role;
+use sextant_testkit::{TestDb, on_both_backends};
+use std::time::Duration;
+
+fn tx(id: &str, c: &str, minute: i64, amount: i64, category: &str) -> Value {
+    let ts = chrono::DateTime::parse_from_rfc3339("2026-03-01T00:00:00Z").unwrap()
+        + chrono::Duration::minutes(minute * 30);
+    json!({
+        "event_id": id, "type": "transaction", "customer_id": c, "timestamp": ts.to_rfc3339(),
+        "transaction_id": format!("t-{id}"), "account_id": "a1", "amount_minor": amount,
+        "currency": "EUR", "merchant": "Rewe", "category": category, "channel": "card_present",
+        "country": "DE", "status": "approved",
+    })
+}
+
+async fn next_sse_alert(resp: &mut reqwest::Response, buf: &mut String) -> Value {
+    loop {
+        if let Some(end) = buf.find("\n\n") {
+            let frame: String = buf.drain(..end + 2).collect();
+            if let Some(line) = frame.lines().find(|l| l.starts_with("data:"))
+                && frame.contains("event: alert")
+            {
+                return serde_json::from_str(line.trim_start_matches("data:").trim()).unwrap();
+            }
+            continue;
+        }
+        let chunk = tokio::time::timeout(Duration::from_secs(10), resp.chunk())
+            .await
+            .expect("an SSE frame in time")
+            .unwrap()
+            .expect("stream open");
+        buf.push_str(&String::from_utf8_lossy(&chunk));
+    }
+}
+
+async fn events_become_scoped_consented_alerts(db: TestDb) {
+    let (app, stream) = spawn_streaming(db).await;
+    let admin = app.key(Role::Admin, None).await;
+    let analyst = app.key(Role::Analyst, None).await;
+    let own = app.key(Role::Customer, Some("1")).await;
+    let other = app.key(Role::Customer, Some("2")).await;
+
+    let body = json!({ "events": [tx("x", "1", 0, -100, "groceries")] });
+    let (s, _) = app
+        .send(Method::POST, "/v1/events", &analyst, Some(&body))
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "analysts read, they do not write");
+    let (s, _) = app
+        .send(Method::POST, "/v1/events", &own, Some(&body))
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let resp = app
+        .http
+        .post(format!("{}/v1/events", app.base))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let (s, v) = app
+        .send(
+            Method::POST,
+            "/v1/events",
+            &admin,
+            Some(&json!({"events": "no"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+
+    // Live subscribers first.
+    let mut sse = app
+        .http
+        .get(format!("{}/v1/alerts/stream", app.base))
+        .bearer_auth(&analyst)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sse.status(), StatusCode::OK);
+    let mut buf = String::new();
+
+    let mut events: Vec<Value> = (0..12)
+        .map(|i| tx(&format!("h{i}"), "1", i, -(2_000 + 10 * i), "groceries"))
+        .collect();
+    events.push(tx("big", "1", 12, -150_000, "groceries"));
+    let mut bad = tx("bad", "1", 13, -1, "groceries");
+    bad["country"] = json!("Germany");
+    events.push(bad);
+    let (s, v) = app
+        .send(
+            Method::POST,
+            "/v1/events",
+            &admin,
+            Some(&json!({ "events": events })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    assert_eq!(v["accepted"], 13);
+    assert_eq!(v["rejected"][0]["index"], 13);
+    assert_eq!(v["rejected"][0]["field"], "country");
+
+    let alert = next_sse_alert(&mut sse, &mut buf).await;
+    assert_eq!(alert["rule"], "large_vs_baseline");
+    assert_eq!(alert["customer_id"], "1");
+    let id = alert["id"].as_str().unwrap().to_string();
+    assert!(
+        alert["reason"].as_str().unwrap().contains("1,500.00"),
+        "{alert}"
+    );
+
+    // Stored, and scoped.
+    let (s, v) = app.get("/v1/alerts?customer_id=1", Some(&analyst)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["alerts"][0]["id"], id.as_str());
+    let (s, v) = app.get(&format!("/v1/alerts/{id}"), Some(&own)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        v.get("events").is_none(),
+        "internal event ids stay with the bank"
+    );
+    let (s, _) = app.get(&format!("/v1/alerts/{id}"), Some(&other)).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, v) = app.get("/v1/alerts", Some(&other)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["alerts"].as_array().unwrap().len(), 0);
+    let (s, _) = app.get("/v1/alerts?customer_id=1", Some(&other)).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+
+    // Held for a human, with the alert as the reason.
+    let (s, v) = app.get("/v1/reviews?status=pending", Some(&admin)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        v.to_string().contains(&id),
+        "the fraud alert opened a review case: {v}"
+    );
+
+    // Consent decides which alerts exist: a salary nudge needs marketing consent.
+    let salary = |id: &str, c: &str| {
+        let mut e = tx(id, c, 20, 300_000, "salary");
+        e["merchant"] = json!("Employer");
+        e["channel"] = json!("transfer");
+        e
+    };
+    let before = stream.status().suppressed_by_consent;
+    let (s, _) = app
+        .send(
+            Method::POST,
+            "/v1/events",
+            &admin,
+            Some(&json!({"events": [salary("s2", "2")]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    let (s, _) = app
+        .send(
+            Method::PUT,
+            "/v1/customers/3/consents",
+            &admin,
+            Some(&json!({"consents": {"marketing": true, "personalization": true}})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = app
+        .send(
+            Method::POST,
+            "/v1/events",
+            &admin,
+            Some(&json!({"events": [salary("s3", "3")]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    let nudge = next_sse_alert(&mut sse, &mut buf).await;
+    assert_eq!(nudge["rule"], "salary_nudge");
+    assert_eq!(
+        nudge["customer_id"], "3",
+        "customer 2 has no marketing consent"
+    );
+    assert_eq!(stream.status().suppressed_by_consent, before + 1);
+
+    // Live windows.
+    let (s, v) = app.get("/v1/customers/1/stream", Some(&own)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(v.to_string().contains("\"count\":13"), "{v}");
+    let (s, v) = app.get("/v1/stream/status", Some(&analyst)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["mode"], "embedded");
+    let (s, v) = app.get("/v1/dead-letters", Some(&admin)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["dead_letters"].as_array().unwrap().len(), 1);
+
+    // Erasure removes the alerts and the live state.
+    let (s, _) = app
+        .send(Method::DELETE, "/v1/customers/1", &admin, None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, v) = app.get("/v1/alerts?customer_id=1", Some(&analyst)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["alerts"].as_array().unwrap().len(), 0);
+    let (s, _) = app.get("/v1/customers/1/stream", Some(&analyst)).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+on_both_backends!(events_become_scoped_consented_alerts);

@@ -1,0 +1,468 @@
+//! [`StreamStore`] on SQLite. Writes go through the store's one writer connection; event-log
+//! appends are group-committed like decisions (whatever callers queued while the previous commit
+//! ran is written in ONE transaction, one fsync).
+//! Partition leases are an in-process registry: on SQLite every worker lives in one process.
+
+use crate::rows::sql::sqlite as lite;
+use crate::sqlite::{SqliteStore, collect};
+use crate::stream::{self, sql};
+use crate::{
+    AlertRow, Appended, DeadLetter, Delivery, LeaseSession, LogEvent, NewLogEvent, ProcessedBatch,
+    Result, StoreError, StreamStore, now_micros,
+};
+use async_trait::async_trait;
+use rusqlite::{Connection, OptionalExtension, params};
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, Mutex};
+
+/// One caller's events, waiting for the group commit.
+pub(crate) struct AppendJob {
+    events: Vec<NewLogEvent>,
+    reply: tokio::sync::oneshot::Sender<Result<Vec<Appended>>>,
+}
+
+/// Most events committed in one group (callers' batches are never split).
+const APPEND_GROUP_EVENTS: usize = 100_000;
+/// Most callers committed in one group.
+const APPEND_GROUP_JOBS: usize = 256;
+
+/// Start the task that group-commits event-log appends on the writer connection.
+pub(crate) fn spawn_append_writer(
+    writer: Arc<tokio::sync::Mutex<Connection>>,
+) -> tokio::sync::mpsc::Sender<AppendJob> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<AppendJob>(APPEND_GROUP_JOBS);
+    tokio::spawn(async move {
+        while let Some(first) = rx.recv().await {
+            let mut total = first.events.len();
+            let mut jobs = vec![first];
+            while jobs.len() < APPEND_GROUP_JOBS && total < APPEND_GROUP_EVENTS {
+                match rx.try_recv() {
+                    Ok(j) => {
+                        total += j.events.len();
+                        jobs.push(j);
+                    }
+                    Err(_) => break,
+                }
+            }
+            let mut guard = writer.clone().lock_owned().await;
+            let work: Vec<Vec<NewLogEvent>> = jobs
+                .iter_mut()
+                .map(|j| std::mem::take(&mut j.events))
+                .collect();
+            let outcome =
+                tokio::task::spawn_blocking(move || commit_append_group(&mut guard, &work)).await;
+            match outcome {
+                Ok(Ok(results)) => {
+                    for (job, r) in jobs.into_iter().zip(results) {
+                        let _ = job.reply.send(Ok(r));
+                    }
+                }
+                Ok(Err(e)) => {
+                    let msg = e.to_string();
+                    for job in jobs {
+                        let _ = job.reply.send(Err(StoreError::Task(format!(
+                            "event log append failed (nothing written): {msg}"
+                        ))));
+                    }
+                }
+                Err(e) => {
+                    for job in jobs {
+                        let _ = job.reply.send(Err(StoreError::Task(e.to_string())));
+                    }
+                }
+            }
+        }
+    });
+    tx
+}
+
+/// Append every caller's events, then commit once. No savepoint per caller: an open savepoint
+/// makes SQLite keep a statement journal for every insert, which measured 10× slower; and an
+/// append can only fail as a whole (I/O, disk full), never because of one caller's events (no
+/// foreign keys; duplicates are not errors). The error means nothing was committed.
+fn commit_append_group(
+    conn: &mut Connection,
+    work: &[Vec<NewLogEvent>],
+) -> Result<Vec<Vec<Appended>>> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let results = work
+        .iter()
+        .map(|events| append_on(&tx, events))
+        .collect::<Result<Vec<_>>>()?;
+    tx.commit()?;
+    Ok(results)
+}
+
+fn append_on(c: &Connection, events: &[NewLogEvent]) -> Result<Vec<Appended>> {
+    // Plain INSERT + last_insert_rowid: measured about twice as fast as `RETURNING seq`.
+    let mut insert = c.prepare_cached(
+        "INSERT INTO event_log (event_id, customer_id, ts, kind, body) VALUES (?1, ?2, ?3, ?4, ?5) \
+         ON CONFLICT (event_id) DO NOTHING",
+    )?;
+    let mut existing = c.prepare_cached("SELECT seq FROM event_log WHERE event_id = ?1")?;
+    let mut out = Vec::with_capacity(events.len());
+    for e in events {
+        let n = insert.execute(params![
+            e.event_id,
+            e.customer_id,
+            e.ts_micros,
+            e.kind,
+            e.body
+        ])?;
+        out.push(if n == 1 {
+            Appended::New(c.last_insert_rowid())
+        } else {
+            Appended::Duplicate(existing.query_row([&e.event_id], |r| r.get(0))?)
+        });
+    }
+    Ok(out)
+}
+
+fn offset_on(c: &Connection, source: &str) -> Result<i64> {
+    Ok(c.prepare_cached(&lite(sql::OFFSET))?
+        .query_row([source], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0))
+}
+
+fn commit_on(c: &mut Connection, b: &ProcessedBatch) -> Result<usize> {
+    let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let now = now_micros();
+    let moved = if b.expected_offset == 0 {
+        tx.prepare_cached(&lite(sql::CAS_FIRST))?
+            .execute(params![b.source, b.new_offset, now])?
+    } else {
+        tx.prepare_cached(&lite(sql::CAS))?.execute(params![
+            b.source,
+            b.new_offset,
+            now,
+            b.expected_offset
+        ])?
+    };
+    if moved != 1 {
+        let actual = offset_on(&tx, &b.source)?;
+        return Err(stream::offset_conflict(
+            &b.source,
+            b.expected_offset,
+            actual,
+        ));
+    }
+    let mut new_alerts = 0;
+    {
+        let mut alert = tx.prepare_cached(&lite(sql::INSERT_ALERT))?;
+        let mut delivery = tx.prepare_cached(&lite(sql::INSERT_DELIVERY))?;
+        for a in &b.alerts {
+            let n = alert.execute(params![
+                a.id,
+                a.customer_id,
+                a.rule,
+                a.kind,
+                a.severity,
+                a.at_micros,
+                a.created_micros,
+                a.source,
+                a.body
+            ])?;
+            if n == 1 {
+                new_alerts += 1;
+                for w in &b.webhooks {
+                    delivery.execute(params![a.id, w, now])?;
+                }
+            }
+        }
+        let mut applied = tx.prepare_cached(&lite(sql::INSERT_APPLIED))?;
+        for (event_id, seq) in &b.applied {
+            applied.execute(params![event_id, b.source, seq, now])?;
+        }
+    }
+    tx.commit()?;
+    Ok(new_alerts)
+}
+
+#[async_trait]
+impl StreamStore for SqliteStore {
+    async fn append_events(&self, events: &[NewLogEvent]) -> Result<Vec<Appended>> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        let stopped = || StoreError::Task("the event log writer has stopped".into());
+        self.appends
+            .send(AppendJob {
+                events: events.to_vec(),
+                reply,
+            })
+            .await
+            .map_err(|_| stopped())?;
+        rx.await.map_err(|_| stopped())?
+    }
+
+    async fn read_log(&self, after_seq: i64, limit: u32) -> Result<Vec<LogEvent>> {
+        self.read(move |c| {
+            collect(
+                c,
+                &lite(sql::READ_LOG),
+                params![after_seq, limit],
+                stream::log_event,
+            )
+        })
+        .await
+    }
+
+    async fn log_head(&self) -> Result<i64> {
+        self.read(|c| {
+            Ok(c.prepare_cached(sql::LOG_HEAD)?
+                .query_row([], |r| r.get(0))?)
+        })
+        .await
+    }
+
+    async fn stream_offset(&self, source: &str) -> Result<i64> {
+        let source = source.to_string();
+        self.read(move |c| offset_on(c, &source)).await
+    }
+
+    async fn commit_processed(&self, b: &ProcessedBatch) -> Result<usize> {
+        let b = b.clone();
+        self.write(move |c| commit_on(c, &b)).await
+    }
+
+    async fn applied_events(&self, event_ids: &[String]) -> Result<HashMap<String, (String, i64)>> {
+        let ids = event_ids.to_vec();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(&lite(sql::APPLIED))?;
+            let mut out = HashMap::new();
+            for id in ids {
+                let found: Option<(String, i64)> = stmt
+                    .query_row([&id], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?;
+                if let Some(v) = found {
+                    out.insert(id, v);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn save_checkpoint(&self, source: &str, offset: i64, snapshot: &[u8]) -> Result<()> {
+        let (source, snapshot) = (source.to_string(), snapshot.to_vec());
+        self.write(move |c| {
+            c.prepare_cached(&lite(sql::SAVE_CHECKPOINT))?
+                .execute(params![source, offset, snapshot, now_micros()])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn load_checkpoint(&self, source: &str) -> Result<Option<(i64, Vec<u8>)>> {
+        let source = source.to_string();
+        self.read(move |c| {
+            Ok(c.prepare_cached(&lite(sql::LOAD_CHECKPOINT))?
+                .query_row([source], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn dead_letter(&self, rows: &[DeadLetter]) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let rows = rows.to_vec();
+        self.write(move |c| {
+            let tx = c.transaction()?;
+            {
+                let mut stmt = tx.prepare_cached(&lite(sql::INSERT_DEAD_LETTER))?;
+                for d in &rows {
+                    stmt.execute(params![
+                        d.source,
+                        d.position,
+                        d.customer_id,
+                        d.received_micros,
+                        stream::truncate_payload(&d.payload),
+                        d.reason
+                    ])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_dead_letters(&self, after_id: i64, limit: u32) -> Result<Vec<(i64, DeadLetter)>> {
+        self.read(move |c| {
+            collect(
+                c,
+                &lite(sql::LIST_DEAD_LETTERS),
+                params![after_id, limit],
+                stream::dead_letter_row,
+            )
+        })
+        .await
+    }
+
+    async fn list_alerts(
+        &self,
+        customer: Option<&str>,
+        kind: Option<&str>,
+        before: Option<(i64, String)>,
+        limit: u32,
+    ) -> Result<Vec<AlertRow>> {
+        let (customer, kind) = (customer.map(str::to_string), kind.map(str::to_string));
+        self.read(move |c| {
+            let sql = lite(&sql::list_alerts(
+                customer.is_some(),
+                kind.is_some(),
+                before.is_some(),
+            ));
+            let mut values: Vec<rusqlite::types::Value> = Vec::with_capacity(5);
+            values.extend(customer.map(Into::into));
+            values.extend(kind.map(Into::into));
+            if let Some((at, id)) = before {
+                values.push(at.into());
+                values.push(id.into());
+            }
+            values.push(i64::from(limit).into());
+            collect(
+                c,
+                &sql,
+                rusqlite::params_from_iter(values),
+                stream::alert_row,
+            )
+        })
+        .await
+    }
+
+    async fn get_alert(&self, id: &str) -> Result<Option<AlertRow>> {
+        let id = id.to_string();
+        self.read(move |c| Ok(collect(c, &lite(sql::GET_ALERT), [id], stream::alert_row)?.pop()))
+            .await
+    }
+
+    async fn count_alerts(&self) -> Result<u64> {
+        self.read(|c| {
+            let n: i64 = c
+                .prepare_cached(sql::COUNT_ALERTS)?
+                .query_row([], |r| r.get(0))?;
+            Ok(n as u64)
+        })
+        .await
+    }
+
+    async fn due_deliveries(&self, now_micros: i64, limit: u32) -> Result<Vec<Delivery>> {
+        self.read(move |c| {
+            collect(
+                c,
+                &lite(sql::DUE),
+                params![now_micros, limit],
+                stream::delivery_row,
+            )
+        })
+        .await
+    }
+
+    async fn delivery_done(
+        &self,
+        id: i64,
+        ok: bool,
+        next_at_micros: Option<i64>,
+        error: Option<&str>,
+    ) -> Result<()> {
+        let error = error.map(str::to_string);
+        self.write(move |c| {
+            let now = now_micros();
+            match (ok, next_at_micros) {
+                (true, _) => c
+                    .prepare_cached(&lite(sql::DELIVERED))?
+                    .execute(params![id, now])?,
+                (false, Some(next)) => c
+                    .prepare_cached(&lite(sql::RETRY))?
+                    .execute(params![id, now, next, error])?,
+                (false, None) => c
+                    .prepare_cached(&lite(sql::GIVE_UP))?
+                    .execute(params![id, now, error])?,
+            };
+            Ok(())
+        })
+        .await
+    }
+
+    async fn heartbeat(&self, worker: &str, now: i64, ttl_micros: i64) -> Result<u32> {
+        let worker = worker.to_string();
+        self.write(move |c| {
+            let tx = c.transaction()?;
+            let horizon = now.saturating_sub(ttl_micros);
+            tx.prepare_cached(&lite(sql::HEARTBEAT))?
+                .execute(params![worker, now])?;
+            tx.prepare_cached(&lite(sql::PRUNE_WORKERS))?
+                .execute([horizon])?;
+            let live: i64 = tx
+                .prepare_cached(&lite(sql::LIVE_WORKERS))?
+                .query_row([horizon], |r| r.get(0))?;
+            tx.commit()?;
+            Ok(u32::try_from(live).unwrap_or(u32::MAX))
+        })
+        .await
+    }
+
+    async fn lease_session(&self) -> Result<Box<dyn LeaseSession>> {
+        let db = std::fs::canonicalize(self.path()).unwrap_or_else(|_| self.path().to_path_buf());
+        Ok(Box::new(LocalLeases {
+            db,
+            id: NEXT_SESSION.fetch_add(1, Ordering::Relaxed),
+            held: HashSet::new(),
+        }))
+    }
+}
+
+/// Partition leases held in this process: (database file, partition) → session id.
+static LEASES: LazyLock<Mutex<HashMap<(PathBuf, u32), u64>>> = LazyLock::new(Default::default);
+static NEXT_SESSION: AtomicU64 = AtomicU64::new(1);
+
+/// A lease session on SQLite: leases live in [`LEASES`] until released or the session is dropped.
+struct LocalLeases {
+    db: PathBuf,
+    id: u64,
+    held: HashSet<u32>,
+}
+
+fn registry() -> std::sync::MutexGuard<'static, HashMap<(PathBuf, u32), u64>> {
+    // A panic while holding the lock leaves the map consistent (single inserts and removes).
+    LEASES.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[async_trait]
+impl LeaseSession for LocalLeases {
+    async fn try_acquire(&mut self, partition: u32) -> Result<bool> {
+        let mut map = registry();
+        let holder = *map.entry((self.db.clone(), partition)).or_insert(self.id);
+        if holder == self.id {
+            self.held.insert(partition);
+        }
+        Ok(holder == self.id)
+    }
+
+    async fn release(&mut self, partition: u32) -> Result<()> {
+        if self.held.remove(&partition) {
+            registry().remove(&(self.db.clone(), partition));
+        }
+        Ok(())
+    }
+
+    async fn check(&mut self) -> Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for LocalLeases {
+    fn drop(&mut self) {
+        let mut map = registry();
+        for p in self.held.drain() {
+            map.remove(&(self.db.clone(), p));
+        }
+    }
+}
