@@ -96,6 +96,11 @@ pub struct DemoArgs {
     /// Address to serve on (overrides server.bind).
     #[arg(long)]
     bind: Option<String>,
+    /// Once serving, replay the last 90 days of transactions as a live event stream at this
+    /// speed-up (86400: a day per second), printing fraud and distress alerts as they are
+    /// raised; 0 turns it off.
+    #[arg(long, default_value_t = 86400.0)]
+    replay_speed: f64,
 }
 
 pub async fn run(mut cfg: Config, args: &DemoArgs) -> anyhow::Result<()> {
@@ -181,5 +186,38 @@ pub async fn run(mut cfg: Config, args: &DemoArgs) -> anyhow::Result<()> {
         "API docs: http://{}/login (sign in with the key)",
         cfg.server.bind
     );
+    let url = format!("http://{}", cfg.server.bind.replace("0.0.0.0", "127.0.0.1"));
+    println!("Live alerts: curl -N -H 'Authorization: Bearer {key}' {url}/v1/alerts/stream");
+    if args.replay_speed > 0.0 {
+        println!(
+            "Replaying the last 90 days as a live stream at {}× (fraud and distress alerts below; \
+             `sextant replay` does this on its own) …",
+            args.replay_speed
+        );
+        let replay = crate::stream::ReplayArgs {
+            url: url.clone(),
+            key: key.clone(),
+            speed: args.replay_speed,
+            since: None,
+            customers: None,
+            batch: 1000,
+            quiet: false,
+            kinds: vec!["fraud".into(), "distress".into()],
+        };
+        let rcfg = cfg.clone();
+        tokio::spawn(async move {
+            // Wait for the server to listen.
+            let http = reqwest::Client::new();
+            for _ in 0..600 {
+                if http.get(format!("{url}/healthz")).send().await.is_ok() {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            if let Err(e) = crate::stream::replay(&rcfg, &replay).await {
+                eprintln!("replay stopped: {e:#}");
+            }
+        });
+    }
     crate::serve(&cfg).await
 }

@@ -166,26 +166,29 @@ pub(crate) async fn run(cfg: &Config, cmd: StreamCommand) -> anyhow::Result<()> 
 pub struct ReplayArgs {
     /// The Sextant server to send the events to.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
-    url: String,
+    pub(crate) url: String,
     /// An admin or app API key (or SEXTANT_API_KEY).
     #[arg(long, env = "SEXTANT_API_KEY", hide_env_values = true)]
-    key: String,
+    pub(crate) key: String,
     /// Event-time speed-up: 86400 plays a day of history per second; 0 sends as fast as the
     /// server accepts.
     #[arg(long, default_value_t = 86400.0)]
-    speed: f64,
+    pub(crate) speed: f64,
     /// Replay transactions at or after this instant (RFC 3339). Default: 90 days before the last.
     #[arg(long)]
-    since: Option<String>,
+    pub(crate) since: Option<String>,
     /// Only the first N customers (by id).
     #[arg(long)]
-    customers: Option<usize>,
+    pub(crate) customers: Option<usize>,
     /// Events per request.
     #[arg(long, default_value_t = 1000)]
-    batch: usize,
+    pub(crate) batch: usize,
     /// Do not print alerts as they are raised.
     #[arg(long)]
-    quiet: bool,
+    pub(crate) quiet: bool,
+    /// Print only alerts of these kinds (fraud, distress, opportunity, info); default all.
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) kinds: Vec<String>,
 }
 
 /// `sextant replay`: the transactions of the configured database, in event-time order, sent to
@@ -193,6 +196,11 @@ pub struct ReplayArgs {
 /// back over `/v1/alerts/stream`. Events are ids `tx-<transaction id>`, so replaying twice only
 /// counts duplicates.
 pub(crate) async fn replay(cfg: &Config, a: &ReplayArgs) -> anyhow::Result<()> {
+    for k in &a.kinds {
+        if !["fraud", "distress", "opportunity", "info"].contains(&k.as_str()) {
+            bail!("--kinds: '{k}' is not one of fraud, distress, opportunity, info");
+        }
+    }
     if a.speed < 0.0 || !a.speed.is_finite() {
         bail!("--speed: must be 0 (as fast as possible) or a positive number");
     }
@@ -244,6 +252,7 @@ pub(crate) async fn replay(cfg: &Config, a: &ReplayArgs) -> anyhow::Result<()> {
             client.clone(),
             a.url.clone(),
             a.key.clone(),
+            a.kinds.clone(),
         )))
     };
     let t0 = txs[0].timestamp;
@@ -347,7 +356,7 @@ fn tx_event(t: &sextant_core::Transaction) -> serde_json::Value {
 }
 
 /// Print alerts from `/v1/alerts/stream` as they arrive.
-async fn follow_alerts(client: reqwest::Client, url: String, key: String) {
+async fn follow_alerts(client: reqwest::Client, url: String, key: String, kinds: Vec<String>) {
     let resp = match client
         .get(format!("{url}/v1/alerts/stream"))
         .bearer_auth(&key)
@@ -375,7 +384,10 @@ async fn follow_alerts(client: reqwest::Client, url: String, key: String) {
                 if let Some(data) = line.strip_prefix("data:") {
                     let v: serde_json::Value =
                         serde_json::from_str(data.trim()).unwrap_or_default();
-                    if v.get("rule").is_some() {
+                    let kind = v["kind"].as_str().unwrap_or("");
+                    if v.get("rule").is_some()
+                        && (kinds.is_empty() || kinds.iter().any(|k| k == kind))
+                    {
                         println!(
                             "ALERT {} {:<11} {:<6} customer {:<8} {}: {}",
                             v["at"].as_str().unwrap_or("").get(..16).unwrap_or(""),

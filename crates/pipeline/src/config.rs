@@ -44,8 +44,8 @@ impl Default for StreamConfig {
     fn default() -> Self {
         Self {
             batch: 4096,
-            checkpoint_every: Duration::from_secs(10),
-            checkpoint_events: 500_000,
+            checkpoint_every: Duration::from_secs(30),
+            checkpoint_events: 2_000_000,
             max_lag: 500_000,
             max_batch: 10_000,
             webhooks: Vec::new(),

@@ -401,15 +401,126 @@ pub(crate) async fn checkpoint_at(
     offset: i64,
 ) -> Result<()> {
     let e = engine.clone();
+    let started = Instant::now();
     let bytes = tokio::task::spawn_blocking(move || e.lock().expect("poisoned").snapshot())
         .await
         .expect("snapshot task");
+    let snapshot_ms = started.elapsed().as_millis();
     inner
         .store
         .stream()
         .save_checkpoint(source, offset, &bytes)
         .await?;
+    tracing::debug!(
+        source,
+        offset,
+        bytes = bytes.len(),
+        snapshot_ms,
+        total_ms = started.elapsed().as_millis(),
+        "checkpoint"
+    );
     Ok(())
+}
+
+/// When and how a processor checkpoints. The snapshot is taken in the processing loop (where
+/// the engine's state matches the committed offset) and saved in the background, so a large
+/// write does not hold up events; one save at a time, so checkpoints only move forward. A failed
+/// save is logged and retried at the next opportunity (an older checkpoint only means a longer
+/// replay on restart).
+pub(crate) struct Checkpointer {
+    source: String,
+    engine: Arc<Mutex<Engine>>,
+    saved_offset: i64,
+    last: Instant,
+    since: u64,
+    forget_seen: u64,
+    pending: Option<JoinHandle<Result<i64>>>,
+}
+
+impl Checkpointer {
+    pub(crate) fn new(
+        inner: &Inner,
+        source: &str,
+        engine: Arc<Mutex<Engine>>,
+        offset: i64,
+    ) -> Self {
+        Self {
+            source: source.to_string(),
+            engine,
+            saved_offset: offset,
+            last: Instant::now(),
+            since: 0,
+            forget_seen: inner.forget_gen.load(Ordering::SeqCst),
+            pending: None,
+        }
+    }
+
+    /// Call after each commit (with the events it applied) and when idle: checkpoints at
+    /// `offset` if it is time, or if a customer was forgotten since the last one.
+    pub(crate) async fn maybe(&mut self, inner: &Arc<Inner>, offset: i64, applied: u64) {
+        self.since += applied;
+        if let Some(p) = &self.pending {
+            if !p.is_finished() {
+                return;
+            }
+            match self.pending.take().expect("checked").await {
+                Ok(Ok(o)) => self.saved_offset = self.saved_offset.max(o),
+                Ok(Err(e)) => {
+                    tracing::warn!(source = %self.source, error = %e, "checkpoint failed; will retry");
+                    inner.counters.set_error(Some(format!("checkpoint: {e}")));
+                }
+                Err(e) => tracing::error!(error = %e, "checkpoint task panicked"),
+            }
+        }
+        let forget = inner.forget_gen.load(Ordering::SeqCst);
+        let due = forget != self.forget_seen
+            || (offset > self.saved_offset
+                && (self.since >= inner.cfg.checkpoint_events
+                    || self.last.elapsed() >= inner.cfg.checkpoint_every));
+        if !due {
+            return;
+        }
+        self.forget_seen = forget;
+        self.last = Instant::now();
+        self.since = 0;
+        let e = self.engine.clone();
+        let started = Instant::now();
+        let bytes = tokio::task::spawn_blocking(move || e.lock().expect("poisoned").snapshot())
+            .await
+            .expect("snapshot task");
+        let snapshot_ms = started.elapsed().as_millis();
+        let (inner, source) = (inner.clone(), self.source.clone());
+        self.pending = Some(tokio::spawn(async move {
+            inner
+                .store
+                .stream()
+                .save_checkpoint(&source, offset, &bytes)
+                .await?;
+            tracing::debug!(
+                source,
+                offset,
+                bytes = bytes.len(),
+                snapshot_ms,
+                total_ms = started.elapsed().as_millis(),
+                "checkpoint"
+            );
+            Ok(offset)
+        }));
+    }
+
+    /// On a clean stop: wait for a save in flight, then checkpoint at `offset` if newer.
+    pub(crate) async fn finish(mut self, inner: &Inner, offset: i64) -> Result<()> {
+        if let Some(p) = self.pending.take()
+            && let Ok(Ok(o)) = p.await
+        {
+            self.saved_offset = self.saved_offset.max(o);
+        }
+        if offset > self.saved_offset || inner.forget_gen.load(Ordering::SeqCst) != self.forget_seen
+        {
+            checkpoint_at(inner, &self.source, &self.engine, offset).await?;
+        }
+        Ok(())
+    }
 }
 
 /// Restore the engine of `source` from its checkpoint (or start empty), register it, and
@@ -482,10 +593,7 @@ async fn run_embedded(inner: Arc<Inner>, stop: watch::Receiver<bool>) -> Result<
         "embedded stream processor started"
     );
 
-    let mut last_cp = Instant::now();
-    let mut since_cp: u64 = 0;
-    let mut cp_offset = cp;
-    let mut forget_seen = inner.forget_gen.load(Ordering::SeqCst);
+    let mut ckpt = Checkpointer::new(&inner, EMBEDDED, engine.clone(), cp);
     loop {
         if *stop.borrow() {
             break;
@@ -496,17 +604,7 @@ async fn run_embedded(inner: Arc<Inner>, stop: watch::Receiver<bool>) -> Result<
         })
         .await?;
         if rows.is_empty() {
-            let forced = forget_seen != inner.forget_gen.load(Ordering::SeqCst);
-            if forced || (cp_offset < offset && last_cp.elapsed() >= inner.cfg.checkpoint_every) {
-                retrying(&inner, &stop, "checkpoint", || {
-                    checkpoint_at(&inner, EMBEDDED, &engine, offset)
-                })
-                .await?;
-                cp_offset = offset;
-                last_cp = Instant::now();
-                since_cp = 0;
-                forget_seen = inner.forget_gen.load(Ordering::SeqCst);
-            }
+            ckpt.maybe(&inner, offset, 0).await;
             let mut stop2 = stop.clone();
             tokio::select! {
                 _ = inner.wake.notified() => {}
@@ -552,25 +650,10 @@ async fn run_embedded(inner: Arc<Inner>, stop: watch::Receiver<bool>) -> Result<
         offset = new_offset;
         inner.counters.offset.store(offset, Ordering::Relaxed);
         inner.counters.head.fetch_max(offset, Ordering::Relaxed);
-        since_cp += out.count;
         published(&inner, out.count, alerts);
-        if forget_seen != inner.forget_gen.load(Ordering::SeqCst)
-            || since_cp >= inner.cfg.checkpoint_events
-            || last_cp.elapsed() >= inner.cfg.checkpoint_every
-        {
-            retrying(&inner, &stop, "checkpoint", || {
-                checkpoint_at(&inner, EMBEDDED, &engine, offset)
-            })
-            .await?;
-            cp_offset = offset;
-            last_cp = Instant::now();
-            since_cp = 0;
-            forget_seen = inner.forget_gen.load(Ordering::SeqCst);
-        }
+        ckpt.maybe(&inner, offset, out.count).await;
     }
-    if cp_offset < offset {
-        checkpoint_at(&inner, EMBEDDED, &engine, offset).await?;
-    }
+    ckpt.finish(&inner, offset).await?;
     tracing::info!(offset, "embedded stream processor stopped");
     Ok(())
 }

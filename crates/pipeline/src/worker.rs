@@ -8,16 +8,16 @@
 //! acknowledges to JetStream. Per-customer order holds because a customer's events share one
 //! subject and one partition has one owner.
 
+use crate::Result;
 use crate::processor::{
-    Inner, Item, alert_rows, apply_batch, checkpoint_at, commit, consent_filter, hold_for_review,
+    Checkpointer, Inner, Item, alert_rows, apply_batch, commit, consent_filter, hold_for_review,
     published, restore, retrying,
 };
-use crate::{PipelineError, Result};
 use sextant_store::{LeaseSession, ProcessedBatch};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -197,10 +197,7 @@ async fn partition_loop(inner: &Arc<Inner>, p: u32, stop: watch::Receiver<bool>)
         .lock()
         .expect("poisoned")
         .insert(p, offset);
-    let mut last_cp = Instant::now();
-    let mut cp_offset = cp;
-    let mut since_cp: u64 = 0;
-    let mut forget_seen = inner.forget_gen.load(Ordering::SeqCst);
+    let mut ckpt = Checkpointer::new(inner, &source, engine.clone(), cp);
     loop {
         if *stop.borrow() {
             break;
@@ -217,17 +214,7 @@ async fn partition_loop(inner: &Arc<Inner>, p: u32, stop: watch::Receiver<bool>)
             }
         };
         if msgs.is_empty() {
-            let forced = forget_seen != inner.forget_gen.load(Ordering::SeqCst);
-            if forced || (cp_offset < offset && last_cp.elapsed() >= inner.cfg.checkpoint_every) {
-                forget_seen = inner.forget_gen.load(Ordering::SeqCst);
-                retrying(inner, &stop, "checkpoint", || {
-                    checkpoint_at(inner, &source, &engine, offset)
-                })
-                .await?;
-                cp_offset = offset;
-                last_cp = Instant::now();
-                since_cp = 0;
-            }
+            ckpt.maybe(inner, offset, 0).await;
             continue;
         }
         // Which events were applied before, and where: a different (source, seq) means this
@@ -291,17 +278,13 @@ async fn partition_loop(inner: &Arc<Inner>, p: u32, stop: watch::Receiver<bool>)
                 webhooks: inner.cfg.webhooks.iter().map(|w| w.name.clone()).collect(),
                 applied: out.applied.clone(),
             };
-            match commit(inner, &pb, &stop).await {
-                Ok(_) => {}
-                Err(e @ PipelineError::Fenced(_)) => return Err(e),
-                Err(e) => return Err(e),
-            }
+            // Fenced (another worker owns the partition now) or stopping: end this task.
+            commit(inner, &pb, &stop).await?;
             offset = last_seq;
             inner
                 .counters
                 .duplicates
                 .fetch_add(duplicates, Ordering::Relaxed);
-            since_cp += out.count;
             published(inner, out.count, alerts);
             inner
                 .counters
@@ -315,23 +298,8 @@ async fn partition_loop(inner: &Arc<Inner>, p: u32, stop: watch::Receiver<bool>)
         if let Err(e) = consumer.ack_through(last_seq as u64).await {
             tracing::warn!(partition = p, error = %e, "ack failed; messages will be redelivered");
         }
-        let forced = forget_seen != inner.forget_gen.load(Ordering::SeqCst);
-        if forced
-            || since_cp >= inner.cfg.checkpoint_events
-            || last_cp.elapsed() >= inner.cfg.checkpoint_every
-        {
-            forget_seen = inner.forget_gen.load(Ordering::SeqCst);
-            retrying(inner, &stop, "checkpoint", || {
-                checkpoint_at(inner, &source, &engine, offset)
-            })
-            .await?;
-            cp_offset = offset;
-            last_cp = Instant::now();
-            since_cp = 0;
-        }
+        ckpt.maybe(inner, offset, out.count).await;
     }
-    if cp_offset < offset {
-        checkpoint_at(inner, &source, &engine, offset).await?;
-    }
+    ckpt.finish(inner, offset).await?;
     Ok(())
 }

@@ -311,12 +311,16 @@ impl StreamStore for PgStore {
     }
 
     async fn due_deliveries(&self, now_micros: i64, limit: u32) -> Result<Vec<Delivery>> {
-        self.query(
-            sql::DUE,
-            &[&now_micros, &i64::from(limit)],
-            stream::delivery_row,
-        )
-        .await
+        let until = now_micros.saturating_add(stream::CLAIM_MICROS);
+        let mut rows = self
+            .query(
+                sql::CLAIM,
+                &[&now_micros, &i64::from(limit), &until],
+                stream::delivery_row,
+            )
+            .await?;
+        rows.sort_by_key(|d| d.id);
+        Ok(rows)
     }
 
     async fn delivery_done(

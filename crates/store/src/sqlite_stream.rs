@@ -354,13 +354,23 @@ impl StreamStore for SqliteStore {
     }
 
     async fn due_deliveries(&self, now_micros: i64, limit: u32) -> Result<Vec<Delivery>> {
-        self.read(move |c| {
-            collect(
-                c,
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let rows = collect(
+                &tx,
                 &lite(sql::DUE),
                 params![now_micros, limit],
                 stream::delivery_row,
-            )
+            )?;
+            let until = now_micros.saturating_add(stream::CLAIM_MICROS);
+            {
+                let mut claim = tx.prepare_cached(&lite(sql::CLAIM_ONE))?;
+                for d in &rows {
+                    claim.execute(params![d.id, until])?;
+                }
+            }
+            tx.commit()?;
+            Ok(rows)
         })
         .await
     }

@@ -162,6 +162,9 @@ pub trait StreamStore: Send + Sync {
     async fn count_alerts(&self) -> Result<u64>;
 
     /// Pending deliveries due at `now_micros` (`next_at <= now`), oldest first.
+    ///
+    /// The rows returned are claimed for [`CLAIM_MICROS`]: another dispatcher (another process)
+    /// does not get them until then, unless `delivery_done` reschedules them.
     async fn due_deliveries(&self, now_micros: i64, limit: u32) -> Result<Vec<Delivery>>;
     /// Record an attempt: `ok` ⇒ delivered; `!ok` with `next_at_micros` ⇒ retry then; `!ok`
     /// without ⇒ give up (status `failed`). Each call counts one attempt.
@@ -204,6 +207,10 @@ pub(crate) fn truncate_payload(s: &str) -> &str {
     }
     &s[..end]
 }
+
+/// How long `due_deliveries` claims the rows it returns (a dispatcher that dies mid-delivery
+/// leaves them to the others after this).
+pub const CLAIM_MICROS: i64 = 60_000_000;
 
 /// Tables the stream adds that hold rows about a customer, erased with them, in deletion order:
 /// `(table, DELETE statement with the customer id as $1)`.
@@ -273,6 +280,15 @@ pub(crate) mod sql {
     pub const DUE: &str = "SELECT d.id, d.alert_id, d.webhook, d.attempts, a.body FROM webhook_deliveries d \
         JOIN alerts a ON a.id = d.alert_id WHERE d.status = 'pending' AND d.next_at <= $1 \
         ORDER BY d.next_at, d.id LIMIT $2";
+    /// PostgreSQL: claim due deliveries (concurrent dispatchers skip each other's rows) by
+    /// moving their `next_at` to `$3`, the end of the claim.
+    pub const CLAIM: &str = "WITH due AS (SELECT id FROM webhook_deliveries WHERE status = 'pending' \
+        AND next_at <= $1 ORDER BY next_at, id LIMIT $2 FOR UPDATE SKIP LOCKED) \
+        UPDATE webhook_deliveries d SET next_at = $3 FROM due, alerts a \
+        WHERE d.id = due.id AND a.id = d.alert_id \
+        RETURNING d.id, d.alert_id, d.webhook, d.attempts, a.body";
+    /// SQLite (one writer): claim one selected row.
+    pub const CLAIM_ONE: &str = "UPDATE webhook_deliveries SET next_at = $2 WHERE id = $1";
     pub const DELIVERED: &str = "UPDATE webhook_deliveries SET status = 'delivered', attempts = attempts + 1, \
         updated_at = $2, last_error = NULL WHERE id = $1 AND status = 'pending'";
     pub const RETRY: &str = "UPDATE webhook_deliveries SET attempts = attempts + 1, next_at = $3, updated_at = $2, \

@@ -220,6 +220,9 @@ async fn alerts_are_idempotent_and_outbox_only_for_new(db: TestDb) {
     );
     assert_eq!(s.commit_processed(&first).await.unwrap(), 2);
     assert_eq!(s.due_deliveries(FAR, 100).await.unwrap().len(), 4);
+    // Returned rows are claimed: another dispatcher does not get them during the claim.
+    assert!(s.due_deliveries(FAR, 100).await.unwrap().is_empty());
+    let later = FAR + 2 * sextant_store::stream::CLAIM_MICROS;
     // Reprocessing raises a2 again (same id) and a new a3: one new alert, two new deliveries.
     let mut again = batch(
         1,
@@ -237,7 +240,7 @@ async fn alerts_are_idempotent_and_outbox_only_for_new(db: TestDb) {
         s.get_alert("a2").await.unwrap().unwrap().body,
         "{\"id\":\"a2\"}"
     );
-    let due = s.due_deliveries(FAR, 100).await.unwrap();
+    let due = s.due_deliveries(later, 100).await.unwrap();
     assert_eq!(due.len(), 6);
     let pairs: HashSet<_> = due
         .iter()
@@ -245,7 +248,13 @@ async fn alerts_are_idempotent_and_outbox_only_for_new(db: TestDb) {
         .collect();
     assert_eq!(pairs.len(), 6);
     assert!(pairs.contains(&("a3", "crm")));
-    assert_eq!(s.due_deliveries(FAR, 2).await.unwrap().len(), 2);
+    assert_eq!(
+        s.due_deliveries(later + 2 * sextant_store::stream::CLAIM_MICROS, 2)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
 
     // Listing: newest first, filters, keyset paging (ties on `at` ordered by id).
     s.commit_processed(&batch(

@@ -10,14 +10,17 @@
 use crate::alert::{Alert, AlertAction, alert_id, format_minor, round1};
 use crate::event::{EventBody, StreamEvent};
 use crate::rules::{Predicate, Rule, RuleSet, RuleSpec, Step};
-use crate::window::{DAY, DEBIT, Record, WINDOWS, WindowView, Windows, category_of};
+use crate::snapshot::{MAGIC, Reader, WHOLE_SECONDS, Writer};
+use crate::window::{
+    APPROVED, DAY, DEBIT, Record, SECOND, SPEND, WINDOWS, WindowView, Windows, category_of,
+};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 use sextant_core::{
     AccountId, Category, Channel, CountryCode, Currency, CustomerId, Money, Transaction, TxStatus,
 };
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Salary credits this close to a payday belong to it (a salary paid in two parts).
@@ -27,9 +30,9 @@ const MAX_PAYDAYS: usize = 7;
 /// Recurring merchants remembered per customer (the least recently charged is forgotten).
 const MAX_RECURRING: usize = 64;
 
-/// Snapshot format name and version.
-const SNAPSHOT_FORMAT: &str = "sextant-stream-snapshot";
-pub const SNAPSHOT_VERSION: u32 = 1;
+/// The snapshot format version [`Engine::snapshot`] writes and [`Engine::restore`] reads
+/// (1 was JSON; 2 is the binary format described in `snapshot.rs`).
+pub const SNAPSHOT_VERSION: u32 = 2;
 
 /// Why a snapshot could not be restored.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -45,13 +48,13 @@ pub enum SnapshotError {
 }
 
 /// One payday: the first salary credit's time and the total credited around it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Payday {
     ts: i64,
     amount: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct AccountBalance {
     account: AccountId,
     balance: Money,
@@ -59,7 +62,7 @@ struct AccountBalance {
 }
 
 /// A merchant billing the customer regularly, and its last charge.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Recurring {
     merchant: Box<str>,
     /// Absolute amount, minor units.
@@ -68,7 +71,7 @@ struct Recurring {
 }
 
 /// Lifetime baselines of one customer (every event counts, however old).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
 struct Baseline {
     /// Earliest event time seen.
     first_ts: i64,
@@ -264,21 +267,18 @@ impl Baseline {
 }
 
 /// Per-customer state of one rule.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
 struct RuleState {
     /// Event time of the last alert (for cooldowns).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     last_fired: Option<i64>,
     /// The salary cycle (payday time) a low-balance warning was given for.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     cycle: Option<i64>,
     /// A sequence's partial matches: at most one per position (the latest-starting one).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     runs: Vec<Run>,
 }
 
 /// A partial match of a sequence: `pos` matches so far, the first at `start`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 struct Run {
     pos: u32,
     start: i64,
@@ -946,133 +946,320 @@ impl Engine {
         self.customers.len()
     }
 
-    /// The whole state as versioned JSON, customers in id order (same state, same bytes).
-    /// Window totals are not stored: [`Engine::restore`] recomputes them from the records.
+    /// The whole state in the compact binary format described in `snapshot.rs` (version
+    /// [`SNAPSHOT_VERSION`]), customers in id order and rule state in rule-id order, so the same
+    /// state always gives the same bytes. Window totals are not stored: [`Engine::restore`]
+    /// recomputes them from the records.
     pub fn snapshot(&self) -> Vec<u8> {
-        let mut ids: Vec<&CustomerId> = self.customers.keys().collect();
-        ids.sort();
-        let customers = ids
-            .into_iter()
-            .map(|id| {
-                let st = &self.customers[id];
-                SnapCustomerRef {
-                    id,
-                    latest: st.windows.latest().unwrap_or(st.base.first_ts),
-                    records: st.windows.records(),
-                    base: &st.base,
-                    rules: st
-                        .rules
-                        .iter()
-                        .filter(|(_, s)| *s != RuleState::default())
-                        .filter_map(|(i, s)| {
-                            self.rules
-                                .rules()
-                                .get(*i as usize)
-                                .map(|r| (r.id.as_str(), s))
-                        })
-                        .collect(),
-                }
+        let mut ids: Vec<(&CustomerId, &CustomerState)> = self.customers.iter().collect();
+        ids.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let records: usize = ids.iter().map(|(_, s)| s.windows.records().len()).sum();
+        let mut w = Writer::with_capacity(16 + ids.len() * 96 + records * 12);
+        w.bytes(MAGIC);
+        w.u32_le(SNAPSHOT_VERSION);
+        w.count(ids.len());
+        for (id, st) in ids {
+            self.write_customer(&mut w, id, st);
+        }
+        w.buf
+    }
+
+    fn write_customer(&self, w: &mut Writer, id: &CustomerId, st: &CustomerState) {
+        let latest = st.windows.latest().unwrap_or(st.base.first_ts);
+        w.str(id.as_str());
+        w.sv(latest);
+        w.base = latest;
+        let records = st.windows.records();
+        w.count(records.len());
+        let mut prev = latest;
+        for r in records {
+            let dt = r.ts.wrapping_sub(prev);
+            prev = r.ts;
+            debug_assert_eq!(r.flags & !RECORD_FLAGS, 0);
+            if dt % SECOND == 0 {
+                w.u8(r.flags | WHOLE_SECONDS);
+                w.sv(dt / SECOND);
+            } else {
+                w.u8(r.flags);
+                w.sv(dt);
+            }
+            w.sv(r.amount);
+            w.bytes(&[r.category, r.channel, r.country[0], r.country[1]]);
+        }
+        let b = &st.base;
+        w.time(b.first_ts);
+        w.uv(b.transactions);
+        w.uv(b.approved);
+        w.uv(b.spend_n);
+        w.f64(b.spend_mean);
+        w.f64(b.spend_m2);
+        w.count(b.countries.len());
+        for c in &b.countries {
+            w.bytes(c);
+        }
+        w.uv(u64::from(b.categories));
+        w.count(b.mccs.len());
+        for m in &b.mccs {
+            w.uv(u64::from(*m));
+        }
+        w.count(b.paydays.len());
+        for p in &b.paydays {
+            w.time(p.ts);
+            w.sv(p.amount);
+        }
+        w.count(b.balances.len());
+        for a in &b.balances {
+            w.str(a.account.as_str());
+            w.sv(a.balance.minor);
+            w.str(a.balance.currency.as_str());
+            w.time(a.ts);
+        }
+        w.count(b.recurring.len());
+        for r in &b.recurring {
+            w.str(&r.merchant);
+            w.sv(r.amount);
+            w.time(r.ts);
+        }
+        // Rule state by rule id, so it survives changes to the rules file.
+        let mut rules: Vec<(&str, &RuleState)> = st
+            .rules
+            .iter()
+            .filter(|(_, s)| *s != RuleState::default())
+            .filter_map(|(i, s)| {
+                self.rules
+                    .rules()
+                    .get(*i as usize)
+                    .map(|r| (r.id.as_str(), s))
             })
             .collect();
-        serde_json::to_vec(&SnapshotRef {
-            format: SNAPSHOT_FORMAT,
-            version: SNAPSHOT_VERSION,
-            customers,
-        })
-        .expect("the state serialises")
+        rules.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        w.count(rules.len());
+        for (id, s) in rules {
+            w.str(id);
+            w.u8(u8::from(s.last_fired.is_some()) | u8::from(s.cycle.is_some()) << 1);
+            if let Some(t) = s.last_fired {
+                w.time(t);
+            }
+            if let Some(t) = s.cycle {
+                w.time(t);
+            }
+            w.count(s.runs.len());
+            for run in &s.runs {
+                w.uv(u64::from(run.pos));
+                w.time(run.start);
+                w.count(run.events.len());
+                for e in &run.events {
+                    w.str(e);
+                }
+            }
+        }
     }
 
     /// Rebuild an engine from [`Engine::snapshot`] bytes. Rule state is matched to `rules` by
-    /// rule id; state of rules no longer present is dropped.
+    /// rule id; state of rules no longer present is dropped. Never panics: bytes that are not a
+    /// version-[`SNAPSHOT_VERSION`] snapshot, truncated or followed by more bytes are refused.
     pub fn restore(rules: Arc<RuleSet>, bytes: &[u8]) -> Result<Engine, SnapshotError> {
-        let head: Header =
-            serde_json::from_slice(bytes).map_err(|e| SnapshotError::Malformed(e.to_string()))?;
-        if head.format != SNAPSHOT_FORMAT {
-            return Err(SnapshotError::Malformed(format!(
-                "format '{}' is not '{SNAPSHOT_FORMAT}'",
-                sextant_core::text::preview(&head.format)
-            )));
+        let mut r = Reader::new(bytes);
+        if !bytes.starts_with(MAGIC) {
+            return Err(legacy_version(bytes).unwrap_or_else(|| {
+                SnapshotError::Malformed(format!(
+                    "the data does not start with {:?}",
+                    String::from_utf8_lossy(MAGIC)
+                ))
+            }));
         }
-        if head.version != SNAPSHOT_VERSION {
+        r.take(MAGIC.len())?;
+        let version = r.u32_le()?;
+        if version != SNAPSHOT_VERSION {
             return Err(SnapshotError::Version {
-                found: head.version,
+                found: version,
                 supported: SNAPSHOT_VERSION,
             });
         }
-        let doc: Snapshot =
-            serde_json::from_slice(bytes).map_err(|e| SnapshotError::Malformed(e.to_string()))?;
-        let mut customers = HashMap::with_capacity(doc.customers.len());
-        for c in doc.customers {
-            let windows =
-                Windows::rebuild(c.records, c.latest).map_err(SnapshotError::Inconsistent)?;
-            let mut states = Vec::new();
-            for (id, mut s) in c.rules {
-                let Some(i) = rules.rules().iter().position(|r| r.id == id) else {
-                    continue;
-                };
-                match &rules.rules()[i].spec {
-                    RuleSpec::Sequence { steps, .. } => {
-                        let total = total_matches(steps);
-                        s.runs.retain(|r| r.pos >= 1 && r.pos < total);
-                    }
-                    _ => s.runs.clear(),
-                }
-                states.push((i as u16, s));
+        // A customer takes at least 20 bytes (id, latest and empty sections).
+        let n = r.count(20)?;
+        let mut customers = HashMap::with_capacity(n);
+        let mut prev: Option<CustomerId> = None;
+        for _ in 0..n {
+            let (id, st) = read_customer(&mut r, &rules)?;
+            if prev.as_ref().is_some_and(|p| *p >= id) {
+                return Err(SnapshotError::Inconsistent(format!(
+                    "customer '{id}' is out of id order or repeated"
+                )));
             }
-            states.sort_by_key(|(i, _)| *i);
-            customers.insert(
-                c.id,
-                CustomerState {
-                    windows,
-                    base: c.base,
-                    rules: states,
-                },
-            );
+            customers.insert(id.clone(), st);
+            prev = Some(id);
         }
+        r.finish()?;
         Ok(Engine { rules, customers })
     }
 }
 
-#[derive(Serialize)]
-struct SnapshotRef<'a> {
-    format: &'static str,
-    version: u32,
-    customers: Vec<SnapCustomerRef<'a>>,
+/// Record flags a snapshot may carry ([`crate::window`]'s `SPEND`, `APPROVED`, `DEBIT`).
+const RECORD_FLAGS: u8 = SPEND | APPROVED | DEBIT;
+
+/// A version-1 (JSON) snapshot: its version, to refuse it with [`SnapshotError::Version`].
+fn legacy_version(bytes: &[u8]) -> Option<SnapshotError> {
+    #[derive(serde::Deserialize)]
+    struct Header {
+        format: String,
+        version: u32,
+    }
+    if bytes.first() != Some(&b'{') {
+        return None;
+    }
+    let head: Header = serde_json::from_slice(bytes).ok()?;
+    (head.format == "sextant-stream-snapshot").then_some(SnapshotError::Version {
+        found: head.version,
+        supported: SNAPSHOT_VERSION,
+    })
 }
 
-#[derive(Serialize)]
-struct SnapCustomerRef<'a> {
-    id: &'a CustomerId,
-    latest: i64,
-    records: &'a std::collections::VecDeque<Record>,
-    base: &'a Baseline,
-    rules: BTreeMap<&'a str, &'a RuleState>,
+fn inconsistent(id: &str, what: impl std::fmt::Display) -> SnapshotError {
+    SnapshotError::Inconsistent(format!(
+        "customer '{}': {what}",
+        sextant_core::text::preview(id)
+    ))
 }
 
-#[derive(Deserialize)]
-struct Header {
-    format: String,
-    version: u32,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Snapshot {
-    #[allow(dead_code)]
-    format: String,
-    #[allow(dead_code)]
-    version: u32,
-    customers: Vec<SnapCustomer>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SnapCustomer {
-    id: CustomerId,
-    latest: i64,
-    records: Vec<Record>,
-    base: Baseline,
-    rules: BTreeMap<String, RuleState>,
+fn read_customer(
+    r: &mut Reader,
+    rules: &RuleSet,
+) -> Result<(CustomerId, CustomerState), SnapshotError> {
+    let raw = r.str()?;
+    let id = CustomerId::parse(raw).map_err(|e| inconsistent(raw, e))?;
+    let bad = |what: &str| inconsistent(raw, what);
+    let latest = r.sv()?;
+    r.base = latest;
+    // A record takes at least 7 bytes (head, two varints, four codes).
+    let n = r.count(7)?;
+    let mut records = Vec::with_capacity(n);
+    let mut prev = latest;
+    for _ in 0..n {
+        let head = r.u8()?;
+        let dt = r.sv()?;
+        let dt = if head & WHOLE_SECONDS != 0 {
+            dt.wrapping_mul(SECOND)
+        } else {
+            dt
+        };
+        let flags = head & !WHOLE_SECONDS;
+        if flags & !RECORD_FLAGS != 0 {
+            return Err(bad("a record has unknown flags"));
+        }
+        let ts = prev.wrapping_add(dt);
+        prev = ts;
+        let amount = r.sv()?;
+        let [category, channel, c0, c1] = r.array()?;
+        records.push(Record {
+            ts,
+            amount,
+            category,
+            channel,
+            country: [c0, c1],
+            flags,
+        });
+    }
+    let windows = Windows::rebuild(records, latest).map_err(|e| bad(&e))?;
+    let mut b = Baseline {
+        first_ts: r.time()?,
+        transactions: r.uv()?,
+        approved: r.uv()?,
+        spend_n: r.uv()?,
+        spend_mean: r.f64()?,
+        spend_m2: r.f64()?,
+        ..Baseline::default()
+    };
+    let n = r.count(2)?;
+    b.countries = (0..n).map(|_| r.array()).collect::<Result<_, _>>()?;
+    b.categories = r.uv_as()?;
+    let n = r.count(1)?;
+    b.mccs = (0..n).map(|_| r.uv_as()).collect::<Result<_, _>>()?;
+    if b.mccs.windows(2).any(|m| m[0] >= m[1]) {
+        return Err(bad("the MCCs are not sorted"));
+    }
+    let n = r.count(2)?;
+    b.paydays = (0..n)
+        .map(|_| {
+            Ok(Payday {
+                ts: r.time()?,
+                amount: r.sv()?,
+            })
+        })
+        .collect::<Result<_, SnapshotError>>()?;
+    let n = r.count(4)?;
+    b.balances = Vec::with_capacity(n);
+    for _ in 0..n {
+        let account = r.str()?;
+        let account = AccountId::parse(account).map_err(|e| bad(&format!("account: {e}")))?;
+        let minor = r.sv()?;
+        let currency = r.str()?;
+        let currency = Currency::parse(currency).map_err(|e| bad(&format!("currency: {e}")))?;
+        b.balances.push(AccountBalance {
+            account,
+            balance: Money::new(minor, currency),
+            ts: r.time()?,
+        });
+    }
+    let n = r.count(3)?;
+    b.recurring = Vec::with_capacity(n);
+    for _ in 0..n {
+        b.recurring.push(Recurring {
+            merchant: r.str()?.into(),
+            amount: r.sv()?,
+            ts: r.time()?,
+        });
+    }
+    let n = r.count(3)?;
+    let mut states = Vec::new();
+    let mut prev_rule: Option<&str> = None;
+    for _ in 0..n {
+        let rule_id = r.str()?;
+        if prev_rule.is_some_and(|p| p >= rule_id) {
+            return Err(bad("rule state is out of rule-id order or repeated"));
+        }
+        prev_rule = Some(rule_id);
+        let has = r.u8()?;
+        if has > 3 {
+            return Err(r.malformed("unknown rule-state fields"));
+        }
+        let mut s = RuleState {
+            last_fired: if has & 1 != 0 { Some(r.time()?) } else { None },
+            cycle: if has & 2 != 0 { Some(r.time()?) } else { None },
+            runs: Vec::new(),
+        };
+        let runs = r.count(3)?;
+        s.runs = Vec::with_capacity(runs);
+        for _ in 0..runs {
+            let pos = r.uv_as()?;
+            let start = r.time()?;
+            let m = r.count(1)?;
+            let events = (0..m)
+                .map(|_| r.str().map(str::to_string))
+                .collect::<Result<_, _>>()?;
+            s.runs.push(Run { pos, start, events });
+        }
+        let Some(i) = rules.rules().iter().position(|x| x.id == rule_id) else {
+            continue; // a rule no longer configured
+        };
+        match &rules.rules()[i].spec {
+            RuleSpec::Sequence { steps, .. } => {
+                let total = total_matches(steps);
+                s.runs.retain(|x| x.pos >= 1 && x.pos < total);
+            }
+            _ => s.runs.clear(),
+        }
+        states.push((i as u16, s));
+    }
+    states.sort_by_key(|(i, _)| *i);
+    Ok((
+        id,
+        CustomerState {
+            windows,
+            base: b,
+            rules: states,
+        },
+    ))
 }
 
 /// Test-only access to the state, for the online-versus-batch checks.

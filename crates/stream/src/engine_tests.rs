@@ -1165,27 +1165,37 @@ fn snapshot_errors_and_rule_changes() {
         Engine::restore(rules.clone(), b"nope"),
         Err(SnapshotError::Malformed(_))
     ));
-    let v2 =
-        String::from_utf8(bytes.clone())
-            .unwrap()
-            .replacen("\"version\":1", "\"version\":2", 1);
+    // Another version, in the header after the magic.
+    let mut v3 = bytes.clone();
+    v3[6..10].copy_from_slice(&3u32.to_le_bytes());
     assert_eq!(
-        Engine::restore(rules.clone(), v2.as_bytes()).unwrap_err(),
+        Engine::restore(rules.clone(), &v3).unwrap_err(),
         SnapshotError::Version {
-            found: 2,
-            supported: 1
+            found: 3,
+            supported: 2
         }
     );
-    let other =
-        String::from_utf8(bytes.clone())
-            .unwrap()
-            .replacen("sextant-stream-snapshot", "other", 1);
-    assert!(
-        Engine::restore(rules.clone(), other.as_bytes())
-            .unwrap_err()
-            .to_string()
-            .contains("format 'other'")
+    // A version-1 (JSON) checkpoint is refused by version, not as garbage.
+    let v1 = br#"{"format":"sextant-stream-snapshot","version":1,"customers":[]}"#;
+    assert_eq!(
+        Engine::restore(rules.clone(), v1).unwrap_err(),
+        SnapshotError::Version {
+            found: 1,
+            supported: 2
+        }
     );
+    let mut other = bytes.clone();
+    other[..6].copy_from_slice(b"OTHER!");
+    let err = Engine::restore(rules.clone(), &other).unwrap_err();
+    assert!(matches!(err, SnapshotError::Malformed(_)));
+    assert!(err.to_string().contains("SXSNAP"), "{err}");
+    // Truncated or followed by more bytes.
+    let err = Engine::restore(rules.clone(), &bytes[..bytes.len() - 1]).unwrap_err();
+    assert!(err.to_string().contains("ends early"), "{err}");
+    let mut longer = bytes.clone();
+    longer.push(0);
+    let err = Engine::restore(rules.clone(), &longer).unwrap_err();
+    assert!(err.to_string().contains("trailing bytes"), "{err}");
     // Restoring under a smaller rule set keeps the windows and drops the other rules' state.
     let fewer = Arc::new(
         RuleSet::from_toml(
@@ -1204,6 +1214,96 @@ fn snapshot_errors_and_rule_changes() {
 }
 
 #[test]
+fn snapshot_costs_about_a_record_s_size_per_record() {
+    // Two months of a varied stream: records, baselines with balances, paydays and recurring
+    // merchants, and rule state (cooldowns, partial sequences).
+    let customers = 8;
+    let mut e = demo();
+    run(&mut e, &rich_stream(21, customers, 60));
+    let records: usize = e
+        .customers
+        .values()
+        .map(|s| s.windows.records().len())
+        .sum();
+    assert!(records > 30 * customers, "{records}");
+    assert!(
+        e.customers.values().any(|s| !s.rules.is_empty()),
+        "the state holds rule state"
+    );
+    let bytes = e.snapshot();
+    // Records dominate: at most 40 bytes each (24 in memory; JSON took ~65), plus a small
+    // per-customer overhead (id, baselines, rule state) and the header.
+    let bound = 40 * records + 256 * customers + 16;
+    assert!(
+        bytes.len() <= bound,
+        "{} bytes for {records} records of {customers} customers (bound {bound})",
+        bytes.len()
+    );
+    let mut plain = demo();
+    for i in 0..2_000 {
+        // Times with microseconds: record times are then stored in microseconds.
+        let mut ev = tx_ev(
+            &format!("e{i}"),
+            &format!("c{}", i % 4),
+            i * 10 * MIN,
+            T {
+                amount: -(100 + i * 37 % 9_000),
+                ..T::default()
+            },
+        );
+        ev.timestamp += chrono::TimeDelta::microseconds(i * 1_234 % 999_999);
+        plain.apply(&ev);
+    }
+    let records: usize = plain
+        .customers
+        .values()
+        .map(|s| s.windows.records().len())
+        .sum();
+    let bytes = plain.snapshot();
+    assert!(
+        bytes.len() <= 40 * records + 256 * 4 + 16,
+        "{} bytes for {records} records (sub-second times)",
+        bytes.len()
+    );
+}
+
+#[test]
+fn restore_refuses_arbitrary_bytes_without_panicking() {
+    let mut e = demo();
+    run(&mut e, &rich_stream(5, 2, 40));
+    let bytes = e.snapshot();
+    let rules = e.rules().clone();
+    assert!(Engine::restore(rules.clone(), &bytes).is_ok());
+    // Every strict prefix is refused as malformed.
+    for n in 0..bytes.len() {
+        match Engine::restore(rules.clone(), &bytes[..n]) {
+            Err(SnapshotError::Malformed(_)) => {}
+            other => panic!("prefix of {n} bytes: {:?}", other.map(|e| e.customers())),
+        }
+    }
+    // Random bytes are refused; after a valid header they may decode (a zero customer count is
+    // an empty engine) but never panic.
+    let mut rng = Rng(99);
+    let mut header = bytes[..10].to_vec();
+    for _ in 0..2_000 {
+        let n = rng.below(300) as usize;
+        let noise: Vec<u8> = (0..n).map(|_| rng.next() as u8).collect();
+        assert!(Engine::restore(rules.clone(), &noise).is_err());
+        header.truncate(10);
+        header.extend_from_slice(&noise);
+        let _ = Engine::restore(rules.clone(), &header);
+    }
+    // Every single corrupted byte: an error or some engine, never a panic.
+    for i in 0..bytes.len() {
+        for x in [0x01, 0x80, 0xff] {
+            let mut bad = bytes.clone();
+            bad[i] ^= x;
+            let _ = Engine::restore(rules.clone(), &bad);
+        }
+    }
+}
+
+#[test]
 fn forget_erases_a_customer() {
     let mut e = demo();
     run(&mut e, &rich_stream(9, 3, 10));
@@ -1212,7 +1312,10 @@ fn forget_erases_a_customer() {
     assert!(!e.forget(&cid("c1")));
     assert!(e.customer(&cid("c1")).is_none());
     assert_eq!(e.customers(), 2);
-    assert!(!String::from_utf8(e.snapshot()).unwrap().contains("\"c1\""));
+    // The snapshot no longer holds them.
+    let r = Engine::restore(e.rules().clone(), &e.snapshot()).unwrap();
+    assert_eq!(r.customers(), 2);
+    assert!(r.customer(&cid("c1")).is_none());
 }
 
 #[test]

@@ -38,6 +38,14 @@
 //! most once per event; `cooldown` (default: the window for `velocity`) and per-salary-cycle
 //! warnings limit repeats.
 //!
+//! # Snapshots
+//! [`Engine::snapshot`] writes the whole state as a compact, versioned little-endian binary
+//! checkpoint (magic `SXSNAP`, version [`SNAPSHOT_VERSION`]; about 10 bytes per window record
+//! against 24 in memory): customers in id order, rule state keyed by rule id so it survives
+//! changes to the rules file, window totals recomputed on restore. [`Engine::restore`] refuses
+//! other versions (including the JSON of version 1), truncated, trailing or inconsistent data
+//! with a [`SnapshotError`], never a panic. The layout is documented in `src/snapshot.rs`.
+//!
 //! # Alert ids
 //! `hex(sha256("sextant-alert-v1\0" + rule id + "\0" + customer id + "\0" + each event id +
 //! "\0"))` over the triggering events in order ([`alert_id`]): the same rule on the same events
@@ -47,6 +55,7 @@ pub mod alert;
 pub mod engine;
 pub mod event;
 pub mod rules;
+mod snapshot;
 pub mod window;
 
 pub use alert::{Alert, AlertAction, AlertKind, Severity, alert_id};

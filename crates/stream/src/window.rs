@@ -11,7 +11,7 @@
 //! in the lifetime baselines. Breakdowns (by category, channel, country) are computed on read by
 //! scanning a window's records, so the per-customer state stays small.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sextant_core::{Category, Channel, Transaction, TxStatus};
 use std::collections::{BTreeMap, VecDeque};
 
@@ -37,25 +37,19 @@ pub(crate) const APPROVED: u8 = 2;
 pub(crate) const DEBIT: u8 = 4;
 
 /// One transaction, as the windows keep it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Record {
     /// Event time, microseconds since the Unix epoch.
-    #[serde(rename = "t")]
     pub ts: i64,
     /// Signed amount in minor units.
-    #[serde(rename = "a")]
     pub amount: i64,
     /// `Category as u8`.
-    #[serde(rename = "c")]
     pub category: u8,
     /// `Channel as u8`.
-    #[serde(rename = "h")]
     pub channel: u8,
     /// ISO 3166 alpha-2, ASCII.
-    #[serde(rename = "k")]
     pub country: [u8; 2],
     /// [`SPEND`], [`APPROVED`], [`DEBIT`].
-    #[serde(rename = "f")]
     pub flags: u8,
 }
 

@@ -1,7 +1,7 @@
 //! The hot path's cost, checked without timing: once a customer's windows have reached their
 //! steady size, applying a plain transaction allocates nothing (counted by a wrapping global
-//! allocator). A timing run is `#[ignore]`d: `cargo test --release -p sextant-stream --test
-//! hot_path -- --ignored --nocapture`.
+//! allocator). Timing runs (throughput, checkpoint size and time) are `#[ignore]`d: `cargo test
+//! --release -p sextant-stream --test hot_path -- --ignored --nocapture`.
 
 use sextant_stream::{DEMO_RULES, Engine, EventBody, RuleSet, StreamEvent, parse_event};
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -137,4 +137,51 @@ fn throughput() {
             rate(customers, every, days)
         );
     }
+}
+
+/// An engine holding `customers` customers with one plain transaction each every `every`
+/// seconds over `days`, and the number of records its windows keep.
+fn filled(customers: u32, every: i64, days: i64) -> (Engine, u64) {
+    let rules = Arc::new(RuleSet::from_toml(DEMO_RULES).unwrap());
+    let mut engine = Engine::new(rules);
+    let mut templates = plain(customers, every, 0, every);
+    let mut n = 0u64;
+    let mut t = 0;
+    while t < days * 86_400 {
+        let ts = chrono::DateTime::from_timestamp(T0 + t, 0).unwrap();
+        for e in &mut templates {
+            e.timestamp = ts;
+            if let EventBody::Transaction(tx) = &mut e.body {
+                tx.timestamp = ts;
+                tx.amount.minor = -1_000 - (n % 13) as i64 * 100 - (n % 7) as i64;
+            }
+            n += 1;
+            engine.apply(e);
+        }
+        t += every;
+    }
+    (engine, n)
+}
+
+#[test]
+#[ignore = "timing; run in release with --ignored --nocapture"]
+fn checkpoint_size_and_time() {
+    let (customers, every, days) = (10_000, 8 * 3_600, 30);
+    let (engine, records) = filled(customers, every, days);
+    let start = std::time::Instant::now();
+    let bytes = engine.snapshot();
+    let snap = start.elapsed();
+    let start = std::time::Instant::now();
+    let restored = Engine::restore(engine.rules().clone(), &bytes).unwrap();
+    let restore = start.elapsed();
+    assert_eq!(restored.customers(), customers as usize);
+    println!(
+        "{customers} customers, one transaction each every {every} s for {days} days \
+         ({records} records): snapshot {:.1} MB ({:.1} bytes/record) in {:.1} ms, \
+         restore in {:.1} ms",
+        bytes.len() as f64 / 1e6,
+        bytes.len() as f64 / records as f64,
+        snap.as_secs_f64() * 1e3,
+        restore.as_secs_f64() * 1e3,
+    );
 }
