@@ -529,11 +529,19 @@ pub(crate) async fn restore(inner: &Inner, source: &str) -> Result<(Arc<Mutex<En
     let (cp, engine) = match inner.store.stream().load_checkpoint(source).await? {
         Some((offset, bytes)) => {
             let rules = inner.rules.clone();
-            let engine = tokio::task::spawn_blocking(move || Engine::restore(rules, &bytes))
+            match tokio::task::spawn_blocking(move || Engine::restore(rules, &bytes))
                 .await
                 .expect("restore task")
-                .map_err(|e| PipelineError::Snapshot(e.to_string()))?;
-            (offset, engine)
+            {
+                Ok(engine) => (offset, engine),
+                // A checkpoint this version cannot read (an older format, or damaged): rebuild
+                // the state from the events instead — from the whole log (embedded) or from
+                // what JetStream still holds (nats). Alerts already stored are not repeated.
+                Err(e) => {
+                    tracing::warn!(source, error = %e, "checkpoint unusable; rebuilding state from the events");
+                    (0, Engine::new(inner.rules.clone()))
+                }
+            }
         }
         None => (0, Engine::new(inner.rules.clone())),
     };

@@ -1,6 +1,6 @@
 //! Encryption at rest for PII columns: a [`Store`] decorator that encrypts customer names,
-//! e-mail addresses, phone numbers, message bodies and reviewers' notes on review cases with
-//! AES-256-GCM on the way in and
+//! e-mail addresses, phone numbers, message bodies, reviewers' notes on review cases, the
+//! stream's `message` events and dead-letter payloads with AES-256-GCM on the way in and
 //! decrypts them on the way out, so neither backend ever sees the plaintext. Ids, amounts and
 //! categories stay in the clear (they are needed for joins and ranges, and are not contact data).
 //!
@@ -25,11 +25,158 @@ use std::sync::Arc;
 pub struct EncryptedStore {
     inner: Arc<dyn Store>,
     cipher: PiiCipher,
+    stream: EncryptedStream,
 }
 
 impl EncryptedStore {
     pub fn new(inner: Arc<dyn Store>, cipher: PiiCipher) -> Self {
-        Self { inner, cipher }
+        Self {
+            stream: EncryptedStream {
+                inner: inner.clone(),
+                cipher: cipher.clone(),
+            },
+            inner,
+            cipher,
+        }
+    }
+}
+
+/// The event stream's tables through the same key: the body of a `message` event (the
+/// customer's own words) and every dead-letter payload (anything a producer sent) are sealed;
+/// transactions, alerts and offsets stay as they are (ids, amounts, categories and merchants,
+/// like the transactions table).
+struct EncryptedStream {
+    inner: Arc<dyn Store>,
+    cipher: PiiCipher,
+}
+
+impl EncryptedStream {
+    fn open(&self, table: &'static str, column: &'static str, v: String) -> Result<String> {
+        open_field(&self.cipher, table, column, v)
+    }
+}
+
+#[async_trait]
+impl crate::StreamStore for EncryptedStream {
+    async fn append_events(&self, events: &[crate::NewLogEvent]) -> Result<Vec<crate::Appended>> {
+        if events.iter().all(|e| e.kind != "message") {
+            return self.inner.stream().append_events(events).await;
+        }
+        let sealed: Vec<crate::NewLogEvent> = events
+            .iter()
+            .map(|e| {
+                let mut e = e.clone();
+                if e.kind == "message" {
+                    e.body = self.cipher.encrypt(&e.body);
+                }
+                e
+            })
+            .collect();
+        self.inner.stream().append_events(&sealed).await
+    }
+    async fn read_log(&self, after_seq: i64, limit: u32) -> Result<Vec<crate::LogEvent>> {
+        let mut rows = self.inner.stream().read_log(after_seq, limit).await?;
+        for r in &mut rows {
+            if PiiCipher::is_ciphertext(&r.body) {
+                r.body = self.open("event_log", "body", std::mem::take(&mut r.body))?;
+            }
+        }
+        Ok(rows)
+    }
+    async fn log_head(&self) -> Result<i64> {
+        self.inner.stream().log_head().await
+    }
+    async fn stream_offset(&self, source: &str) -> Result<i64> {
+        self.inner.stream().stream_offset(source).await
+    }
+    async fn commit_processed(&self, b: &crate::ProcessedBatch) -> Result<usize> {
+        self.inner.stream().commit_processed(b).await
+    }
+    async fn applied_events(
+        &self,
+        event_ids: &[String],
+    ) -> Result<std::collections::HashMap<String, (String, i64)>> {
+        self.inner.stream().applied_events(event_ids).await
+    }
+    async fn save_checkpoint(&self, source: &str, offset: i64, snapshot: &[u8]) -> Result<()> {
+        self.inner
+            .stream()
+            .save_checkpoint(source, offset, snapshot)
+            .await
+    }
+    async fn load_checkpoint(&self, source: &str) -> Result<Option<(i64, Vec<u8>)>> {
+        self.inner.stream().load_checkpoint(source).await
+    }
+    async fn dead_letter(&self, rows: &[crate::DeadLetter]) -> Result<()> {
+        let sealed: Vec<crate::DeadLetter> = rows
+            .iter()
+            .map(|d| {
+                let mut d = d.clone();
+                // Truncate first (as the store would), then seal, so the ciphertext is whole.
+                d.payload = self
+                    .cipher
+                    .encrypt(crate::stream::truncate_payload(&d.payload));
+                d
+            })
+            .collect();
+        self.inner.stream().dead_letter(&sealed).await
+    }
+    async fn list_dead_letters(
+        &self,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<(i64, crate::DeadLetter)>> {
+        let mut rows = self
+            .inner
+            .stream()
+            .list_dead_letters(after_id, limit)
+            .await?;
+        for (_, d) in &mut rows {
+            d.payload = self.open("dead_letters", "payload", std::mem::take(&mut d.payload))?;
+        }
+        Ok(rows)
+    }
+    async fn list_alerts(
+        &self,
+        customer: Option<&str>,
+        kind: Option<&str>,
+        before: Option<(i64, String)>,
+        limit: u32,
+    ) -> Result<Vec<crate::AlertRow>> {
+        self.inner
+            .stream()
+            .list_alerts(customer, kind, before, limit)
+            .await
+    }
+    async fn get_alert(&self, id: &str) -> Result<Option<crate::AlertRow>> {
+        self.inner.stream().get_alert(id).await
+    }
+    async fn count_alerts(&self) -> Result<u64> {
+        self.inner.stream().count_alerts().await
+    }
+    async fn due_deliveries(&self, now_micros: i64, limit: u32) -> Result<Vec<crate::Delivery>> {
+        self.inner.stream().due_deliveries(now_micros, limit).await
+    }
+    async fn delivery_done(
+        &self,
+        id: i64,
+        ok: bool,
+        next_at_micros: Option<i64>,
+        error: Option<&str>,
+    ) -> Result<()> {
+        self.inner
+            .stream()
+            .delivery_done(id, ok, next_at_micros, error)
+            .await
+    }
+    async fn heartbeat(&self, worker: &str, now_micros: i64, ttl_micros: i64) -> Result<u32> {
+        self.inner
+            .stream()
+            .heartbeat(worker, now_micros, ttl_micros)
+            .await
+    }
+    async fn lease_session(&self) -> Result<Box<dyn crate::LeaseSession>> {
+        self.inner.stream().lease_session().await
     }
 }
 
@@ -151,8 +298,7 @@ impl Store for EncryptedStore {
         self.inner.ping().await
     }
     fn stream(&self) -> &dyn crate::StreamStore {
-        // Alert and event bodies are not PII columns this decorator seals (see the module docs).
-        self.inner.stream()
+        &self.stream
     }
     async fn get_customer(&self, id: &CustomerId) -> Result<Option<Customer>> {
         self.inner

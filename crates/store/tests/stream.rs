@@ -584,7 +584,48 @@ async fn erasure_removes_stream_rows(db: TestDb) {
     assert!(s.append_events(&[ev("e5", "2", "{}")]).await.unwrap()[0].seq() > 4);
 }
 
+/// Message events and dead letters hold the customer's own words: sealed at rest, readable
+/// through the decorator.
+async fn message_events_and_dead_letters_are_encrypted_at_rest(db: TestDb) {
+    use sextant_core::secrets::MasterKey;
+    use sextant_store::crypt::EncryptedStore;
+    let enc = EncryptedStore::new(db.store.clone(), MasterKey::from_bytes([5; 32]).cipher());
+    let words = "please close my account, I am moving to another bank";
+    let mut m = ev("m1", "1", &format!("{{\"text\":\"{words}\"}}"));
+    m.kind = "message".into();
+    enc.stream()
+        .append_events(&[m, ev("t1", "1", "{\"amount_minor\":-100}")])
+        .await
+        .unwrap();
+    enc.stream()
+        .dead_letter(&[dead(Some("1"), words)])
+        .await
+        .unwrap();
+    let through = enc.stream().read_log(0, 10).await.unwrap();
+    assert!(through[0].body.contains(words));
+    assert_eq!(through[1].body, "{\"amount_minor\":-100}");
+    let raw = db.store.stream().read_log(0, 10).await.unwrap();
+    assert!(
+        !raw[0].body.contains("close my account"),
+        "sealed: {}",
+        raw[0].body
+    );
+    assert_eq!(
+        raw[1].body, "{\"amount_minor\":-100}",
+        "transactions stay as they are"
+    );
+    assert_eq!(
+        enc.stream().list_dead_letters(0, 10).await.unwrap()[0]
+            .1
+            .payload,
+        words
+    );
+    let raw_dead = db.store.stream().list_dead_letters(0, 10).await.unwrap();
+    assert!(!raw_dead[0].1.payload.contains("close my account"));
+}
+
 on_both_backends!(
+    message_events_and_dead_letters_are_encrypted_at_rest,
     log_appends_dedupe_and_keep_order,
     commit_processed_is_compare_and_swap,
     alerts_are_idempotent_and_outbox_only_for_new,
