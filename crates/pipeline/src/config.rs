@@ -20,6 +20,10 @@ pub struct Webhook {
 pub struct StreamConfig {
     /// Events read and committed per processing step.
     pub batch: u32,
+    /// A batch without alerts only moves the offset; the offset is committed at least this
+    /// often and every `commit_events` events (batches with alerts are committed at once).
+    pub commit_every: Duration,
+    pub commit_events: i64,
     /// Snapshot the engine at least this often (and after `checkpoint_events`).
     pub checkpoint_every: Duration,
     pub checkpoint_events: u64,
@@ -44,6 +48,8 @@ impl Default for StreamConfig {
     fn default() -> Self {
         Self {
             batch: 4096,
+            commit_every: Duration::from_millis(100),
+            commit_events: 50_000,
             checkpoint_every: Duration::from_secs(30),
             checkpoint_events: 2_000_000,
             max_lag: 500_000,

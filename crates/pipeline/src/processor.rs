@@ -349,6 +349,23 @@ pub(crate) async fn commit(
     }
 }
 
+/// Move a source's committed offset (no alerts).
+pub(crate) async fn commit_offset(
+    inner: &Inner,
+    source: &str,
+    committed: i64,
+    offset: i64,
+    stop: &watch::Receiver<bool>,
+) -> Result<()> {
+    let pb = ProcessedBatch {
+        source: source.to_string(),
+        expected_offset: committed,
+        new_offset: offset,
+        ..ProcessedBatch::default()
+    };
+    commit(inner, &pb, stop).await.map(|_| ())
+}
+
 /// Retry a store call with back-off until it succeeds or `stop` is set.
 pub(crate) async fn retrying<T, F, Fut>(
     inner: &Inner,
@@ -508,6 +525,11 @@ impl Checkpointer {
         }));
     }
 
+    /// Count events applied without a commit (no checkpoint can be taken there).
+    pub(crate) fn add(&mut self, applied: u64) {
+        self.since += applied;
+    }
+
     /// On a clean stop: wait for a save in flight, then checkpoint at `offset` if newer.
     pub(crate) async fn finish(mut self, inner: &Inner, offset: i64) -> Result<()> {
         if let Some(p) = self.pending.take()
@@ -602,6 +624,13 @@ async fn run_embedded(inner: Arc<Inner>, stop: watch::Receiver<bool>) -> Result<
     );
 
     let mut ckpt = Checkpointer::new(&inner, EMBEDDED, engine.clone(), cp);
+    // `offset` is how far the engine has applied; `committed` how far the store knows. A batch
+    // that raised alerts is committed at once (alerts are durable before anyone sees them);
+    // batches without alerts only move the offset, which is committed at most `commit_every`
+    // later — after a crash they are applied again and, raising no alerts, change nothing but
+    // the in-memory state they rebuild. Checkpoints are taken only where offset = committed.
+    let mut committed = offset;
+    let mut last_commit = Instant::now();
     loop {
         if *stop.borrow() {
             break;
@@ -612,7 +641,12 @@ async fn run_embedded(inner: Arc<Inner>, stop: watch::Receiver<bool>) -> Result<
         })
         .await?;
         if rows.is_empty() {
-            ckpt.maybe(&inner, offset, 0).await;
+            if committed < offset {
+                commit_offset(&inner, EMBEDDED, committed, offset, &stop).await?;
+                committed = offset;
+                last_commit = Instant::now();
+            }
+            ckpt.maybe(&inner, committed, 0).await;
             let mut stop2 = stop.clone();
             tokio::select! {
                 _ = inner.wake.notified() => {}
@@ -632,34 +666,52 @@ async fn run_embedded(inner: Arc<Inner>, stop: watch::Receiver<bool>) -> Result<
             })
             .collect();
         let out = apply_batch(EMBEDDED, &engine, &items);
-        let alerts = retrying(&inner, &stop, "consent check", || {
-            consent_filter(&inner, out.alerts.clone())
-        })
-        .await?;
-        retrying(&inner, &stop, "fraud hold", || {
-            hold_for_review(&inner, &alerts)
-        })
-        .await?;
+        let alerts = if out.alerts.is_empty() {
+            Vec::new()
+        } else {
+            let alerts = retrying(&inner, &stop, "consent check", || {
+                consent_filter(&inner, out.alerts.clone())
+            })
+            .await?;
+            retrying(&inner, &stop, "fraud hold", || {
+                hold_for_review(&inner, &alerts)
+            })
+            .await?;
+            alerts
+        };
         if !out.dead.is_empty() {
             retrying(&inner, &stop, "dead letter", || async {
                 Ok(st.dead_letter(&out.dead).await?)
             })
             .await?;
         }
-        let pb = ProcessedBatch {
-            source: EMBEDDED.into(),
-            expected_offset: offset,
-            new_offset,
-            alerts: alert_rows(EMBEDDED, &alerts),
-            webhooks: inner.cfg.webhooks.iter().map(|w| w.name.clone()).collect(),
-            applied: Vec::new(),
-        };
-        commit(&inner, &pb, &stop).await?;
         offset = new_offset;
         inner.counters.offset.store(offset, Ordering::Relaxed);
         inner.counters.head.fetch_max(offset, Ordering::Relaxed);
-        published(&inner, out.count, alerts);
-        ckpt.maybe(&inner, offset, out.count).await;
+        if !alerts.is_empty()
+            || offset - committed >= inner.cfg.commit_events
+            || last_commit.elapsed() >= inner.cfg.commit_every
+        {
+            let pb = ProcessedBatch {
+                source: EMBEDDED.into(),
+                expected_offset: committed,
+                new_offset: offset,
+                alerts: alert_rows(EMBEDDED, &alerts),
+                webhooks: inner.cfg.webhooks.iter().map(|w| w.name.clone()).collect(),
+                applied: Vec::new(),
+            };
+            commit(&inner, &pb, &stop).await?;
+            committed = offset;
+            last_commit = Instant::now();
+            published(&inner, out.count, alerts);
+            ckpt.maybe(&inner, committed, out.count).await;
+        } else {
+            published(&inner, out.count, Vec::new());
+            ckpt.add(out.count);
+        }
+    }
+    if committed < offset {
+        commit_offset(&inner, EMBEDDED, committed, offset, &stop).await?;
     }
     ckpt.finish(&inner, offset).await?;
     tracing::info!(offset, "embedded stream processor stopped");

@@ -14,10 +14,10 @@ use crate::processor::{
     published, restore, retrying,
 };
 use sextant_store::{LeaseSession, ProcessedBatch};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -153,6 +153,13 @@ pub(crate) async fn run_worker(
     Ok(())
 }
 
+/// A failed ack only means redelivery, which the offset turns into a replay.
+async fn ack(consumer: &mut sextant_bus::PartitionConsumer, p: u32, seq: i64) {
+    if let Err(e) = consumer.ack_through(seq as u64).await {
+        tracing::warn!(partition = p, error = %e, "ack failed; messages will be redelivered");
+    }
+}
+
 async fn stop_all(inner: &Inner, owned: &mut BTreeMap<u32, Owned>) {
     for o in owned.values() {
         let _ = o.stop.send(true);
@@ -198,12 +205,20 @@ async fn partition_loop(inner: &Arc<Inner>, p: u32, stop: watch::Receiver<bool>)
         .expect("poisoned")
         .insert(p, offset);
     let mut ckpt = Checkpointer::new(inner, &source, engine.clone(), cp);
+    // As in the embedded processor: `offset` is how far the engine has applied, `committed`
+    // how far the store knows; batches with alerts are committed at once, the others at most
+    // `commit_every` later. JetStream is acknowledged only up to `committed`, so an uncommitted
+    // stretch is redelivered after a crash. Event ids applied but not yet committed are kept in
+    // `pending` so a duplicate within that stretch is still recognised.
+    let mut committed = offset;
+    let mut last_commit = Instant::now();
+    let mut pending: HashMap<String, i64> = HashMap::new();
     loop {
         if *stop.borrow() {
             break;
         }
         let msgs = match consumer
-            .fetch(inner.cfg.batch as usize, Duration::from_millis(200))
+            .fetch(inner.cfg.batch as usize, Duration::from_millis(100))
             .await
         {
             Ok(m) => m,
@@ -214,7 +229,20 @@ async fn partition_loop(inner: &Arc<Inner>, p: u32, stop: watch::Receiver<bool>)
             }
         };
         if msgs.is_empty() {
-            ckpt.maybe(inner, offset, 0).await;
+            if committed < offset {
+                let pb = ProcessedBatch {
+                    source: source.clone(),
+                    expected_offset: committed,
+                    new_offset: offset,
+                    applied: pending.drain().collect(),
+                    ..ProcessedBatch::default()
+                };
+                commit(inner, &pb, &stop).await?;
+                committed = offset;
+                last_commit = Instant::now();
+                ack(&mut consumer, p, committed).await;
+            }
+            ckpt.maybe(inner, committed, 0).await;
             continue;
         }
         // Which events were applied before, and where: a different (source, seq) means this
@@ -222,6 +250,7 @@ async fn partition_loop(inner: &Arc<Inner>, p: u32, stop: watch::Receiver<bool>)
         let ids: Vec<String> = msgs
             .iter()
             .filter_map(|m| m.msg_id.clone())
+            .filter(|id| !pending.contains_key(id))
             .collect::<HashSet<_>>()
             .into_iter()
             .collect();
@@ -229,16 +258,21 @@ async fn partition_loop(inner: &Arc<Inner>, p: u32, stop: watch::Receiver<bool>)
             Ok(st.applied_events(&ids).await?)
         })
         .await?;
-        let mut fresh: HashSet<String> = HashSet::new();
         let mut duplicates = 0u64;
         let items: Vec<Item> = msgs
             .iter()
             .map(|m| {
                 let seq = m.stream_seq as i64;
                 let duplicate = match &m.msg_id {
-                    Some(id) => match seen.get(id) {
-                        Some((src, s)) => !(src == &source && *s == seq),
-                        None => !fresh.insert(id.clone()),
+                    Some(id) => match (seen.get(id), pending.get(id)) {
+                        (Some((src, s)), _) => !(src == &source && *s == seq),
+                        (None, Some(s)) => *s != seq,
+                        (None, None) => {
+                            if seq > offset {
+                                pending.insert(id.clone(), seq);
+                            }
+                            false
+                        }
                     },
                     None => false,
                 };
@@ -255,7 +289,13 @@ async fn partition_loop(inner: &Arc<Inner>, p: u32, stop: watch::Receiver<bool>)
             .collect();
         let last_seq = items.last().expect("non-empty").seq;
         let out = apply_batch(&source, &engine, &items);
-        if last_seq > offset {
+        if last_seq <= offset {
+            // All replay (redelivered up to what is applied).
+            continue;
+        }
+        let alerts = if out.alerts.is_empty() {
+            Vec::new()
+        } else {
             let alerts = retrying(inner, &stop, "consent check", || {
                 consent_filter(inner, out.alerts.clone())
             })
@@ -264,41 +304,60 @@ async fn partition_loop(inner: &Arc<Inner>, p: u32, stop: watch::Receiver<bool>)
                 hold_for_review(inner, &alerts)
             })
             .await?;
-            if !out.dead.is_empty() {
-                retrying(inner, &stop, "dead letter", || async {
-                    Ok(st.dead_letter(&out.dead).await?)
-                })
-                .await?;
-            }
+            alerts
+        };
+        if !out.dead.is_empty() {
+            retrying(inner, &stop, "dead letter", || async {
+                Ok(st.dead_letter(&out.dead).await?)
+            })
+            .await?;
+        }
+        offset = last_seq;
+        inner
+            .counters
+            .duplicates
+            .fetch_add(duplicates, Ordering::Relaxed);
+        if !alerts.is_empty()
+            || pending.len() as i64 >= inner.cfg.commit_events
+            || last_commit.elapsed() >= inner.cfg.commit_every
+        {
             let pb = ProcessedBatch {
                 source: source.clone(),
-                expected_offset: offset,
-                new_offset: last_seq,
+                expected_offset: committed,
+                new_offset: offset,
                 alerts: alert_rows(&source, &alerts),
                 webhooks: inner.cfg.webhooks.iter().map(|w| w.name.clone()).collect(),
-                applied: out.applied.clone(),
+                applied: pending.drain().collect(),
             };
             // Fenced (another worker owns the partition now) or stopping: end this task.
             commit(inner, &pb, &stop).await?;
-            offset = last_seq;
-            inner
-                .counters
-                .duplicates
-                .fetch_add(duplicates, Ordering::Relaxed);
+            committed = offset;
+            last_commit = Instant::now();
             published(inner, out.count, alerts);
             inner
                 .counters
                 .partitions
                 .lock()
                 .expect("poisoned")
-                .insert(p, offset);
+                .insert(p, committed);
+            // Acknowledge only what is committed (AckPolicy::All: one ack covers the stretch).
+            ack(&mut consumer, p, committed).await;
+            ckpt.maybe(inner, committed, out.count).await;
+        } else {
+            published(inner, out.count, Vec::new());
+            ckpt.add(out.count);
         }
-        // Acknowledge only now that the batch is committed (AckPolicy::All: one ack covers the
-        // batch). A failed ack only means redelivery, which the offset turns into a replay.
-        if let Err(e) = consumer.ack_through(last_seq as u64).await {
-            tracing::warn!(partition = p, error = %e, "ack failed; messages will be redelivered");
-        }
-        ckpt.maybe(inner, offset, out.count).await;
+    }
+    if committed < offset {
+        let pb = ProcessedBatch {
+            source: source.clone(),
+            expected_offset: committed,
+            new_offset: offset,
+            applied: pending.drain().collect(),
+            ..ProcessedBatch::default()
+        };
+        commit(inner, &pb, &stop).await?;
+        ack(&mut consumer, p, offset).await;
     }
     ckpt.finish(inner, offset).await?;
     Ok(())
