@@ -21,6 +21,13 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+/// Commit (and acknowledge) every batch in NATS mode instead of deferring offset-only commits
+/// as the embedded processor does: with deferred acknowledgements nats-server 2.9 delivered
+/// pulls far more slowly (measured with `sextant bench stream --modes nats --events 200000`:
+/// 1.4 k events/s deferred vs 45 k events/s per batch). The deferral logic stays correct either
+/// way; this switch keeps the measured-faster path.
+const COMMIT_EACH_BATCH: bool = true;
+
 struct Owned {
     stop: watch::Sender<bool>,
     task: JoinHandle<Result<()>>,
@@ -217,8 +224,12 @@ async fn partition_loop(inner: &Arc<Inner>, p: u32, stop: watch::Receiver<bool>)
         if *stop.borrow() {
             break;
         }
+        // The wait only applies when nothing is available. It is long on purpose: on
+        // nats-server 2.9 a pull that expires while its batch is being delivered can be dropped
+        // silently, stalling the consumer for the wait plus 5 s (see crates/bus); short waits
+        // made that frequent.
         let msgs = match consumer
-            .fetch(inner.cfg.batch as usize, Duration::from_millis(100))
+            .fetch(inner.cfg.batch as usize, Duration::from_secs(1))
             .await
         {
             Ok(m) => m,
@@ -318,6 +329,7 @@ async fn partition_loop(inner: &Arc<Inner>, p: u32, stop: watch::Receiver<bool>)
             .duplicates
             .fetch_add(duplicates, Ordering::Relaxed);
         if !alerts.is_empty()
+            || COMMIT_EACH_BATCH
             || pending.len() as i64 >= inner.cfg.commit_events
             || last_commit.elapsed() >= inner.cfg.commit_every
         {
