@@ -423,6 +423,19 @@ pub(crate) async fn checkpoint_at(
         .await
         .expect("snapshot task");
     let snapshot_ms = started.elapsed().as_millis();
+    save_snapshot(inner, source, offset, bytes, started, snapshot_ms).await?;
+    Ok(())
+}
+
+/// Store a snapshot taken at `offset`; returns the offset.
+async fn save_snapshot(
+    inner: &Inner,
+    source: &str,
+    offset: i64,
+    bytes: Vec<u8>,
+    started: Instant,
+    snapshot_ms: u128,
+) -> Result<i64> {
     inner
         .store
         .stream()
@@ -436,7 +449,7 @@ pub(crate) async fn checkpoint_at(
         total_ms = started.elapsed().as_millis(),
         "checkpoint"
     );
-    Ok(())
+    Ok(offset)
 }
 
 /// When and how a processor checkpoints. The snapshot is taken in the processing loop (where
@@ -508,20 +521,7 @@ impl Checkpointer {
         let snapshot_ms = started.elapsed().as_millis();
         let (inner, source) = (inner.clone(), self.source.clone());
         self.pending = Some(tokio::spawn(async move {
-            inner
-                .store
-                .stream()
-                .save_checkpoint(&source, offset, &bytes)
-                .await?;
-            tracing::debug!(
-                source,
-                offset,
-                bytes = bytes.len(),
-                snapshot_ms,
-                total_ms = started.elapsed().as_millis(),
-                "checkpoint"
-            );
-            Ok(offset)
+            save_snapshot(&inner, &source, offset, bytes, started, snapshot_ms).await
         }));
     }
 

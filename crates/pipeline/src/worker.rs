@@ -160,6 +160,25 @@ pub(crate) async fn run_worker(
     Ok(())
 }
 
+/// Commit an offset-only stretch with the event ids it applied.
+async fn flush(
+    inner: &Inner,
+    source: &str,
+    committed: i64,
+    offset: i64,
+    pending: &mut HashMap<String, i64>,
+    stop: &watch::Receiver<bool>,
+) -> Result<()> {
+    let pb = ProcessedBatch {
+        source: source.to_string(),
+        expected_offset: committed,
+        new_offset: offset,
+        applied: pending.drain().collect(),
+        ..ProcessedBatch::default()
+    };
+    commit(inner, &pb, stop).await.map(|_| ())
+}
+
 /// A failed ack only means redelivery, which the offset turns into a replay.
 async fn ack(consumer: &mut sextant_bus::PartitionConsumer, p: u32, seq: i64) {
     if let Err(e) = consumer.ack_through(seq as u64).await {
@@ -241,14 +260,7 @@ async fn partition_loop(inner: &Arc<Inner>, p: u32, stop: watch::Receiver<bool>)
         };
         if msgs.is_empty() {
             if committed < offset {
-                let pb = ProcessedBatch {
-                    source: source.clone(),
-                    expected_offset: committed,
-                    new_offset: offset,
-                    applied: pending.drain().collect(),
-                    ..ProcessedBatch::default()
-                };
-                commit(inner, &pb, &stop).await?;
+                flush(inner, &source, committed, offset, &mut pending, &stop).await?;
                 committed = offset;
                 last_commit = Instant::now();
                 ack(&mut consumer, p, committed).await;
@@ -361,14 +373,7 @@ async fn partition_loop(inner: &Arc<Inner>, p: u32, stop: watch::Receiver<bool>)
         }
     }
     if committed < offset {
-        let pb = ProcessedBatch {
-            source: source.clone(),
-            expected_offset: committed,
-            new_offset: offset,
-            applied: pending.drain().collect(),
-            ..ProcessedBatch::default()
-        };
-        commit(inner, &pb, &stop).await?;
+        flush(inner, &source, committed, offset, &mut pending, &stop).await?;
         ack(&mut consumer, p, offset).await;
     }
     ckpt.finish(inner, offset).await?;

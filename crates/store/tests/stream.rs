@@ -459,21 +459,7 @@ fn customer(
     sextant_core::Customer,
     sextant_core::ProtectedAttributes,
 ) {
-    let c = sextant_core::Customer {
-        id: CustomerId::parse(id).unwrap(),
-        name: format!("Customer_{id}"),
-        age: 30,
-        income: sextant_core::Money::new(5_000_000, sextant_core::Currency::EUR),
-        spending_habit: sextant_core::SpendingHabit::Budget,
-        risk_profile: sextant_core::RiskProfile::Low,
-        transactions: 1,
-        sentiment_score: sextant_core::SentimentScore::new(0.0).unwrap(),
-        engagement_level: sextant_core::EngagementLevel::Low,
-        email: None,
-        phone: None,
-        occupation: None,
-        joined_on: None,
-    };
+    let c = sextant_testkit::customer_fixture(id);
     (1, c, Default::default())
 }
 

@@ -77,6 +77,25 @@ macro_rules! on_both_backends {
     };
 }
 
+/// A plain customer for store tests: `Customer_<id>`, 30, 50 000 EUR, budget, low risk.
+pub fn customer_fixture(id: &str) -> sextant_core::Customer {
+    sextant_core::Customer {
+        id: sextant_core::CustomerId::parse(id).expect("a valid id"),
+        name: format!("Customer_{id}"),
+        age: 30,
+        income: sextant_core::Money::new(5_000_000, sextant_core::Currency::EUR),
+        spending_habit: sextant_core::SpendingHabit::Budget,
+        risk_profile: sextant_core::RiskProfile::Low,
+        transactions: 1,
+        sentiment_score: sextant_core::SentimentScore::new(0.0).expect("in range"),
+        engagement_level: sextant_core::EngagementLevel::Low,
+        email: None,
+        phone: None,
+        occupation: None,
+        joined_on: None,
+    }
+}
+
 /// A generated synthetic bank parsed into core types, grouped by customer.
 pub struct SyntheticBank {
     pub customers: Vec<sextant_core::Customer>,
