@@ -320,6 +320,46 @@ impl Bus {
         ))
     }
 
+    /// The core-NATS subject (outside the stream) on which committed alerts are announced to
+    /// every process: `<prefix>-alerts`.
+    pub fn alert_subject(&self) -> String {
+        format!("{}-alerts", self.cfg.subject_prefix)
+    }
+
+    /// Announce committed alerts to every subscribed process, in order (core NATS: at most once;
+    /// a process that misses one reads it from the store). Not stored in the stream.
+    pub async fn announce(&self, payloads: Vec<Bytes>) -> Result<(), BusError> {
+        let subject = self.alert_subject();
+        let client = self.js.client();
+        for p in payloads {
+            client
+                .publish(subject.clone(), p)
+                .await
+                .map_err(|e| BusError::Publish {
+                    subject: subject.clone(),
+                    cause: e.to_string(),
+                })?;
+        }
+        client.flush().await.map_err(|e| BusError::Publish {
+            subject,
+            cause: e.to_string(),
+        })
+    }
+
+    /// Subscribe to the announcements of [`Bus::announce`].
+    pub async fn announcements(&self) -> Result<Announcements, BusError> {
+        let subject = self.alert_subject();
+        self.js
+            .client()
+            .subscribe(subject.clone())
+            .await
+            .map(Announcements)
+            .map_err(|e| BusError::Publish {
+                subject,
+                cause: format!("cannot subscribe: {e}"),
+            })
+    }
+
     /// Delete the whole stream and everything in it (benchmarks and tests clean up with this).
     pub async fn delete_stream(&self) -> Result<(), BusError> {
         self.js
@@ -374,5 +414,17 @@ impl Bus {
             .await
             .map_err(|e| publish_err(e.to_string()))?;
         Ok(())
+    }
+}
+
+/// A subscription to alert announcements.
+pub struct Announcements(async_nats::Subscriber);
+
+impl Announcements {
+    /// The next announcement's payload; `None` when the connection is closed for good.
+    pub async fn next(&mut self) -> Option<Bytes> {
+        futures_util::StreamExt::next(&mut self.0)
+            .await
+            .map(|m| m.payload)
     }
 }

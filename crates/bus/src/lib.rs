@@ -20,7 +20,7 @@ mod config;
 mod consumer;
 mod error;
 
-pub use bus::{Bus, MAX_IN_FLIGHT, Outgoing, PubAck};
+pub use bus::{Announcements, Bus, MAX_IN_FLIGHT, Outgoing, PubAck};
 pub use config::BusConfig;
 pub use consumer::{Delivered, MAX_FETCH, PartitionConsumer};
 pub use error::BusError;

@@ -8,7 +8,7 @@
 //! Latency: at half the measured peak rate, every 500th event is a debit 40× the customer's
 //! usual size, which the demo rule `large_vs_baseline` turns into an alert; latency is from
 //! the moment its batch was handed to `submit` to the moment the committed alert reaches a live
-//! subscriber (what SSE clients see).
+//! subscriber (what SSE clients see; in NATS mode after its announcement over NATS).
 
 use crate::config::Config;
 use anyhow::{Context, bail};
@@ -150,6 +150,7 @@ pub async fn run(_cfg: &Config, a: &StreamBenchArgs) -> anyhow::Result<()> {
         };
         let stream = Stream::new(store.clone(), rules, cfg, bus.clone());
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let _announcements = stream.spawn_announcements(stop_rx.clone());
         let task = if m == "nats" {
             stream.spawn_worker("bench".into(), stop_rx)
         } else {

@@ -110,6 +110,7 @@ impl Running {
                 }
             }));
         }
+        tasks.push(stream.spawn_announcements(rx.clone()));
         tasks.push(stream.spawn_webhooks(rx));
         Running { stop, tasks }
     }

@@ -97,6 +97,39 @@ impl Stream {
         tokio::spawn(async move { crate::worker::run_worker(inner, worker_id, stop).await })
     }
 
+    /// NATS mode: feed this process's live subscribers from the alert announcements of every
+    /// worker (a no-op in embedded mode). Reconnects after a broken subscription.
+    pub fn spawn_announcements(&self, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
+        let inner = self.inner.clone();
+        tokio::spawn(async move {
+            let Some(bus) = inner.bus.clone() else {
+                return;
+            };
+            while !*stop.borrow() {
+                let mut sub = match bus.announcements().await {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "alert announcements unavailable; retrying");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        continue;
+                    }
+                };
+                loop {
+                    tokio::select! {
+                        m = sub.next() => match m {
+                            Some(bytes) => match serde_json::from_slice::<Alert>(&bytes) {
+                                Ok(a) => inner.hub.publish(a),
+                                Err(e) => tracing::warn!(error = %e, "unreadable alert announcement"),
+                            },
+                            None => break,
+                        },
+                        _ = stop.changed() => return,
+                    }
+                }
+            }
+        })
+    }
+
     /// Start the webhook dispatcher (a no-op loop when no webhook is configured).
     pub fn spawn_webhooks(&self, stop: watch::Receiver<bool>) -> JoinHandle<()> {
         let inner = self.inner.clone();
@@ -395,7 +428,9 @@ where
     }
 }
 
-/// After a commit: count, publish to live subscribers.
+/// After a commit: count, publish to live subscribers — directly (embedded), or announced over
+/// NATS so the subscribers of every process see them (each process feeds its own subscribers
+/// from the announcements, this one included).
 pub(crate) fn published(inner: &Inner, applied: u64, alerts: Vec<Alert>) {
     inner
         .counters
@@ -405,8 +440,25 @@ pub(crate) fn published(inner: &Inner, applied: u64, alerts: Vec<Alert>) {
         .counters
         .alerts
         .fetch_add(alerts.len() as u64, Ordering::Relaxed);
-    for a in alerts {
-        inner.hub.publish(a);
+    match &inner.bus {
+        None => {
+            for a in alerts {
+                inner.hub.publish(a);
+            }
+        }
+        Some(bus) if !alerts.is_empty() => {
+            let payloads = alerts
+                .iter()
+                .map(|a| serde_json::to_vec(a).expect("alerts serialize").into())
+                .collect();
+            let bus = bus.clone();
+            tokio::spawn(async move {
+                if let Err(e) = bus.announce(payloads).await {
+                    tracing::warn!(error = %e, "announcing alerts failed; they are in the store");
+                }
+            });
+        }
+        Some(_) => {}
     }
 }
 

@@ -1,0 +1,74 @@
+//! NATS mode across processes (two `Stream`s sharing PostgreSQL and one JetStream stream): an
+//! event submitted on one is processed by the worker of the other, and the committed alert
+//! reaches the live subscribers of both.
+
+use serde_json::{Value, json};
+use sextant_bus::{Bus, BusConfig};
+use sextant_pipeline::{Stream, StreamConfig};
+use sextant_stream::{DEMO_RULES, RuleSet};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+fn debit(id: &str, minute: i64, amount: i64) -> Value {
+    let ts = chrono::DateTime::parse_from_rfc3339("2026-03-01T00:00:00Z").unwrap()
+        + chrono::Duration::minutes(minute * 20);
+    json!({
+        "event_id": id, "type": "transaction", "customer_id": "n1", "timestamp": ts.to_rfc3339(),
+        "transaction_id": format!("t-{id}"), "account_id": "a1", "amount_minor": -amount,
+        "currency": "EUR", "merchant": "Rewe", "category": "groceries", "channel": "card_present",
+        "country": "DE", "status": "approved",
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_from_one_process_reach_subscribers_of_another() {
+    let db = sextant_testkit::fresh(sextant_testkit::Kind::Postgres).await;
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let cfg = BusConfig {
+        stream: format!("PIPE_{run}"),
+        subject_prefix: format!("pipe{run}.events"),
+        partitions: 4,
+        ..BusConfig::default()
+    };
+    let rules = Arc::new(RuleSet::from_toml(DEMO_RULES).unwrap());
+    let stream_cfg = StreamConfig {
+        partitions: 4,
+        ..StreamConfig::default()
+    };
+    let bus_a = Arc::new(Bus::connect(cfg.clone()).await.unwrap());
+    let bus_b = Arc::new(Bus::connect(cfg).await.unwrap());
+    let a = Stream::new(
+        db.store.clone(),
+        rules.clone(),
+        stream_cfg.clone(),
+        Some(bus_a.clone()),
+    );
+    let b = Stream::new(db.store.clone(), rules, stream_cfg, Some(bus_b));
+    let (stop, rx) = watch::channel(false);
+    let worker = a.spawn_worker("a".into(), rx.clone());
+    let _ann_a = a.spawn_announcements(rx.clone());
+    let _ann_b = b.spawn_announcements(rx);
+    let mut live_a = a.subscribe();
+    let mut live_b = b.subscribe();
+    tokio::time::sleep(Duration::from_millis(300)).await; // subscriptions in place
+
+    let mut events: Vec<Value> = (0..12)
+        .map(|i| debit(&format!("n{i}"), i, 2_000 + i))
+        .collect();
+    events.push(debit("nbig", 12, 90_000));
+    let r = b.submit(&events, "test").await.unwrap();
+    assert_eq!(r.accepted, 13);
+    for live in [&mut live_b, &mut live_a] {
+        let alert = tokio::time::timeout(Duration::from_secs(10), live.recv())
+            .await
+            .expect("the alert is announced to every process")
+            .unwrap();
+        assert_eq!(alert.rule, "large_vs_baseline");
+        assert_eq!(alert.events.last().map(String::as_str), Some("nbig"));
+    }
+    assert_eq!(db.store.stream().count_alerts().await.unwrap(), 1);
+    stop.send(true).unwrap();
+    worker.await.unwrap().unwrap();
+    bus_a.delete_stream().await.unwrap();
+}
