@@ -14,19 +14,12 @@ use crate::processor::{
     published, restore, retrying,
 };
 use sextant_store::{LeaseSession, ProcessedBatch};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-
-/// Commit (and acknowledge) every batch in NATS mode instead of deferring offset-only commits
-/// as the embedded processor does: with deferred acknowledgements nats-server 2.9 delivered
-/// pulls far more slowly (measured with `sextant bench stream --modes nats --events 200000`:
-/// 1.4 k events/s deferred vs 45 k events/s per batch). The deferral logic stays correct either
-/// way; this switch keeps the measured-faster path.
-const COMMIT_EACH_BATCH: bool = true;
 
 struct Owned {
     stop: watch::Sender<bool>,
@@ -160,32 +153,6 @@ pub(crate) async fn run_worker(
     Ok(())
 }
 
-/// Commit an offset-only stretch with the event ids it applied.
-async fn flush(
-    inner: &Inner,
-    source: &str,
-    committed: i64,
-    offset: i64,
-    pending: &mut HashMap<String, i64>,
-    stop: &watch::Receiver<bool>,
-) -> Result<()> {
-    let pb = ProcessedBatch {
-        source: source.to_string(),
-        expected_offset: committed,
-        new_offset: offset,
-        applied: pending.drain().collect(),
-        ..ProcessedBatch::default()
-    };
-    commit(inner, &pb, stop).await.map(|_| ())
-}
-
-/// A failed ack only means redelivery, which the offset turns into a replay.
-async fn ack(consumer: &mut sextant_bus::PartitionConsumer, p: u32, seq: i64) {
-    if let Err(e) = consumer.ack_through(seq as u64).await {
-        tracing::warn!(partition = p, error = %e, "ack failed; messages will be redelivered");
-    }
-}
-
 async fn stop_all(inner: &Inner, owned: &mut BTreeMap<u32, Owned>) {
     for o in owned.values() {
         let _ = o.stop.send(true);
@@ -231,14 +198,10 @@ async fn partition_loop(inner: &Arc<Inner>, p: u32, stop: watch::Receiver<bool>)
         .expect("poisoned")
         .insert(p, offset);
     let mut ckpt = Checkpointer::new(inner, &source, engine.clone(), cp);
-    // As in the embedded processor: `offset` is how far the engine has applied, `committed`
-    // how far the store knows; batches with alerts are committed at once, the others at most
-    // `commit_every` later. JetStream is acknowledged only up to `committed`, so an uncommitted
-    // stretch is redelivered after a crash. Event ids applied but not yet committed are kept in
-    // `pending` so a duplicate within that stretch is still recognised.
-    let mut committed = offset;
-    let mut last_commit = Instant::now();
-    let mut pending: HashMap<String, i64> = HashMap::new();
+    // Unlike the embedded processor, every batch is committed and then acknowledged: deferring
+    // offset-only commits (and with them the acknowledgements) made nats-server 2.9 deliver
+    // pulls far more slowly (measured with `sextant bench stream --modes nats --events 200000`:
+    // 1.4 k events/s deferred vs 45 k events/s per batch).
     loop {
         if *stop.borrow() {
             break;
@@ -259,13 +222,7 @@ async fn partition_loop(inner: &Arc<Inner>, p: u32, stop: watch::Receiver<bool>)
             }
         };
         if msgs.is_empty() {
-            if committed < offset {
-                flush(inner, &source, committed, offset, &mut pending, &stop).await?;
-                committed = offset;
-                last_commit = Instant::now();
-                ack(&mut consumer, p, committed).await;
-            }
-            ckpt.maybe(inner, committed, 0).await;
+            ckpt.maybe(inner, offset, 0).await;
             continue;
         }
         // Which events were applied before, and where: a different (source, seq) means this
@@ -273,7 +230,6 @@ async fn partition_loop(inner: &Arc<Inner>, p: u32, stop: watch::Receiver<bool>)
         let ids: Vec<String> = msgs
             .iter()
             .filter_map(|m| m.msg_id.clone())
-            .filter(|id| !pending.contains_key(id))
             .collect::<HashSet<_>>()
             .into_iter()
             .collect();
@@ -281,21 +237,16 @@ async fn partition_loop(inner: &Arc<Inner>, p: u32, stop: watch::Receiver<bool>)
             Ok(st.applied_events(&ids).await?)
         })
         .await?;
+        let mut fresh: HashSet<&str> = HashSet::new();
         let mut duplicates = 0u64;
         let items: Vec<Item> = msgs
             .iter()
             .map(|m| {
                 let seq = m.stream_seq as i64;
                 let duplicate = match &m.msg_id {
-                    Some(id) => match (seen.get(id), pending.get(id)) {
-                        (Some((src, s)), _) => !(src == &source && *s == seq),
-                        (None, Some(s)) => *s != seq,
-                        (None, None) => {
-                            if seq > offset {
-                                pending.insert(id.clone(), seq);
-                            }
-                            false
-                        }
+                    Some(id) => match seen.get(id) {
+                        Some((src, s)) => !(src == &source && *s == seq),
+                        None => !fresh.insert(id),
                     },
                     None => false,
                 };
@@ -312,69 +263,55 @@ async fn partition_loop(inner: &Arc<Inner>, p: u32, stop: watch::Receiver<bool>)
             .collect();
         let last_seq = items.last().expect("non-empty").seq;
         let out = apply_batch(&source, &engine, &items);
-        if last_seq <= offset {
-            // All replay (redelivered up to what is applied).
-            continue;
-        }
-        let alerts = if out.alerts.is_empty() {
-            Vec::new()
-        } else {
-            let alerts = retrying(inner, &stop, "consent check", || {
-                consent_filter(inner, out.alerts.clone())
-            })
-            .await?;
-            retrying(inner, &stop, "fraud hold", || {
-                hold_for_review(inner, &alerts)
-            })
-            .await?;
-            alerts
-        };
-        if !out.dead.is_empty() {
-            retrying(inner, &stop, "dead letter", || async {
-                Ok(st.dead_letter(&out.dead).await?)
-            })
-            .await?;
-        }
-        offset = last_seq;
-        inner
-            .counters
-            .duplicates
-            .fetch_add(duplicates, Ordering::Relaxed);
-        if !alerts.is_empty()
-            || COMMIT_EACH_BATCH
-            || pending.len() as i64 >= inner.cfg.commit_events
-            || last_commit.elapsed() >= inner.cfg.commit_every
-        {
+        if last_seq > offset {
+            let alerts = if out.alerts.is_empty() {
+                Vec::new()
+            } else {
+                let alerts = retrying(inner, &stop, "consent check", || {
+                    consent_filter(inner, out.alerts.clone())
+                })
+                .await?;
+                retrying(inner, &stop, "fraud hold", || {
+                    hold_for_review(inner, &alerts)
+                })
+                .await?;
+                alerts
+            };
+            if !out.dead.is_empty() {
+                retrying(inner, &stop, "dead letter", || async {
+                    Ok(st.dead_letter(&out.dead).await?)
+                })
+                .await?;
+            }
             let pb = ProcessedBatch {
                 source: source.clone(),
-                expected_offset: committed,
-                new_offset: offset,
+                expected_offset: offset,
+                new_offset: last_seq,
                 alerts: alert_rows(&source, &alerts),
                 webhooks: inner.cfg.webhooks.iter().map(|w| w.name.clone()).collect(),
-                applied: pending.drain().collect(),
+                applied: out.applied.clone(),
             };
             // Fenced (another worker owns the partition now) or stopping: end this task.
             commit(inner, &pb, &stop).await?;
-            committed = offset;
-            last_commit = Instant::now();
+            offset = last_seq;
+            inner
+                .counters
+                .duplicates
+                .fetch_add(duplicates, Ordering::Relaxed);
             published(inner, out.count, alerts);
             inner
                 .counters
                 .partitions
                 .lock()
                 .expect("poisoned")
-                .insert(p, committed);
-            // Acknowledge only what is committed (AckPolicy::All: one ack covers the stretch).
-            ack(&mut consumer, p, committed).await;
-            ckpt.maybe(inner, committed, out.count).await;
-        } else {
-            published(inner, out.count, Vec::new());
-            ckpt.add(out.count);
+                .insert(p, offset);
         }
-    }
-    if committed < offset {
-        flush(inner, &source, committed, offset, &mut pending, &stop).await?;
-        ack(&mut consumer, p, offset).await;
+        // Acknowledge only now that the batch is committed (AckPolicy::All: one ack covers the
+        // batch). A failed ack only means redelivery, which the offset turns into a replay.
+        if let Err(e) = consumer.ack_through(last_seq as u64).await {
+            tracing::warn!(partition = p, error = %e, "ack failed; messages will be redelivered");
+        }
+        ckpt.maybe(inner, offset, out.count).await;
     }
     ckpt.finish(inner, offset).await?;
     Ok(())
