@@ -185,7 +185,19 @@ async fn events_become_scoped_consented_alerts(db: TestDb) {
     );
     assert_eq!(stream.status().suppressed_by_consent, before + 1);
 
-    // Live windows.
+    // Live windows: a profile, so only with profiling consent.
+    let (s, v) = app.get("/v1/customers/1/stream", Some(&own)).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    assert!(v.to_string().contains("profiling"), "{v}");
+    let (s, _) = app
+        .send(
+            Method::PUT,
+            "/v1/customers/1/consents",
+            &admin,
+            Some(&json!({"consents": {"profiling": true}})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
     let (s, v) = app.get("/v1/customers/1/stream", Some(&own)).await;
     assert_eq!(s, StatusCode::OK);
     assert!(v.to_string().contains("\"count\":13"), "{v}");

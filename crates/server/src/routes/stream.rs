@@ -216,10 +216,11 @@ pub(crate) async fn alert_stream(
 }
 
 /// The customer's live streaming windows (1 h, 24 h, 7 d, 30 d) and baselines, as this process
-/// holds them (staff, or the customer's own key).
+/// holds them (staff, or the customer's own key). They are a profile of the customer: shown only
+/// with profiling consent (the engine still uses them to protect the account from fraud).
 #[utoipa::path(get, path = "/v1/customers/{id}/stream", tag = "stream",
     params(("id" = String, Path, description = "Customer id")),
-    responses((status = 200, body = Object), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
+    responses((status = 200, body = Object), (status = 403, body = crate::error::Problem, description = "Not this key's customer, or no profiling consent"), (status = 404, body = crate::error::Problem)))]
 pub(crate) async fn customer_windows(
     p: Principal,
     State(state): State<AppState>,
@@ -227,6 +228,12 @@ pub(crate) async fn customer_windows(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let id = parse_customer_id(&id)?;
     p.require_self_or(&id, STAFF, "read streaming windows")?;
+    let consents = state
+        .store
+        .consent_state(&id, &state.config.consent_defaults)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("no such customer".into()))?;
+    consents.require(sextant_core::ConsentPurpose::Profiling)?;
     let view = stream(&state)?
         .customer_view(&id)
         .ok_or_else(|| ApiError::NotFound("no streaming state for this customer here".into()))?;
