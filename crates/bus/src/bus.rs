@@ -346,9 +346,40 @@ impl Bus {
         })
     }
 
+    /// The core-NATS subject on which erasures are announced: `<prefix>-erasures`.
+    pub fn erasure_subject(&self) -> String {
+        format!("{}-erasures", self.cfg.subject_prefix)
+    }
+
+    /// Tell every process to drop a customer's in-memory state (a data-subject erasure).
+    pub async fn announce_erasure(&self, customer_id: &str) -> Result<(), BusError> {
+        let subject = self.erasure_subject();
+        let client = self.js.client();
+        let err = |e: String| BusError::Publish {
+            subject: subject.clone(),
+            cause: e,
+        };
+        client
+            .publish(
+                subject.clone(),
+                Bytes::copy_from_slice(customer_id.as_bytes()),
+            )
+            .await
+            .map_err(|e| err(e.to_string()))?;
+        client.flush().await.map_err(|e| err(e.to_string()))
+    }
+
+    /// Subscribe to the announcements of [`Bus::announce_erasure`].
+    pub async fn erasures(&self) -> Result<Announcements, BusError> {
+        self.subscribe(self.erasure_subject()).await
+    }
+
     /// Subscribe to the announcements of [`Bus::announce`].
     pub async fn announcements(&self) -> Result<Announcements, BusError> {
-        let subject = self.alert_subject();
+        self.subscribe(self.alert_subject()).await
+    }
+
+    async fn subscribe(&self, subject: String) -> Result<Announcements, BusError> {
         self.js
             .client()
             .subscribe(subject.clone())

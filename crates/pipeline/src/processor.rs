@@ -98,7 +98,8 @@ impl Stream {
     }
 
     /// NATS mode: feed this process's live subscribers from the alert announcements of every
-    /// worker (a no-op in embedded mode). Reconnects after a broken subscription.
+    /// worker, and apply erasures announced by any process (a no-op in embedded mode).
+    /// Reconnects after a broken subscription.
     pub fn spawn_announcements(&self, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
         let inner = self.inner.clone();
         tokio::spawn(async move {
@@ -106,20 +107,30 @@ impl Stream {
                 return;
             };
             while !*stop.borrow() {
-                let mut sub = match bus.announcements().await {
-                    Ok(s) => s,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "alert announcements unavailable; retrying");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                        continue;
+                let subs = match (bus.announcements().await, bus.erasures().await) {
+                    (Ok(a), Ok(e)) => Some((a, e)),
+                    (Err(e), _) | (_, Err(e)) => {
+                        tracing::warn!(error = %e, "announcements unavailable; retrying");
+                        None
                     }
+                };
+                let Some((mut alerts, mut erasures)) = subs else {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
                 };
                 loop {
                     tokio::select! {
-                        m = sub.next() => match m {
+                        m = alerts.next() => match m {
                             Some(bytes) => match serde_json::from_slice::<Alert>(&bytes) {
                                 Ok(a) => inner.hub.publish(a),
                                 Err(e) => tracing::warn!(error = %e, "unreadable alert announcement"),
+                            },
+                            None => break,
+                        },
+                        m = erasures.next() => match m {
+                            Some(bytes) => match std::str::from_utf8(&bytes).ok().and_then(|s| CustomerId::parse(s).ok()) {
+                                Some(id) => forget_here(&inner, &id),
+                                None => tracing::warn!("unreadable erasure announcement"),
                             },
                             None => break,
                         },
@@ -157,24 +168,36 @@ impl Stream {
             .find_map(|e| e.lock().expect("poisoned").customer(id))
     }
 
-    /// Erasure: drop the customer's in-memory state everywhere in this process, and have every
-    /// processor checkpoint at its next commit point (where its state matches its offset), so
-    /// no new snapshot keeps the customer. The store's erase removes the log rows and the
-    /// embedded checkpoint, so a crash before that re-builds state from a log without them.
+    /// Erasure: drop the customer's in-memory state everywhere in this process (and, in NATS
+    /// mode, announce it so every other process drops it too), and have every processor
+    /// checkpoint at its next commit point (where its state matches its offset), so no new
+    /// snapshot keeps the customer. The store's erase removes the log rows and the embedded
+    /// checkpoint, so a crash before that re-builds state from a log without them.
     pub fn forget(&self, id: &CustomerId) {
-        let engines: Vec<Arc<Mutex<Engine>>> = self
-            .inner
-            .engines
-            .lock()
-            .expect("poisoned")
-            .values()
-            .cloned()
-            .collect();
-        for engine in engines {
-            engine.lock().expect("poisoned").forget(id);
+        forget_here(&self.inner, id);
+        if let Some(bus) = self.inner.bus.clone() {
+            let id = id.as_str().to_string();
+            tokio::spawn(async move {
+                if let Err(e) = bus.announce_erasure(&id).await {
+                    tracing::error!(error = %e, "announcing an erasure failed; other processes keep the customer's in-memory state until they restart");
+                }
+            });
         }
-        self.inner.forget_gen.fetch_add(1, Ordering::SeqCst);
     }
+}
+
+fn forget_here(inner: &Inner, id: &CustomerId) {
+    let engines: Vec<Arc<Mutex<Engine>>> = inner
+        .engines
+        .lock()
+        .expect("poisoned")
+        .values()
+        .cloned()
+        .collect();
+    for engine in engines {
+        engine.lock().expect("poisoned").forget(id);
+    }
+    inner.forget_gen.fetch_add(1, Ordering::SeqCst);
 }
 
 /// One event handed to [`apply_batch`].

@@ -1,6 +1,7 @@
 //! NATS mode across processes (two `Stream`s sharing PostgreSQL and one JetStream stream): an
 //! event submitted on one is processed by the worker of the other, and the committed alert
-//! reaches the live subscribers of both.
+//! reaches the live subscribers of both; an erasure on one drops the customer's live state on
+//! the other.
 
 use serde_json::{Value, json};
 use sextant_bus::{Bus, BusConfig};
@@ -68,6 +69,21 @@ async fn alerts_from_one_process_reach_subscribers_of_another() {
         assert_eq!(alert.events.last().map(String::as_str), Some("nbig"));
     }
     assert_eq!(db.store.stream().count_alerts().await.unwrap(), 1);
+
+    // Erased through process b: process a, which holds the customer's windows, drops them.
+    let id = sextant_core::CustomerId::parse("n1").unwrap();
+    assert!(a.customer_view(&id).is_some());
+    b.forget(&id);
+    for _ in 0..200 {
+        if a.customer_view(&id).is_none() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        a.customer_view(&id).is_none(),
+        "the erasure reached the other process"
+    );
     stop.send(true).unwrap();
     worker.await.unwrap().unwrap();
     bus_a.delete_stream().await.unwrap();
