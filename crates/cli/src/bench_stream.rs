@@ -42,6 +42,10 @@ pub struct StreamBenchArgs {
     /// JetStream partitions in the nats run.
     #[arg(long, default_value_t = 8)]
     partitions: u32,
+    /// Complex-event rules (default: the demo rules). Must keep a rule that fires on a debit
+    /// 40× the customer's usual size.
+    #[arg(long)]
+    rules: Option<std::path::PathBuf>,
 }
 
 struct Gen {
@@ -122,10 +126,21 @@ pub async fn run(_cfg: &Config, a: &StreamBenchArgs) -> anyhow::Result<()> {
                 Some(schema),
             )
         };
-        let rules = Arc::new(
-            sextant_stream::RuleSet::from_toml(sextant_stream::DEMO_RULES)
-                .map_err(|e| anyhow::anyhow!("demo rules: {e:?}"))?,
-        );
+        let text = match &a.rules {
+            Some(p) => {
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?
+            }
+            None => sextant_stream::DEMO_RULES.to_string(),
+        };
+        let rules = Arc::new(sextant_stream::RuleSet::from_toml(&text).map_err(|e| {
+            anyhow::anyhow!(
+                "rules: {}",
+                e.iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )
+        })?);
         let stream_name = format!("BENCH_{}", std::process::id());
         let prefix = format!("bench{}.events", std::process::id());
         let bus = if m == "nats" {
