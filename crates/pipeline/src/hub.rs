@@ -47,7 +47,8 @@ pub(crate) struct Counters {
     pub processed: AtomicU64,
     pub alerts: AtomicU64,
     pub suppressed_by_consent: AtomicU64,
-    /// Embedded mode: the log's head and the committed offset.
+    /// Embedded mode: the log's head and how far the processor has applied (committed within
+    /// `commit_every`; at once when a batch raised alerts).
     pub head: AtomicI64,
     pub offset: AtomicI64,
     /// NATS mode: committed offset per partition this process works on.
@@ -69,7 +70,8 @@ pub struct StatusView {
     pub alerts: u64,
     /// Alerts the engine raised that the customer's consents do not allow (not stored).
     pub suppressed_by_consent: u64,
-    /// Embedded: the log's last sequence number and the processor's committed offset.
+    /// Embedded: the log's last sequence number and how far the processor has applied (its
+    /// alerts are committed; the offset itself within `commit_every`).
     pub log_head: Option<i64>,
     pub offset: Option<i64>,
     /// Embedded: events accepted but not yet processed.
