@@ -405,6 +405,36 @@ pub(crate) async fn commit(
     }
 }
 
+/// What a batch's outcome needs before its commit: the alerts the customers' consents allow,
+/// fraud holds opened for review, malformed events dead-lettered (each retried on failure).
+/// Returns the alerts to commit.
+pub(crate) async fn settle(
+    inner: &Inner,
+    out: &Applied,
+    stop: &watch::Receiver<bool>,
+) -> Result<Vec<Alert>> {
+    let alerts = if out.alerts.is_empty() {
+        Vec::new()
+    } else {
+        let alerts = retrying(inner, stop, "consent check", || {
+            consent_filter(inner, out.alerts.clone())
+        })
+        .await?;
+        retrying(inner, stop, "fraud hold", || {
+            hold_for_review(inner, &alerts)
+        })
+        .await?;
+        alerts
+    };
+    if !out.dead.is_empty() {
+        retrying(inner, stop, "dead letter", || async {
+            Ok(inner.store.stream().dead_letter(&out.dead).await?)
+        })
+        .await?;
+    }
+    Ok(alerts)
+}
+
 /// Move a source's committed offset (no alerts).
 pub(crate) async fn commit_offset(
     inner: &Inner,
@@ -741,25 +771,7 @@ async fn run_embedded(inner: Arc<Inner>, stop: watch::Receiver<bool>) -> Result<
             })
             .collect();
         let out = apply_batch(EMBEDDED, &engine, &items);
-        let alerts = if out.alerts.is_empty() {
-            Vec::new()
-        } else {
-            let alerts = retrying(&inner, &stop, "consent check", || {
-                consent_filter(&inner, out.alerts.clone())
-            })
-            .await?;
-            retrying(&inner, &stop, "fraud hold", || {
-                hold_for_review(&inner, &alerts)
-            })
-            .await?;
-            alerts
-        };
-        if !out.dead.is_empty() {
-            retrying(&inner, &stop, "dead letter", || async {
-                Ok(st.dead_letter(&out.dead).await?)
-            })
-            .await?;
-        }
+        let alerts = settle(&inner, &out, &stop).await?;
         offset = new_offset;
         inner.counters.offset.store(offset, Ordering::Relaxed);
         inner.counters.head.fetch_max(offset, Ordering::Relaxed);

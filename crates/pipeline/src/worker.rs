@@ -10,8 +10,8 @@
 
 use crate::Result;
 use crate::processor::{
-    Checkpointer, Inner, Item, alert_rows, apply_batch, commit, consent_filter, hold_for_review,
-    published, restore, retrying,
+    Checkpointer, Inner, Item, alert_rows, apply_batch, commit, published, restore, retrying,
+    settle,
 };
 use sextant_store::{LeaseSession, ProcessedBatch};
 use std::collections::{BTreeMap, HashSet};
@@ -264,25 +264,7 @@ async fn partition_loop(inner: &Arc<Inner>, p: u32, stop: watch::Receiver<bool>)
         let last_seq = items.last().expect("non-empty").seq;
         let out = apply_batch(&source, &engine, &items);
         if last_seq > offset {
-            let alerts = if out.alerts.is_empty() {
-                Vec::new()
-            } else {
-                let alerts = retrying(inner, &stop, "consent check", || {
-                    consent_filter(inner, out.alerts.clone())
-                })
-                .await?;
-                retrying(inner, &stop, "fraud hold", || {
-                    hold_for_review(inner, &alerts)
-                })
-                .await?;
-                alerts
-            };
-            if !out.dead.is_empty() {
-                retrying(inner, &stop, "dead letter", || async {
-                    Ok(st.dead_letter(&out.dead).await?)
-                })
-                .await?;
-            }
+            let alerts = settle(inner, &out, &stop).await?;
             let pb = ProcessedBatch {
                 source: source.clone(),
                 expected_offset: offset,
