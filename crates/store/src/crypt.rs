@@ -1,11 +1,14 @@
 //! Encryption at rest for PII columns: a [`Store`] decorator that encrypts customer names,
 //! e-mail addresses, phone numbers, message bodies, reviewers' notes on review cases, the
-//! stream's `message` events and dead-letter payloads with AES-256-GCM on the way in and
-//! decrypts them on the way out, so neither backend ever sees the plaintext. Ids, amounts and
-//! categories stay in the clear (they are needed for joins and ranges, and are not contact data).
+//! stream's `message` events and dead-letter payloads, and the assistant's conversation turns
+//! and dialogue states with AES-256-GCM on the way in and decrypts them on the way out, so
+//! neither backend ever sees the plaintext. Ids, amounts and categories stay in the clear (they
+//! are needed for joins and ranges, and are not contact data).
 //!
 //! Values written before encryption was enabled are read as they are and re-encrypted by
-//! [`rotate`]. Lookups by customer id are unaffected.
+//! [`rotate`] (customers and messages; stream events, dead letters, turns and dialogue states
+//! are not re-sealed by it and stay readable while the cipher holds the older key). Lookups by
+//! customer id are unaffected.
 
 use crate::{
     ApiKeyRecord, ArmRow, Backend, Batch, EventInsert, FeedbackWrite, IdempotentResponse,
@@ -26,6 +29,7 @@ pub struct EncryptedStore {
     inner: Arc<dyn Store>,
     cipher: PiiCipher,
     stream: EncryptedStream,
+    assistant: EncryptedAssistant,
 }
 
 impl EncryptedStore {
@@ -35,9 +39,157 @@ impl EncryptedStore {
                 inner: inner.clone(),
                 cipher: cipher.clone(),
             },
+            assistant: EncryptedAssistant {
+                inner: inner.clone(),
+                cipher: cipher.clone(),
+            },
             inner,
             cipher,
         }
+    }
+}
+
+/// The assistant's tables through the same key: what was said in a turn and the conversation's
+/// dialogue state are sealed, and messages written by the assistant are sealed like imported
+/// ones (so `list_messages` opens them). Knowledge-base documents are public and goals hold
+/// amounts and dates: both stay as they are.
+struct EncryptedAssistant {
+    inner: Arc<dyn Store>,
+    cipher: PiiCipher,
+}
+
+impl EncryptedAssistant {
+    fn open_conversation(&self, mut c: crate::ConversationRow) -> Result<crate::ConversationRow> {
+        c.state = open_field(&self.cipher, "conversations", "state", c.state)?;
+        Ok(c)
+    }
+}
+
+#[async_trait]
+impl crate::AssistantStore for EncryptedAssistant {
+    async fn kb_put(&self, doc: &crate::KbDocumentRow) -> Result<i64> {
+        self.inner.assistant().kb_put(doc).await
+    }
+    async fn kb_delete(&self, id: &str) -> Result<bool> {
+        self.inner.assistant().kb_delete(id).await
+    }
+    async fn kb_list(&self) -> Result<Vec<crate::KbDocumentRow>> {
+        self.inner.assistant().kb_list().await
+    }
+    async fn kb_get(&self, id: &str) -> Result<Option<crate::KbDocumentRow>> {
+        self.inner.assistant().kb_get(id).await
+    }
+    async fn kb_count(&self) -> Result<u64> {
+        self.inner.assistant().kb_count().await
+    }
+    async fn save_turns(
+        &self,
+        conv: &crate::ConversationRow,
+        expected_version: i64,
+        turns: &[crate::TurnRow],
+    ) -> Result<i64> {
+        let sealed_conv = crate::ConversationRow {
+            state: self.cipher.encrypt(&conv.state),
+            ..conv.clone()
+        };
+        let sealed: Vec<crate::TurnRow> = turns
+            .iter()
+            .map(|t| crate::TurnRow {
+                text: self.cipher.encrypt(&t.text),
+                ..t.clone()
+            })
+            .collect();
+        self.inner
+            .assistant()
+            .save_turns(&sealed_conv, expected_version, &sealed)
+            .await
+    }
+    async fn conversation(&self, id: &str) -> Result<Option<crate::ConversationRow>> {
+        self.inner
+            .assistant()
+            .conversation(id)
+            .await?
+            .map(|c| self.open_conversation(c))
+            .transpose()
+    }
+    async fn recent_turns(&self, conversation_id: &str, limit: u32) -> Result<Vec<crate::TurnRow>> {
+        self.inner
+            .assistant()
+            .recent_turns(conversation_id, limit)
+            .await?
+            .into_iter()
+            .map(|mut t| {
+                t.text = open_field(&self.cipher, "conversation_turns", "text", t.text)?;
+                Ok(t)
+            })
+            .collect()
+    }
+    async fn customer_conversations(
+        &self,
+        customer_id: &str,
+        limit: u32,
+    ) -> Result<Vec<crate::ConversationRow>> {
+        self.inner
+            .assistant()
+            .customer_conversations(customer_id, limit)
+            .await?
+            .into_iter()
+            .map(|c| self.open_conversation(c))
+            .collect()
+    }
+    async fn goal_put(&self, g: &crate::GoalRow) -> Result<()> {
+        self.inner.assistant().goal_put(g).await
+    }
+    async fn goals(&self, customer_id: &str) -> Result<Vec<crate::GoalRow>> {
+        self.inner.assistant().goals(customer_id).await
+    }
+    async fn goal(&self, id: &str) -> Result<Option<crate::GoalRow>> {
+        self.inner.assistant().goal(id).await
+    }
+    async fn goal_progress(
+        &self,
+        id: &str,
+        saved_minor: i64,
+        status: &str,
+        at: i64,
+    ) -> Result<bool> {
+        self.inner
+            .assistant()
+            .goal_progress(id, saved_minor, status, at)
+            .await
+    }
+    async fn insert_message(&self, m: &CustomerMessage) -> Result<bool> {
+        // Sealed exactly as the import path seals message bodies (`SealingSink`).
+        let sealed = CustomerMessage {
+            body: self.cipher.encrypt(&m.body),
+            ..m.clone()
+        };
+        self.inner.assistant().insert_message(&sealed).await
+    }
+    async fn set_message_sentiment(&self, id: &MessageId, score: f64) -> Result<bool> {
+        self.inner
+            .assistant()
+            .set_message_sentiment(id, score)
+            .await
+    }
+    async fn unscored_messages(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<CustomerMessage>> {
+        self.inner
+            .assistant()
+            .unscored_messages(after, limit)
+            .await?
+            .into_iter()
+            .map(|m| open_message(&self.cipher, m))
+            .collect()
+    }
+    async fn set_customer_sentiment(&self, customer_id: &str, score: f64) -> Result<bool> {
+        self.inner
+            .assistant()
+            .set_customer_sentiment(customer_id, score)
+            .await
     }
 }
 
@@ -299,6 +451,9 @@ impl Store for EncryptedStore {
     }
     fn stream(&self) -> &dyn crate::StreamStore {
         &self.stream
+    }
+    fn assistant(&self) -> &dyn crate::AssistantStore {
+        &self.assistant
     }
     async fn get_customer(&self, id: &CustomerId) -> Result<Option<Customer>> {
         self.inner

@@ -1,7 +1,7 @@
 //! Data-subject requests over any [`Store`]: everything held about one customer, gathered for
 //! an export (GDPR art. 15 / 20, CCPA right to know).
 
-use crate::{Result, ReviewCase, Store};
+use crate::{ConversationRow, GoalRow, Result, ReviewCase, Store, TurnRow};
 use serde::Serialize;
 use sextant_core::{
     Account, ConsentRecord, ConsentState, Customer, CustomerEvent, CustomerId, CustomerMessage,
@@ -31,6 +31,17 @@ pub struct CustomerExport {
     pub features: Option<serde_json::Value>,
     /// The customer's segment (profiling).
     pub segment: Option<ExportedSegment>,
+    /// Conversations with the assistant, most recently updated first, each with every turn.
+    pub conversations: Vec<ExportedConversation>,
+    /// Savings goals, by creation time.
+    pub goals: Vec<GoalRow>,
+}
+
+/// One conversation with the assistant and all its turns, oldest first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ExportedConversation {
+    pub conversation: ConversationRow,
+    pub turns: Vec<TurnRow>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -49,6 +60,18 @@ pub async fn export_customer(
         return Ok(None);
     };
     let transactions = store.all_transactions(id).await?;
+    let assistant = store.assistant();
+    let mut conversations = Vec::new();
+    for conversation in assistant
+        .customer_conversations(id.as_str(), u32::MAX)
+        .await?
+    {
+        let turns = assistant.recent_turns(&conversation.id, u32::MAX).await?;
+        conversations.push(ExportedConversation {
+            conversation,
+            turns,
+        });
+    }
     Ok(Some(CustomerExport {
         exported_at: chrono::Utc::now(),
         protected_attributes: store.get_protected(id).await?,
@@ -71,6 +94,8 @@ pub async fn export_customer(
             model_version: s.model_version,
             segment_id: s.segment_id,
         }),
+        conversations,
+        goals: assistant.goals(id.as_str()).await?,
         customer,
     }))
 }

@@ -6,18 +6,22 @@
 //! and returns `sextant_core` types, which are valid by construction; it re-parses only what it
 //! reads back from the database (a failure there is [`StoreError::Corrupt`]).
 
+pub mod assistant;
 pub mod crypt;
 pub mod dsr;
 mod error;
 mod migrate;
+mod pg_assistant;
 mod pg_stream;
 mod postgres;
 mod rows;
 mod sqlite;
+mod sqlite_assistant;
 mod sqlite_stream;
 pub mod stream;
 mod types;
 
+pub use assistant::{AssistantStore, ConversationRow, GoalRow, KbDocumentRow, TurnRow};
 pub use error::StoreError;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -46,6 +50,9 @@ pub trait Store: Send + Sync + 'static {
     async fn ping(&self) -> Result<()>;
     /// The real-time event stream's storage (event log, offsets, alerts, outbox, leases).
     fn stream(&self) -> &dyn StreamStore;
+    /// The assistant's storage (knowledge base, conversations and turns, goals, message
+    /// sentiment).
+    fn assistant(&self) -> &dyn AssistantStore;
 
     async fn get_customer(&self, id: &CustomerId) -> Result<Option<Customer>>;
     /// Customers ordered by id, strictly after `after`.
@@ -174,8 +181,9 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_decision(&self, d: &Decision) -> Result<bool>;
     /// Delete every row held about the customer, in one transaction, including the event
     /// stream's (event log, applied-event records of those events, alerts and their webhook
-    /// deliveries, dead letters); rows deleted per table, or `None` if the customer is unknown
-    /// (neither imported nor seen on the stream). SQLite also zeroes freed pages and truncates
+    /// deliveries, dead letters) and the assistant's (conversations, turns, goals); rows deleted
+    /// per table, or `None` if the customer is unknown (neither imported, nor seen on the
+    /// stream, nor holding conversations or goals). SQLite also zeroes freed pages and truncates
     /// the WAL.
     async fn erase_customer(&self, id: &CustomerId) -> Result<Option<Vec<(String, u64)>>>;
 

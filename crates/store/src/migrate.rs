@@ -51,6 +51,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0007_stream.sql"),
         postgres: include_str!("../migrations/postgres/0007_stream.sql"),
     },
+    Migration {
+        version: 8,
+        name: "assistant",
+        sqlite: include_str!("../migrations/sqlite/0008_assistant.sql"),
+        postgres: include_str!("../migrations/postgres/0008_assistant.sql"),
+    },
 ];
 
 pub(crate) const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)";

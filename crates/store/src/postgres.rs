@@ -145,6 +145,10 @@ impl Store for PgStore {
         self
     }
 
+    fn assistant(&self) -> &dyn crate::AssistantStore {
+        self
+    }
+
     async fn ping(&self) -> Result<()> {
         self.client().await?.simple_query("SELECT 1").await?;
         Ok(())
@@ -485,7 +489,11 @@ impl Store for PgStore {
             .query_one(crate::stream::HAS_STREAM_ROWS, &[&id.as_str()])
             .await?
             .get(0);
-        if !exists && !streamed {
+        let assisted: bool = tx
+            .query_one(crate::assistant::HAS_ASSISTANT_ROWS, &[&id.as_str()])
+            .await?
+            .try_get(0)?;
+        if !exists && !streamed && !assisted {
             return Ok(None);
         }
         let mut counts = Vec::new();

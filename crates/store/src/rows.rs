@@ -353,6 +353,9 @@ pub(crate) fn protected(row: &dyn Cells) -> Result<sextant_core::ProtectedAttrib
 
 /// Tables holding a customer's rows, children first: the order erasure deletes in.
 pub(crate) const CUSTOMER_TABLES: &[(&str, &str)] = &[
+    ("conversation_turns", "customer_id"),
+    ("conversations", "customer_id"),
+    ("goals", "customer_id"),
     ("features", "customer_id"),
     ("customer_segments", "customer_id"),
     ("transactions", "customer_id"),

@@ -265,6 +265,10 @@ impl Store for SqliteStore {
         self
     }
 
+    fn assistant(&self) -> &dyn crate::AssistantStore {
+        self
+    }
+
     async fn ping(&self) -> Result<()> {
         self.read(|c| {
             Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
@@ -634,7 +638,12 @@ impl Store for SqliteStore {
                 [&id],
                 |r| r.get(0),
             )?;
-            if exists.is_none() && !streamed {
+            let assisted: bool = tx.query_row(
+                &rows::sql::sqlite(crate::assistant::HAS_ASSISTANT_ROWS),
+                [&id],
+                |r| r.get(0),
+            )?;
+            if exists.is_none() && !streamed && !assisted {
                 return Ok(None);
             }
             let mut counts = Vec::new();
