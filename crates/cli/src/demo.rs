@@ -101,6 +101,91 @@ pub struct DemoArgs {
     /// raised; 0 turns it off.
     #[arg(long, default_value_t = 86400.0)]
     replay_speed: f64,
+    /// Once serving, hold a short conversation with the assistant as a customer (a house-saving
+    /// plan with its roadmap chart, a product question, a spending question, a complaint).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    converse: bool,
+}
+
+async fn wait_healthy(url: &str) {
+    let http = reqwest::Client::new();
+    for _ in 0..600 {
+        if http.get(format!("{url}/healthz")).send().await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// The assistant demo: four messages through the API, replies printed, the roadmap saved.
+async fn converse(
+    url: &str,
+    key: &str,
+    customer: &sextant_core::CustomerId,
+    dir: &std::path::Path,
+) -> anyhow::Result<()> {
+    let http = reqwest::Client::new();
+    println!();
+    println!("The assistant, talking as customer {customer}:");
+    let mut conversation: Option<String> = None;
+    for text in [
+        "I want to save for a house in 3 years",
+        "What interest does the Easy Access Savings account pay?",
+        "How much did I spend on restaurants last month?",
+        "I was charged twice for the same payment and nobody has fixed it. This is unacceptable, I want to make a complaint.",
+    ] {
+        println!();
+        println!("  customer> {text}");
+        let resp = http
+            .post(format!("{url}/v1/assistant/messages"))
+            .bearer_auth(key)
+            .json(&serde_json::json!({
+                "customer_id": customer, "conversation_id": conversation, "channel": "app", "text": text,
+            }))
+            .send()
+            .await?;
+        let status = resp.status();
+        let body: serde_json::Value = resp.json().await?;
+        if !status.is_success() {
+            anyhow::bail!("assistant answered {status}: {body}");
+        }
+        conversation = body["conversation_id"].as_str().map(String::from);
+        println!("  sextant>  {}", body["text"].as_str().unwrap_or(""));
+        println!(
+            "            intent {} (confidence {:.2}), sentiment {:+.2}, text by {}",
+            body["intent"].as_str().unwrap_or("?"),
+            body["confidence"].as_f64().unwrap_or(0.0),
+            body["sentiment"].as_f64().unwrap_or(0.0),
+            body["language"]["backend"].as_str().unwrap_or("?")
+        );
+        for c in body["citations"].as_array().into_iter().flatten() {
+            println!(
+                "            cites {} › {}",
+                c["title"].as_str().unwrap_or(""),
+                c["section"].as_str().unwrap_or("")
+            );
+        }
+        if let Some(path) = body["goal"]["roadmap_url"].as_str() {
+            let svg = http
+                .get(format!("{url}{path}"))
+                .bearer_auth(key)
+                .send()
+                .await?
+                .text()
+                .await?;
+            let file = dir.join("roadmap.svg");
+            std::fs::write(&file, svg)?;
+            println!(
+                "            roadmap chart: {} (also GET {path})",
+                file.display()
+            );
+        }
+        if let Some(r) = body["handoff"]["review_id"].as_str() {
+            println!("            handed to a person: review case {r} (GET /v1/reviews/{r})");
+        }
+    }
+    println!();
+    Ok(())
 }
 
 pub async fn run(mut cfg: Config, args: &DemoArgs) -> anyhow::Result<()> {
@@ -165,6 +250,17 @@ pub async fn run(mut cfg: Config, args: &DemoArgs) -> anyhow::Result<()> {
     }
     let key = crate::keys::create(store.as_ref(), Role::Admin, None, "demo").await?;
     let first = store.list_customers(None, 1).await?;
+    // The assistant demo talks as a customer who allows profiling (so plans use their figures).
+    let mut talker = None;
+    for c in store.list_customers(None, 200).await? {
+        let consents = store
+            .consent_state(&c.id, &cfg.server.consent_defaults)
+            .await?;
+        if consents.is_some_and(|s| s.allows(sextant_core::ConsentPurpose::Profiling)) {
+            talker = Some(c.id.clone());
+            break;
+        }
+    }
     drop(store);
     println!();
     println!("Admin API key (shown once): {key}");
@@ -188,7 +284,22 @@ pub async fn run(mut cfg: Config, args: &DemoArgs) -> anyhow::Result<()> {
     );
     let url = format!("http://{}", cfg.server.bind.replace("0.0.0.0", "127.0.0.1"));
     println!("Live alerts: curl -N -H 'Authorization: Bearer {key}' {url}/v1/alerts/stream");
-    if args.replay_speed > 0.0 {
+    let conversation = (cfg.assistant.enabled && args.converse)
+        .then_some(talker)
+        .flatten()
+        .map(|c| (c, url.clone(), key.clone(), args.dir.clone()));
+    let replay_speed = args.replay_speed;
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        if let Some((customer, url, key, dir)) = conversation {
+            wait_healthy(&url).await;
+            if let Err(e) = converse(&url, &key, &customer, &dir).await {
+                eprintln!("assistant demo stopped: {e:#}");
+            }
+        }
+        let _ = done_tx.send(());
+    });
+    if replay_speed > 0.0 {
         println!(
             "Replaying the last 90 days as a live stream at {}× (fraud and distress alerts below; \
              `sextant replay` does this on its own) …",
@@ -206,14 +317,9 @@ pub async fn run(mut cfg: Config, args: &DemoArgs) -> anyhow::Result<()> {
         };
         let rcfg = cfg.clone();
         tokio::spawn(async move {
-            // Wait for the server to listen.
-            let http = reqwest::Client::new();
-            for _ in 0..600 {
-                if http.get(format!("{url}/healthz")).send().await.is_ok() {
-                    break;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            }
+            wait_healthy(&url).await;
+            // After the assistant's conversation, so the two outputs do not interleave.
+            let _ = done_rx.await;
             if let Err(e) = crate::stream::replay(&rcfg, &replay).await {
                 eprintln!("replay stopped: {e:#}");
             }

@@ -1,6 +1,7 @@
 //! The `sextant` binary: parses the command line and configuration, sets up logging, and wires
 //! the library crates together. The only place `anyhow` is used.
 
+mod assistant;
 mod bench;
 mod bench_stream;
 mod config;
@@ -94,6 +95,12 @@ enum Command {
     /// The event stream: check the complex-event rules.
     #[command(subcommand)]
     Stream(stream::StreamCommand),
+    /// The assistant: ask as a customer, evaluate intents and retrieval, score message sentiment.
+    #[command(subcommand)]
+    Assistant(assistant::AssistantCommand),
+    /// The knowledge base: list, get, put, delete, search.
+    #[command(subcommand)]
+    Kb(assistant::KbCommand),
 }
 
 #[derive(Subcommand)]
@@ -182,6 +189,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Worker => stream::worker(&cfg).await,
             Command::Replay(args) => stream::replay(&cfg, &args).await,
             Command::Stream(cmd) => stream::run(&cfg, cmd).await,
+            Command::Assistant(cmd) => assistant::run(&cfg, cmd).await,
+            Command::Kb(cmd) => assistant::kb(&cfg, cmd).await,
         }
     })
 }
@@ -234,6 +243,9 @@ pub(crate) async fn serve(cfg: &Config) -> anyhow::Result<()> {
     }
     let mut state =
         sextant_server::AppState::new(store.clone(), cfg.server.clone(), &master).with_rules(rules);
+    if cfg.assistant.enabled {
+        state = assistant::attach(cfg, state).await?;
+    }
     let running = if cfg.stream.enabled {
         let s = stream::build(cfg, store).await?;
         let running = stream::Running::start(&s, cfg.stream.worker);

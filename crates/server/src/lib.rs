@@ -43,6 +43,8 @@ pub struct AppState {
         Arc<tokio::sync::RwLock<Option<Arc<sextant_intelligence::recommend::Recommender>>>>,
     /// The event stream of this process, when it runs one.
     pub stream: Option<sextant_pipeline::Stream>,
+    /// The assistant, when enabled (it needs the embedding model).
+    pub assistant: Option<Arc<sextant_conversation::Assistant>>,
 }
 
 impl AppState {
@@ -70,6 +72,7 @@ impl AppState {
             rules: Arc::new(sextant_recommend::rules::DEMO_RULES.to_string()),
             recommender: Arc::default(),
             stream: None,
+            assistant: None,
             store,
             config: Arc::new(config),
             keys,
@@ -83,6 +86,28 @@ impl AppState {
         self.rules = Arc::new(rules);
         self.recommender = Arc::default();
         self
+    }
+
+    /// Start the assistant: embed its intent examples, load (or seed) the knowledge base and
+    /// answer "what would you recommend?" through this state's recommendation engine.
+    pub async fn with_assistant(
+        mut self,
+        embedder: Arc<dyn sextant_embed::Embed>,
+        cfg: sextant_conversation::AssistantConfig,
+    ) -> Result<Self, sextant_conversation::ConversationError> {
+        let advisor: Arc<dyn sextant_conversation::Advisor> = Arc::new(ServerAdvisor {
+            state: self.clone(),
+        });
+        let a = sextant_conversation::Assistant::open(
+            self.store.clone(),
+            embedder,
+            cfg,
+            self.config.consent_defaults.clone(),
+            Some(advisor),
+        )
+        .await?;
+        self.assistant = Some(Arc::new(a));
+        Ok(self)
     }
 
     /// Serve the event-stream routes from this stream.
@@ -150,4 +175,56 @@ pub async fn serve(
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+/// The assistant's recommendations come from the same engine, with the same consent checks,
+/// guardrails, review hold and audit entry as `GET /v1/customers/{id}/recommendations`.
+struct ServerAdvisor {
+    /// A copy of the state taken before the assistant was attached (no reference cycle).
+    state: AppState,
+}
+
+#[async_trait::async_trait]
+impl sextant_conversation::Advisor for ServerAdvisor {
+    async fn recommend(
+        &self,
+        customer: &sextant_core::CustomerId,
+        channel: &str,
+        actor: &str,
+    ) -> Result<Vec<sextant_conversation::Offer>, String> {
+        let s = &self.state;
+        let rec = s.recommender().await.map_err(|e| e.to_string())?;
+        // The engine knows the app channels; chat turns are shown in the app.
+        let channel = match channel {
+            "chat" | "phone" => "app",
+            c => c,
+        };
+        let out = sextant_intelligence::recommend::recommend(
+            s.store.as_ref(),
+            &rec,
+            &s.models,
+            &s.bank_models,
+            customer,
+            &s.policy(),
+            &sextant_intelligence::recommend::Ask {
+                channel: channel.to_string(),
+                limit: 2,
+                actor: actor.to_string(),
+                subject: s.pseudonyms.customer(customer),
+                now: chrono::Utc::now(),
+            },
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        Ok(out
+            .recommendations
+            .into_iter()
+            .map(|r| sextant_conversation::Offer {
+                decision_id: r.decision_id.to_string(),
+                product_id: r.recommendation.product_id.to_string(),
+                product_name: r.recommendation.product_name.clone(),
+                explanation: r.recommendation.explanation.clone(),
+            })
+            .collect())
+    }
 }

@@ -43,11 +43,20 @@ use utoipa::{Modify, OpenApi};
         crate::routes::stream::customer_windows,
         crate::routes::stream::status,
         crate::routes::stream::dead_letters,
+        crate::routes::assistant::message,
+        crate::routes::assistant::conversation,
+        crate::routes::assistant::goals,
+        crate::routes::assistant::roadmap,
+        crate::routes::assistant::kb_list,
+        crate::routes::assistant::kb_get,
+        crate::routes::assistant::kb_put,
+        crate::routes::assistant::kb_delete,
+        crate::routes::assistant::kb_search,
     ),
     components(schemas(crate::error::Problem, crate::error::FieldProblem)),
     modifiers(&ApiKeyAuth),
     security(("api_key" = [])),
-    tags((name = "customers"), (name = "transactions"), (name = "products"), (name = "imports"), (name = "privacy"), (name = "audit"), (name = "reports"), (name = "segments"), (name = "recommendations"), (name = "reviews"), (name = "stream"), (name = "health"))
+    tags((name = "customers"), (name = "transactions"), (name = "products"), (name = "imports"), (name = "privacy"), (name = "audit"), (name = "reports"), (name = "segments"), (name = "recommendations"), (name = "reviews"), (name = "stream"), (name = "assistant"), (name = "health"))
 )]
 pub struct ApiDoc;
 

@@ -1,5 +1,6 @@
 //! Route table. Each handler: extract and authorise, one call into the store, one response.
 
+pub(crate) mod assistant;
 pub(crate) mod audit;
 pub(crate) mod console;
 pub(crate) mod customers;
@@ -66,6 +67,24 @@ pub(crate) fn router(state: AppState) -> Router {
             "/v1/reviews/{id}",
             get(recommend::get_review).post(recommend::resolve_review),
         )
+        .route("/v1/assistant/messages", post(assistant::message))
+        .route(
+            "/v1/assistant/conversations/{id}",
+            get(assistant::conversation),
+        )
+        .route("/v1/customers/{id}/goals", get(assistant::goals))
+        .route(
+            "/v1/customers/{id}/goals/{goal_id}/roadmap.svg",
+            get(assistant::roadmap),
+        )
+        .route("/v1/kb/documents", get(assistant::kb_list))
+        .route(
+            "/v1/kb/documents/{id}",
+            get(assistant::kb_get)
+                .put(assistant::kb_put)
+                .delete(assistant::kb_delete),
+        )
+        .route("/v1/kb/search", get(assistant::kb_search))
         .route("/v1/events", post(stream::submit))
         .route("/v1/alerts", get(stream::list_alerts))
         .route("/v1/alerts/stream", get(stream::alert_stream))

@@ -82,17 +82,27 @@ impl App {
 }
 
 pub async fn spawn(db: TestDb) -> App {
-    spawn_with(db, false).await.0
+    spawn_with(db, false, false).await.0
+}
+
+/// The fixture app with the assistant (the real MiniLM model and the shipped knowledge base).
+#[allow(dead_code)]
+pub async fn spawn_assistant(db: TestDb) -> App {
+    spawn_with(db, false, true).await.0
 }
 
 /// The fixture app with an embedded event stream whose processor runs (demo rules).
 #[allow(dead_code)]
 pub async fn spawn_streaming(db: TestDb) -> (App, sextant_pipeline::Stream) {
-    let (app, s) = spawn_with(db, true).await;
+    let (app, s) = spawn_with(db, true, false).await;
     (app, s.expect("stream"))
 }
 
-async fn spawn_with(db: TestDb, streaming: bool) -> (App, Option<sextant_pipeline::Stream>) {
+async fn spawn_with(
+    db: TestDb,
+    streaming: bool,
+    assistant: bool,
+) -> (App, Option<sextant_pipeline::Stream>) {
     let files = tempfile::tempdir().unwrap();
     let write = |name: &str, s: &str| {
         let p = files.path().join(name);
@@ -163,6 +173,24 @@ async fn spawn_with(db: TestDb, streaming: bool) -> (App, Option<sextant_pipelin
         std::mem::forget(stop);
         stream = Some(s.clone());
         state.with_stream(s)
+    } else {
+        state
+    };
+    let state = if assistant {
+        static MODEL: std::sync::OnceLock<std::sync::Arc<sextant_embed::MiniLm>> =
+            std::sync::OnceLock::new();
+        let model = MODEL
+            .get_or_init(|| {
+                std::sync::Arc::new(
+                    sextant_embed::MiniLm::load_default().expect("run scripts/setup-models.sh"),
+                )
+            })
+            .clone();
+        let cfg = sextant_conversation::AssistantConfig {
+            kb_dir: Some(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../kb")),
+            ..Default::default()
+        };
+        state.with_assistant(model, cfg).await.unwrap()
     } else {
         state
     };
