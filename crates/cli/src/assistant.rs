@@ -26,8 +26,10 @@ pub enum AssistantCommand {
     },
     /// Measure intent accuracy, entity accuracy and knowledge-base retrieval (hit@1, hit@3).
     Eval {
-        #[arg(long, default_value = "eval/intents.jsonl")]
-        intents: PathBuf,
+        /// Labelled utterances (JSON Lines `{"text", "intent", ...}`); the held-out set was written
+        /// after the classifier was built, by someone who saw neither it nor the first set.
+        #[arg(long, num_args = 1.., default_values = ["eval/intents.jsonl", "eval/intents_holdout.jsonl"])]
+        intents: Vec<PathBuf>,
         #[arg(long, default_value = "kb")]
         kb: PathBuf,
         /// Question files (JSON Lines `{"question", "doc_id"}`); the second, held-out set was
@@ -184,47 +186,15 @@ pub(crate) fn print_reply(r: &sextant_conversation::Reply) {
 
 fn eval(
     cfg: &Config,
-    intents: &Path,
+    intent_files: &[PathBuf],
     kb: &Path,
     questions: &[PathBuf],
     misses: bool,
 ) -> anyhow::Result<()> {
     let model = load_model(cfg)?;
     let started = std::time::Instant::now();
-    let r = sextant_conversation::eval::evaluate_intents(model.as_ref(), intents)?;
-    println!(
-        "intents: {}/{} correct = {:.1}% on {}",
-        r.correct,
-        r.utterances,
-        r.accuracy * 100.0,
-        intents.display()
-    );
-    for (intent, (ok, n)) in &r.per_intent {
-        println!(
-            "  {intent:<24} {ok:>3}/{n:<3} {:.1}%",
-            *ok as f64 / (*n).max(1) as f64 * 100.0
-        );
-    }
-    for (field, (ok, n)) in &r.entities {
-        println!(
-            "entity {field:<17} {ok:>3}/{n:<3} {:.1}%",
-            *ok as f64 / (*n).max(1) as f64 * 100.0
-        );
-    }
-    if !r.confusion.is_empty() {
-        println!(
-            "confusions: {}",
-            r.confusion
-                .iter()
-                .map(|(k, v)| format!("{k} ×{v}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-    }
-    if misses {
-        for (t, e, p) in &r.misses {
-            println!("  miss: {t:?} expected {e}, got {p}");
-        }
+    for intents in intent_files {
+        intent_report(model.as_ref(), intents, misses)?;
     }
     let reports = sextant_conversation::eval::evaluate_retrieval(model, kb, questions)?;
     for (file, k) in questions.iter().zip(&reports) {
@@ -243,6 +213,45 @@ fn eval(
         }
     }
     println!("({:.1} s)", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn intent_report(model: &dyn Embed, intents: &Path, misses: bool) -> anyhow::Result<()> {
+    let r = sextant_conversation::eval::evaluate_intents(model, intents)?;
+    println!(
+        "intents: {}/{} correct = {:.1}% on {}",
+        r.correct,
+        r.utterances,
+        r.accuracy * 100.0,
+        intents.display()
+    );
+    for (intent, (ok, n)) in &r.per_intent {
+        println!(
+            "  {intent:<24} {ok:>3}/{n:<3} {:.1}%",
+            *ok as f64 / (*n).max(1) as f64 * 100.0
+        );
+    }
+    for (field, (ok, n)) in &r.entities {
+        println!(
+            "  entity {field:<17} {ok:>3}/{n:<3} {:.1}%",
+            *ok as f64 / (*n).max(1) as f64 * 100.0
+        );
+    }
+    if !r.confusion.is_empty() {
+        println!(
+            "  confusions: {}",
+            r.confusion
+                .iter()
+                .map(|(k, v)| format!("{k} ×{v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    if misses {
+        for (t, e, p) in &r.misses {
+            println!("  miss: {t:?} expected {e}, got {p}");
+        }
+    }
     Ok(())
 }
 

@@ -210,6 +210,8 @@ pub async fn run(mut cfg: Config, args: &DemoArgs) -> anyhow::Result<()> {
     if store.count(sextant_store::Table::Customers).await? == 0 {
         println!("Importing into {} …", cfg.database);
         crate::import::import_bank(store.as_ref(), &bank, &ImportOptions::default(), false).await?;
+        let scored = sextant_conversation::score_unscored(store.as_ref()).await?;
+        println!("Scored the sentiment of {scored} customer messages");
     } else {
         println!("Using the bank already imported in {}", cfg.database);
     }

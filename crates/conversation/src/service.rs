@@ -590,9 +590,7 @@ impl Assistant {
                 // Said plainly when the target was estimated, and when the profile was not used
                 // (sentences built here from text, never by a model; no figure of their own
                 // except the estimate's stated basis).
-                if let Some(basis) = &plan.target_basis {
-                    out.extra.push(format!("{basis}."));
-                }
+                // (The template states an estimated target's basis.)
                 if !profiling {
                     out.extra.push(
                         "I did not use your profile (you have not allowed profiling), so I could not check what you can afford.".into(),
@@ -664,12 +662,15 @@ impl Assistant {
                 doc_id: h.passage.doc_id.clone(),
                 title: h.passage.title.clone(),
                 section: h.passage.section.clone(),
-                excerpt: excerpt(&h.passage.text),
+                excerpt: excerpt(&plain(&h.passage.text)),
                 score: h.score,
             });
         }
         // The answer quotes the best passage; the others are cited for the customer to open.
-        let mut facts = Facts::new().text("answer", &excerpt(&hits[0].passage.text));
+        let best = &hits[0].passage;
+        let topic = best.section.rsplit(" > ").next().unwrap_or(&best.title);
+        let answer = format!("About {topic}: {}", excerpt(&plain(&best.text)));
+        let mut facts = Facts::new().text("answer", &answer);
         if let Some(p) = self
             .catalog
             .iter()
@@ -1038,6 +1039,39 @@ fn last_month(today: NaiveDate) -> Period {
     }
 }
 
+/// Markdown passage → plain sentences: list markers and emphasis dropped, each line a sentence.
+fn plain(markdown: &str) -> String {
+    let mut out: Vec<String> = Vec::new();
+    for line in markdown.lines() {
+        let mut l = line.trim();
+        for marker in ["- ", "* ", "+ "] {
+            if let Some(rest) = l.strip_prefix(marker) {
+                l = rest;
+            }
+        }
+        if let Some((n, rest)) = l.split_once(". ")
+            && !n.is_empty()
+            && n.chars().all(|c| c.is_ascii_digit())
+        {
+            l = rest;
+        }
+        let l = l
+            .trim_start_matches('#')
+            .trim()
+            .replace("**", "")
+            .replace('`', "");
+        if l.is_empty() || l.starts_with('|') {
+            continue;
+        }
+        if l.ends_with(['.', '!', '?', ':']) {
+            out.push(l);
+        } else {
+            out.push(format!("{l}."));
+        }
+    }
+    out.join(" ")
+}
+
 fn excerpt(text: &str) -> String {
     const MAX: usize = 400;
     if text.chars().count() <= MAX {
@@ -1116,5 +1150,26 @@ impl Draft {
         }
         out.extend(self.extra.iter().cloned());
         Ok(out.join(" "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passages_become_plain_sentences() {
+        let md = "- Interest rate: 1.75% a year, variable\n- **No fees**.\n\n1. Open the app\n## Heading\nDone!";
+        assert_eq!(
+            plain(md),
+            "Interest rate: 1.75% a year, variable. No fees. Open the app. Heading. Done!"
+        );
+    }
+
+    #[test]
+    fn long_excerpts_end_on_a_sentence() {
+        let long = "A short sentence. ".repeat(40);
+        let e = excerpt(&long);
+        assert!(e.len() <= 400 && e.ends_with('.'), "{e}");
     }
 }

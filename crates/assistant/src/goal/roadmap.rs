@@ -159,9 +159,10 @@ pub fn roadmap_svg(plan: &GoalPlan) -> String {
     let ty = y(plan.target_minor as f64);
     let _ = write!(
         s,
-        r##"<line x1="{LEFT}" y1="{ty:.1}" x2="{:.1}" y2="{ty:.1}" stroke="#c0392b" stroke-width="1.5" stroke-dasharray="6 4"/><text x="{:.1}" y="{:.1}" text-anchor="end" fill="#c0392b">{}</text>"##,
+        r##"<line x1="{LEFT}" y1="{ty:.1}" x2="{:.1}" y2="{ty:.1}" stroke="#c0392b" stroke-width="1.5" stroke-dasharray="6 4"/><text x="{:.1}" y="{:.1}" text-anchor="start" fill="#c0392b">{}</text>"##,
         W - RIGHT,
-        W - RIGHT,
+        // At the left end: the last milestone's label sits at the right end.
+        LEFT + 6.0,
         ty - 6.0,
         xml_escape(&format!(
             "Target {}",
