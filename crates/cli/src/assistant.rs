@@ -369,3 +369,117 @@ pub async fn kb(cfg: &Config, cmd: KbCommand) -> anyhow::Result<()> {
         }
     }
 }
+
+/// `sextant bench assistant`: latency of each message type through the whole assistant, and
+/// embedding throughput, on the configured database.
+pub async fn bench(cfg: &Config, conversations: usize) -> anyhow::Result<()> {
+    if conversations == 0 {
+        bail!("--conversations: must be at least 1");
+    }
+    let model = {
+        let cfg = cfg.clone();
+        tokio::task::spawn_blocking(move || load_model(&cfg)).await??
+    };
+    // Embedding throughput first (no cache hits: distinct sentences).
+    let sentences: Vec<String> = (0..256)
+        .map(|i| format!("how much did I spend on item number {i} in the shop last month"))
+        .collect();
+    let refs: Vec<&str> = sentences.iter().map(String::as_str).collect();
+    let t = std::time::Instant::now();
+    for s in &refs[..64] {
+        model.embed_one(s)?;
+    }
+    let single = t.elapsed().as_secs_f64() / 64.0;
+    let t = std::time::Instant::now();
+    model.embed(&refs[64..])?;
+    let batched = t.elapsed().as_secs_f64() / 192.0;
+    println!(
+        "embedding: {:.2} ms per sentence alone, {:.2} ms per sentence in batches of 32",
+        single * 1e3,
+        batched * 1e3
+    );
+
+    let state = local_state(cfg).await?;
+    let a = state.assistant.clone().expect("attached");
+    let store = state.store.clone();
+    let mut who = Vec::new();
+    let mut after: Option<sextant_core::CustomerId> = None;
+    'outer: loop {
+        let page = store.list_customers(after.as_ref(), 500).await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.id.clone());
+        for c in page {
+            let ok = store
+                .consent_state(&c.id, &cfg.server.consent_defaults)
+                .await?
+                .is_some_and(|s| s.allows(sextant_core::ConsentPurpose::Profiling));
+            if ok {
+                who.push(c.id);
+                if who.len() == conversations {
+                    break 'outer;
+                }
+            }
+        }
+    }
+    if who.is_empty() {
+        bail!("no customer with profiling consent in {}", cfg.database);
+    }
+    let script = [
+        ("goal plan", "I want to save for a house in 3 years"),
+        (
+            "product question",
+            "What interest does the Easy Access Savings account pay?",
+        ),
+        (
+            "spending question",
+            "How much did I spend on restaurants last month?",
+        ),
+        ("greeting", "thanks, bye"),
+    ];
+    let mut times: Vec<Vec<f64>> = vec![Vec::new(); script.len()];
+    for c in &who {
+        let mut conv = None;
+        for (i, (_, text)) in script.iter().enumerate() {
+            let t = std::time::Instant::now();
+            let r = a
+                .message(sextant_conversation::Incoming {
+                    conversation_id: conv.clone(),
+                    customer_id: c.clone(),
+                    channel: "app".into(),
+                    // A distinct text per customer defeats the embedding cache (letters only,
+                    // so no number is read as an amount).
+                    text: format!("{text} (ref {})", letters(c.as_str())),
+                    actor: "bench".into(),
+                    now: chrono::Utc::now(),
+                })
+                .await?;
+            times[i].push(t.elapsed().as_secs_f64() * 1e3);
+            conv = Some(r.conversation_id);
+        }
+    }
+    println!(
+        "assistant: {} conversations on {} ({})",
+        who.len(),
+        crate::redact(&cfg.database),
+        store.backend().as_str()
+    );
+    for ((name, _), t) in script.iter().zip(times.iter_mut()) {
+        t.sort_by(f64::total_cmp);
+        let q = |p: f64| t[((t.len() as f64 - 1.0) * p).round() as usize];
+        println!(
+            "  {name:<18} p50 {:>7.1} ms  p99 {:>7.1} ms",
+            q(0.5),
+            q(0.99)
+        );
+    }
+    Ok(())
+}
+
+fn letters(id: &str) -> String {
+    id.chars()
+        .map(|ch| match ch.to_digit(36) {
+            Some(d) => (b'a' + (d % 26) as u8) as char,
+            None => 'x',
+        })
+        .collect()
+}

@@ -23,6 +23,14 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 500)]
         customers: usize,
     },
+    /// Assistant latency per message type (house plan, product question, spending question,
+    /// greeting), end to end through `Assistant::message` on the configured database, and
+    /// embedding throughput (one sentence vs batches of 32).
+    Assistant {
+        /// Conversations to hold (each sends the four messages once).
+        #[arg(long, default_value_t = 50)]
+        conversations: usize,
+    },
     /// Import throughput and peak memory for N transactions.
     Import {
         /// Transaction counts to run, comma-separated (run two sizes to see memory stay flat).
@@ -43,6 +51,9 @@ pub enum BenchCommand {
 pub async fn run(cfg: &Config, cmd: BenchCommand) -> anyhow::Result<()> {
     if let BenchCommand::Stream(a) = &cmd {
         return crate::bench_stream::run(cfg, a).await;
+    }
+    if let BenchCommand::Assistant { conversations } = cmd {
+        return crate::assistant::bench(cfg, conversations).await;
     }
     if let BenchCommand::Score { customers } = cmd {
         return score(cfg, customers).await;
