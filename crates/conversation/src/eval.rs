@@ -5,7 +5,6 @@
 //! `sextant assistant eval` prints this report.
 
 use crate::error::{ConversationError as E, Result};
-use crate::service::intent_name;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use sextant_assistant::entities;
@@ -79,7 +78,7 @@ pub fn evaluate_intents(embedder: &dyn Embed, path: &Path) -> Result<IntentRepor
     };
     for (r, v) in rows.iter().zip(&vecs) {
         let got = classifier.classify(&r.text, v).intent;
-        let (exp, pred) = (intent_name(r.intent), intent_name(got));
+        let (exp, pred) = (r.intent.as_str(), got.as_str());
         let e = report.per_intent.entry(exp.to_string()).or_default();
         e.1 += 1;
         if got == r.intent {

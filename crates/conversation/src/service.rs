@@ -422,7 +422,7 @@ impl Assistant {
         };
 
         // Remember.
-        state.last_intent = Some(intent_name(intent).into());
+        state.last_intent = Some(intent.as_str().into());
         conv.state = serde_json::to_string(&state).map_err(|e| E::Language(e.to_string()))?;
         conv.updated_at = m.now.timestamp_micros();
         let at = m.now.timestamp_micros();
@@ -441,7 +441,7 @@ impl Assistant {
                 role: "customer".into(),
                 channel: m.channel.clone(),
                 text: text.to_string(),
-                intent: Some(intent_name(intent).into()),
+                intent: Some(intent.as_str().into()),
                 sentiment: Some(senti.compound),
                 payload: serde_json::json!({ "confidence": class.confidence, "entities": ents })
                     .to_string(),
@@ -454,7 +454,7 @@ impl Assistant {
                 role: "assistant".into(),
                 channel: m.channel.clone(),
                 text: text_out.clone(),
-                intent: Some(intent_name(intent).into()),
+                intent: Some(intent.as_str().into()),
                 sentiment: None,
                 payload: payload.to_string(),
             },
@@ -495,7 +495,7 @@ impl Assistant {
         Ok(Reply {
             conversation_id: conv.id,
             turn: last_seq + 2,
-            intent: intent_name(intent).into(),
+            intent: intent.as_str().into(),
             confidence: class.confidence,
             sentiment: senti.compound,
             text: text_out,
@@ -830,7 +830,7 @@ impl Assistant {
             versions: serde_json::json!({ "embedding_model": self.embedder.model_id() }),
             payload: serde_json::json!({
                 "conversation_id": conv.id, "reason": reason_name,
-                "intent": intent_name(intent), "sentiment": sentiment, "channel": m.channel,
+                "intent": intent.as_str(), "sentiment": sentiment, "channel": m.channel,
             }),
             status: "pending_review".into(),
         };
@@ -841,7 +841,7 @@ impl Assistant {
             created_at: m.now.timestamp_micros(),
             reason: serde_json::json!({
                 "kind": "assistant_handoff", "reason": reason_name, "conversation_id": conv.id,
-                "sentiment": sentiment, "intent": intent_name(intent),
+                "sentiment": sentiment, "intent": intent.as_str(),
             }),
             status: ReviewStatus::Pending,
             reviewer: None,
@@ -1088,18 +1088,6 @@ fn variant(conversation: &str, seq: i64) -> u64 {
     use sha2::{Digest, Sha256};
     let h = Sha256::digest(format!("{conversation}:{seq}").as_bytes());
     u64::from_le_bytes(h[..8].try_into().expect("8 bytes"))
-}
-
-pub(crate) fn intent_name(i: Intent) -> &'static str {
-    match i {
-        Intent::GoalPlanning => "goal_planning",
-        Intent::ProductQuestion => "product_question",
-        Intent::SpendingQuestion => "spending_question",
-        Intent::RecommendationRequest => "recommendation_request",
-        Intent::Complaint => "complaint",
-        Intent::Greeting => "greeting",
-        Intent::Fallback => "fallback",
-    }
 }
 
 fn tone_name(t: Tone) -> &'static str {
