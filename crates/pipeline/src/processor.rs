@@ -218,6 +218,25 @@ pub(crate) struct Applied {
     /// (event id, seq) of events newly applied.
     pub applied: Vec<(String, i64)>,
     pub count: u64,
+    /// `message` events, as customer messages with their sentiment scored.
+    pub messages: Vec<sextant_core::CustomerMessage>,
+}
+
+/// A streamed `message` event as a stored customer message: the id derives from the event id,
+/// so a replay after a crash stores nothing twice.
+fn as_message(ev: &sextant_stream::StreamEvent) -> Option<sextant_core::CustomerMessage> {
+    let sextant_stream::EventBody::Message { channel, text } = &ev.body else {
+        return None;
+    };
+    let id = sextant_core::MessageId::parse(&format!("msg_evt_{}", ev.event_id)).ok()?;
+    Some(sextant_core::CustomerMessage {
+        id,
+        customer_id: ev.customer_id.clone(),
+        timestamp: ev.timestamp,
+        channel: channel.as_str().to_string(),
+        body: text.clone(),
+        sentiment: Some(sextant_assistant::sentiment::score(text).compound),
+    })
 }
 
 /// Apply events to the engine in order (synchronous; holds the engine's lock).
@@ -232,6 +251,7 @@ pub(crate) fn apply_batch(source: &str, engine: &Mutex<Engine>, items: &[Item]) 
             Ok(ev) => {
                 let alerts = engine.apply(&ev);
                 if !it.replay {
+                    out.messages.extend(as_message(&ev));
                     out.alerts.extend(alerts);
                     out.applied.push((ev.event_id.clone(), it.seq));
                     out.count += 1;
@@ -426,6 +446,12 @@ pub(crate) async fn settle(
         .await?;
         alerts
     };
+    if !out.messages.is_empty() {
+        retrying(inner, stop, "customer messages", || {
+            store_messages(inner, &out.messages)
+        })
+        .await?;
+    }
     if !out.dead.is_empty() {
         retrying(inner, stop, "dead letter", || async {
             Ok(inner.store.stream().dead_letter(&out.dead).await?)
@@ -433,6 +459,22 @@ pub(crate) async fn settle(
         .await?;
     }
     Ok(alerts)
+}
+
+/// Store streamed messages (scored) so the churn features and reviewers see them like imported
+/// ones. Idempotent by id; a message from a customer the store does not know is skipped (the
+/// event itself stays in the log).
+async fn store_messages(inner: &Inner, messages: &[sextant_core::CustomerMessage]) -> Result<()> {
+    for m in messages {
+        match inner.store.assistant().insert_message(m).await {
+            Ok(_) => {}
+            Err(StoreError::UnknownCustomer(_)) => {
+                tracing::warn!(message = %m.id, "message event for a customer the store does not know; not stored")
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }
 
 /// Move a source's committed offset (no alerts).

@@ -257,7 +257,66 @@ async fn webhooks_are_signed_and_retried(db: TestDb) {
     );
 }
 
+/// `message` events become stored customer messages with their sentiment, once each; a message
+/// for a customer the store does not know does not stop the stream.
+async fn message_events_are_stored_and_scored(db: TestDb) {
+    let mut sink = db
+        .store
+        .begin_import(sextant_store::RecordKind::Customers, "c.csv")
+        .await
+        .unwrap();
+    let rows = vec![(
+        1,
+        sextant_testkit::customer_fixture("c1"),
+        Default::default(),
+    )];
+    assert!(
+        sink.write(sextant_store::Batch::Customers(rows))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(sink.finish().await.unwrap().is_empty());
+    sink.commit(0).await.unwrap();
+
+    let s = Stream::new(db.store.clone(), rules(), quiet_config(), None);
+    let (stop, rx) = watch::channel(false);
+    let task = s.spawn_processor(rx);
+    let msg = |id: &str, c: &str, text: &str| {
+        json!({ "event_id": id, "type": "message", "customer_id": c,
+                "timestamp": "2026-03-01T10:00:00Z", "channel": "chat", "text": text })
+    };
+    let batch = vec![
+        msg(
+            "m1",
+            "c1",
+            "You charged me twice and nobody helps. This is terrible.",
+        ),
+        msg(
+            "m2",
+            "c1",
+            "Thanks, the new card arrived quickly. Great service!",
+        ),
+        msg("m3", "nobody", "hello?"),
+    ];
+    assert_eq!(s.submit(&batch, "test").await.unwrap().accepted, 3);
+    wait_offset(&s, 3).await;
+    // Re-sent under the same ids: duplicates, nothing stored twice.
+    assert_eq!(s.submit(&batch[..2], "test").await.unwrap().duplicates, 2);
+    let id = sextant_core::CustomerId::parse("c1").unwrap();
+    let mut got = db.store.list_messages(&id).await.unwrap();
+    got.sort_by(|a, b| a.id.as_str().cmp(b.id.as_str()));
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(got[0].id.as_str(), "msg_evt_m1");
+    assert!(got[0].sentiment.unwrap() < -0.3, "{:?}", got[0].sentiment);
+    assert!(got[1].sentiment.unwrap() > 0.3, "{:?}", got[1].sentiment);
+    assert_eq!(got[0].channel, "chat");
+    stop.send(true).unwrap();
+    task.await.unwrap().unwrap();
+}
+
 on_both_backends!(
+    message_events_are_stored_and_scored,
     alerts_are_validated_committed_published_and_resume_after_a_crash,
     ingestion_pushes_back_when_the_processor_lags,
     webhooks_are_signed_and_retried
