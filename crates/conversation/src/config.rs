@@ -22,6 +22,8 @@ pub struct AssistantConfig {
     pub history_turns: u32,
     /// Passages cited per knowledge-base answer.
     pub citations: usize,
+    /// Seconds between checks for knowledge-base edits made by other processes.
+    pub kb_refresh_secs: u64,
     /// An OpenAI-compatible chat endpoint that rephrases the template text; off when absent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub llm: Option<LlmConfig>,
@@ -36,6 +38,7 @@ impl Default for AssistantConfig {
             handoff_sentiment: -0.6,
             history_turns: 10,
             citations: 2,
+            kb_refresh_secs: 10,
             llm: None,
         }
     }
@@ -86,6 +89,12 @@ impl AssistantConfig {
             return Err(format!(
                 "assistant.citations: {} is not between 1 and 5",
                 self.citations
+            ));
+        }
+        if !(1..=86_400).contains(&self.kb_refresh_secs) {
+            return Err(format!(
+                "assistant.kb_refresh_secs: {} is not between 1 and 86400",
+                self.kb_refresh_secs
             ));
         }
         if let Some(l) = &self.llm {

@@ -158,6 +158,8 @@ pub struct Assistant {
     store: Arc<dyn Store>,
     embedder: Arc<dyn Embed>,
     kb: KnowledgeBase,
+    /// The version of each document in the index, to follow edits made by other processes.
+    kb_versions: std::sync::Mutex<std::collections::HashMap<String, i64>>,
     classifier: IntentClassifier,
     catalog: Vec<ProductRef>,
     product_names: Vec<String>,
@@ -272,6 +274,9 @@ impl Assistant {
             store,
             embedder,
             kb,
+            kb_versions: std::sync::Mutex::new(
+                rows.iter().map(|r| (r.id.clone(), r.version)).collect(),
+            ),
             classifier,
             catalog,
             product_names,
@@ -970,7 +975,9 @@ impl Assistant {
                 updated_by: by.into(),
             })
             .await?;
+        let id = doc.id.clone();
         self.kb.upsert(&[doc])?;
+        self.versions().insert(id, version);
         Ok(version)
     }
 
@@ -978,7 +985,73 @@ impl Assistant {
     pub async fn kb_delete(&self, id: &str) -> Result<bool> {
         let gone = self.store.assistant().kb_delete(id).await?;
         self.kb.delete(id)?;
+        self.versions().remove(id);
         Ok(gone)
+    }
+
+    fn versions(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, i64>> {
+        self.kb_versions.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Bring the index up to date with the store: documents another process (or `sextant kb`)
+    /// added, changed or deleted. Returns (re-indexed, removed).
+    pub async fn refresh_kb(&self) -> Result<(usize, usize)> {
+        let rows = self.store.assistant().kb_list().await?;
+        let (changed, gone): (Vec<Document>, Vec<String>) = {
+            let known = self.versions();
+            let stored: std::collections::HashSet<&str> =
+                rows.iter().map(|r| r.id.as_str()).collect();
+            (
+                rows.iter()
+                    .filter(|r| known.get(&r.id) != Some(&r.version))
+                    .map(row_to_doc)
+                    .collect(),
+                known
+                    .keys()
+                    .filter(|k| !stored.contains(k.as_str()))
+                    .cloned()
+                    .collect(),
+            )
+        };
+        if !changed.is_empty() {
+            self.kb.upsert(&changed)?;
+        }
+        for id in &gone {
+            self.kb.delete(id)?;
+        }
+        let mut known = self.versions();
+        for r in &rows {
+            known.insert(r.id.clone(), r.version);
+        }
+        for id in &gone {
+            known.remove(id);
+        }
+        if !changed.is_empty() || !gone.is_empty() {
+            tracing::info!(
+                reindexed = changed.len(),
+                removed = gone.len(),
+                "knowledge base refreshed from the store"
+            );
+        }
+        Ok((changed.len(), gone.len()))
+    }
+
+    /// Refresh the index from the store every `every` until the task is aborted (scale-out:
+    /// an edit through one server reaches the others within that time).
+    pub fn spawn_kb_refresh(
+        self: &Arc<Self>,
+        every: std::time::Duration,
+    ) -> tokio::task::JoinHandle<()> {
+        let me = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let Some(a) = me.upgrade() else { return };
+                if let Err(e) = a.refresh_kb().await {
+                    tracing::warn!(error = %e, "knowledge base refresh failed; retrying later");
+                }
+            }
+        })
     }
 
     /// Score every stored message that has no sentiment yet; returns how many were scored.

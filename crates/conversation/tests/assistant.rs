@@ -425,3 +425,34 @@ on_both_backends!(
     context_scoping_and_validation,
     language_model_behind_the_fact_guard
 );
+
+/// Two servers on one database: an edit through one reaches the other's index on refresh.
+async fn knowledge_base_edits_reach_other_processes(db: TestDb) {
+    let a = assistant(&db, None).await;
+    let b = assistant(&db, None).await;
+    let doc = sextant_kb::parse_markdown(
+        "---\nid: pet-insurance\ntitle: Pet insurance\ntags: [insurance]\n---\n# Pet insurance\n\n## Cover\n\nPet insurance covers vet bills for rabbits and parrots.\n",
+    )
+    .unwrap();
+    a.kb_put(doc, "test").await.unwrap();
+    let found = |k: &Assistant| {
+        k.kb().search("rabbits and parrots at the vet", 1).unwrap()[0]
+            .passage
+            .doc_id
+            == "pet-insurance"
+    };
+    assert!(found(&a));
+    assert!(!found(&b), "b has not refreshed yet");
+    assert_eq!(b.refresh_kb().await.unwrap(), (1, 0));
+    assert!(found(&b));
+    assert_eq!(
+        b.refresh_kb().await.unwrap(),
+        (0, 0),
+        "nothing changed since"
+    );
+    a.kb_delete("pet-insurance").await.unwrap();
+    assert_eq!(b.refresh_kb().await.unwrap(), (0, 1));
+    assert!(b.kb().get("pet-insurance").is_none());
+}
+
+on_both_backends!(knowledge_base_edits_reach_other_processes);

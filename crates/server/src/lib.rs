@@ -98,15 +98,20 @@ impl AppState {
         let advisor: Arc<dyn sextant_conversation::Advisor> = Arc::new(ServerAdvisor {
             state: self.clone(),
         });
-        let a = sextant_conversation::Assistant::open(
-            self.store.clone(),
-            embedder,
-            cfg,
-            self.config.consent_defaults.clone(),
-            Some(advisor),
-        )
-        .await?;
-        self.assistant = Some(Arc::new(a));
+        let every = Duration::from_secs(cfg.kb_refresh_secs);
+        let a = Arc::new(
+            sextant_conversation::Assistant::open(
+                self.store.clone(),
+                embedder,
+                cfg,
+                self.config.consent_defaults.clone(),
+                Some(advisor),
+            )
+            .await?,
+        );
+        // Edits made through another server (or `sextant kb`) reach this one's index.
+        a.spawn_kb_refresh(every);
+        self.assistant = Some(a);
         Ok(self)
     }
 
