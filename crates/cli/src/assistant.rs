@@ -320,9 +320,7 @@ pub async fn kb(cfg: &Config, cmd: KbCommand) -> anyhow::Result<()> {
                     .await?;
                 println!("{} v{v}", d.id);
             }
-            println!(
-                "(a running server picks changes made here up on restart; the API updates it at once)"
-            );
+            println!("(running servers pick this up within [assistant] kb_refresh_secs)");
             Ok(())
         }
         KbCommand::Delete { id } => {
