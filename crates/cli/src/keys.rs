@@ -159,7 +159,7 @@ async fn rotate_encryption(cfg: &Config) -> anyhow::Result<()> {
         })
         .await?;
     println!(
-        "re-encrypted {customers} customers and {messages} messages: key {} replaces {} (kept in {retired}; destroy it once backups no longer need it)",
+        "re-encrypted {customers} customers and {messages} other sealed values (messages, conversation turns and states, review notes, streamed messages, dead letters): key {} replaces {} (kept in {retired}; destroy it once backups no longer need it)",
         new.fingerprint(),
         old.fingerprint()
     );

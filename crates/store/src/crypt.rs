@@ -383,6 +383,35 @@ fn open_review(cipher: &PiiCipher, mut r: ReviewCase) -> Result<ReviewCase> {
 /// plaintext). Idempotent and resumable: run it again after an interruption. Returns the number
 /// of customers and messages rewritten.
 pub async fn rotate(inner: &dyn Store, from: &PiiCipher, to: &PiiCipher) -> Result<(u64, u64)> {
+    let (customers, messages) = rotate_core(inner, from, to).await?;
+    let mut others = 0u64;
+    for column in crate::SealedColumn::ALL {
+        let mut after = (String::new(), i64::MIN);
+        loop {
+            let page = inner.sealed_page(column, (&after.0, after.1), 500).await?;
+            let Some(last) = page.last() else { break };
+            after = (last.0.clone(), last.1);
+            for (text, n, value) in page {
+                // Values that were never sealed (written before encryption was on) are sealed now.
+                let plain = match from.decrypt(&value) {
+                    Ok(p) => p,
+                    Err(sextant_core::secrets::SecretError::NotCiphertext) => value,
+                    Err(e) => {
+                        return Err(StoreError::corrupt(column.name(), "sealed value", e));
+                    }
+                };
+                inner
+                    .reseal(column, (&text, n), &to.encrypt(&plain))
+                    .await?;
+                others += 1;
+            }
+        }
+    }
+    Ok((customers, messages + others))
+}
+
+/// Customers and messages (the original rotation).
+async fn rotate_core(inner: &dyn Store, from: &PiiCipher, to: &PiiCipher) -> Result<(u64, u64)> {
     let (mut customers, mut messages) = (0u64, 0u64);
     let mut after: Option<CustomerId> = None;
     loop {
@@ -588,6 +617,22 @@ impl Store for EncryptedStore {
         self.inner
             .set_message_body(id, &self.cipher.encrypt(body))
             .await
+    }
+    async fn sealed_page(
+        &self,
+        column: crate::SealedColumn,
+        after: (&str, i64),
+        limit: u32,
+    ) -> Result<Vec<(String, i64, String)>> {
+        self.inner.sealed_page(column, after, limit).await
+    }
+    async fn reseal(
+        &self,
+        column: crate::SealedColumn,
+        key: (&str, i64),
+        value: &str,
+    ) -> Result<bool> {
+        self.inner.reseal(column, key, value).await
     }
     async fn list_events(&self, id: &CustomerId) -> Result<Vec<CustomerEvent>> {
         self.inner.list_events(id).await

@@ -14,6 +14,7 @@ mod migrate;
 mod pg_assistant;
 mod pg_stream;
 mod postgres;
+pub mod reseal;
 mod rows;
 mod sqlite;
 mod sqlite_assistant;
@@ -24,6 +25,7 @@ mod types;
 pub use assistant::{AssistantStore, ConversationRow, GoalRow, KbDocumentRow, TurnRow};
 pub use error::StoreError;
 pub use postgres::PgStore;
+pub use reseal::SealedColumn;
 pub use sqlite::SqliteStore;
 pub use stream::{
     AlertRow, Appended, DeadLetter, Delivery, LeaseSession, LogEvent, NewLogEvent, ProcessedBatch,
@@ -174,6 +176,17 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<CustomerMessage>>;
     /// Replace a message's body (key rotation). False if unknown.
     async fn set_message_body(&self, id: &MessageId, body: &str) -> Result<bool>;
+    /// Key rotation: a page of a sealed column's values after `after`, in key order, as
+    /// `(text key, integer key, value)` (see [`reseal`]). Raw values: no decryption.
+    async fn sealed_page(
+        &self,
+        column: SealedColumn,
+        after: (&str, i64),
+        limit: u32,
+    ) -> Result<Vec<(String, i64, String)>>;
+    /// Key rotation: replace one sealed value as stored (no encryption added). False if the row
+    /// is gone.
+    async fn reseal(&self, column: SealedColumn, key: (&str, i64), value: &str) -> Result<bool>;
     async fn list_events(&self, id: &CustomerId) -> Result<Vec<CustomerEvent>>;
     async fn list_decisions(&self, id: &CustomerId) -> Result<Vec<Decision>>;
     /// Record a decision shown or made (with the versions behind it). False if the customer is

@@ -459,6 +459,43 @@ impl Store for PgStore {
         Ok(n == 1)
     }
 
+    async fn sealed_page(
+        &self,
+        column: crate::SealedColumn,
+        after: (&str, i64),
+        limit: u32,
+    ) -> Result<Vec<(String, i64, String)>> {
+        let rows = self
+            .client()
+            .await?
+            .query(column.page_sql(), &[&after.0, &after.1, &i64::from(limit)])
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                (
+                    r.get::<_, String>(0),
+                    r.get::<_, i64>(1),
+                    r.get::<_, String>(2),
+                )
+            })
+            .collect())
+    }
+
+    async fn reseal(
+        &self,
+        column: crate::SealedColumn,
+        key: (&str, i64),
+        value: &str,
+    ) -> Result<bool> {
+        let n = self
+            .client()
+            .await?
+            .execute(column.update_sql(), &[&key.0, &key.1, &value])
+            .await?;
+        Ok(n == 1)
+    }
+
     async fn list_events(&self, id: &CustomerId) -> Result<Vec<CustomerEvent>> {
         let sql = format!(
             "SELECT {} FROM events WHERE customer_id = $1 ORDER BY ts, id",

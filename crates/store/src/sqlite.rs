@@ -609,6 +609,46 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn sealed_page(
+        &self,
+        column: crate::SealedColumn,
+        after: (&str, i64),
+        limit: u32,
+    ) -> Result<Vec<(String, i64, String)>> {
+        let (text, n) = (after.0.to_string(), after.1);
+        self.read(move |c| {
+            let sql = rows::sql::sqlite(column.page_sql());
+            let mut stmt = c.prepare_cached(&sql)?;
+            let out = stmt
+                .query_map(params![text, n, limit], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
+                })?
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn reseal(
+        &self,
+        column: crate::SealedColumn,
+        key: (&str, i64),
+        value: &str,
+    ) -> Result<bool> {
+        let (text, n, value) = (key.0.to_string(), key.1, value.to_string());
+        self.write(move |c| {
+            Ok(c.execute(
+                &rows::sql::sqlite(column.update_sql()),
+                params![text, n, value],
+            )? == 1)
+        })
+        .await
+    }
+
     async fn list_events(&self, id: &CustomerId) -> Result<Vec<CustomerEvent>> {
         let id = id.as_str().to_string();
         self.read(move |c| events_on(c, &id)).await

@@ -296,6 +296,59 @@ async fn pii_is_encrypted_at_rest_and_rotates(db: TestDb) {
             .starts_with("enc:v1:")
     );
 
+    // Other sealed columns: a conversation (turn text, state), a streamed message, a dead letter.
+    let conv = sextant_store::ConversationRow {
+        id: "conv_1".into(),
+        customer_id: id.as_str().into(),
+        channel: "app".into(),
+        created_at: 1,
+        updated_at: 1,
+        state: "{\"pending\":\"house\"}".into(),
+        handed_off: false,
+        version: 0,
+    };
+    let turn = |seq: i64, text: &str| sextant_store::TurnRow {
+        conversation_id: "conv_1".into(),
+        seq,
+        customer_id: id.as_str().into(),
+        at: 1,
+        role: "customer".into(),
+        channel: "app".into(),
+        text: text.into(),
+        intent: None,
+        sentiment: None,
+        payload: "{}".into(),
+    };
+    enc.assistant()
+        .save_turns(
+            &conv,
+            0,
+            &[turn(1, "my card was stolen"), turn(2, "we blocked it")],
+        )
+        .await
+        .unwrap();
+    enc.stream()
+        .append_events(&[sextant_store::NewLogEvent {
+            event_id: "e1".into(),
+            customer_id: id.as_str().into(),
+            ts_micros: 1,
+            kind: "message".into(),
+            body: "{\"text\":\"call me back\"}".into(),
+        }])
+        .await
+        .unwrap();
+    enc.stream()
+        .dead_letter(&[sextant_store::DeadLetter {
+            source: "embedded".into(),
+            position: None,
+            customer_id: Some(id.as_str().into()),
+            received_micros: 1,
+            payload: "{\"text\":\"secret\"}".into(),
+            reason: "bad".into(),
+        }])
+        .await
+        .unwrap();
+
     // Rotation: afterwards the new key alone reads everything and the old key reads nothing.
     let (customers, messages) = rotate(
         db.store.as_ref(),
@@ -304,8 +357,32 @@ async fn pii_is_encrypted_at_rest_and_rotates(db: TestDb) {
     )
     .await
     .unwrap();
-    assert_eq!((customers, messages), (1, 1));
+    // 1 message + 2 turns + 1 state + 1 streamed message + 1 dead letter.
+    assert_eq!((customers, messages), (1, 6));
     let after = EncryptedStore::new(db.store.clone(), k2.cipher());
+    let turns = after.assistant().recent_turns("conv_1", 10).await.unwrap();
+    assert_eq!(turns[0].text, "my card was stolen");
+    assert_eq!(
+        after
+            .assistant()
+            .conversation("conv_1")
+            .await
+            .unwrap()
+            .unwrap()
+            .state,
+        "{\"pending\":\"house\"}"
+    );
+    assert_eq!(
+        after.stream().read_log(0, 10).await.unwrap()[0].body,
+        "{\"text\":\"call me back\"}"
+    );
+    assert_eq!(
+        after.stream().list_dead_letters(0, 10).await.unwrap()[0]
+            .1
+            .payload,
+        "{\"text\":\"secret\"}"
+    );
+    assert!(enc.assistant().recent_turns("conv_1", 10).await.is_err());
     let c2 = after.get_customer(&id).await.unwrap().unwrap();
     assert_eq!(
         (c2.name.as_str(), c2.phone.as_deref()),
