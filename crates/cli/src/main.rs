@@ -228,10 +228,7 @@ pub(crate) async fn serve(cfg: &Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", cfg.server.bind))?;
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, backend = store.backend().as_str(), "serving");
-    println!(
-        "Sextant API on http://{addr}  (docs: http://{addr}/docs/, health: http://{addr}/healthz)"
-    );
+    let backend = store.backend().as_str();
     let master = secrets::load(cfg)?;
     let rules = recommend::rules_text(cfg, None)?;
     // Check the rules against the catalog now, so a bad file stops the start with every error
@@ -258,6 +255,11 @@ pub(crate) async fn serve(cfg: &Config) -> anyhow::Result<()> {
     } else {
         None
     };
+    // Announced once everything started (the assistant's model and index take seconds).
+    tracing::info!(%addr, backend, "serving");
+    println!(
+        "Sextant API on http://{addr}  (docs: http://{addr}/docs/, health: http://{addr}/healthz)"
+    );
     sextant_server::serve(listener, state, shutdown_signal()).await?;
     if let Some(r) = running {
         r.stop().await;
