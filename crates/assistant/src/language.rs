@@ -276,6 +276,12 @@ pub fn render(
     templates::render(template, facts, tone, variant)
 }
 
+/// Several rendered parts as one reply with ONE tone opening and closing: render each part with
+/// [`Tone::Neutral`], join them, then wrap the whole. `variant` picks the tone's wording.
+pub fn with_tone(body: &str, tone: Tone, variant: u64) -> String {
+    templates::wrap(body, tone, variant)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -252,15 +252,21 @@ pub async fn run(mut cfg: Config, args: &DemoArgs) -> anyhow::Result<()> {
     }
     let key = crate::keys::create(store.as_ref(), Role::Admin, None, "demo").await?;
     let first = store.list_customers(None, 1).await?;
-    // The assistant demo talks as a customer who allows profiling (so plans use their figures).
+    // The assistant demo talks as a customer who allows profiling (so plans use their figures),
+    // preferably one earning at least 40 000 a year.
     let mut talker = None;
     for c in store.list_customers(None, 200).await? {
         let consents = store
             .consent_state(&c.id, &cfg.server.consent_defaults)
             .await?;
         if consents.is_some_and(|s| s.allows(sextant_core::ConsentPurpose::Profiling)) {
-            talker = Some(c.id.clone());
-            break;
+            let well_paid = c.income.minor >= 4_000_000;
+            if talker.is_none() || well_paid {
+                talker = Some(c.id.clone());
+            }
+            if well_paid {
+                break;
+            }
         }
     }
     drop(store);

@@ -1190,27 +1190,38 @@ impl Draft {
         self.parts.push((id, facts));
     }
 
-    /// Every fact of every part: what the guard checks the final text against.
+    /// Every fact of every part: what the guard checks the final text against. Parts may use
+    /// the same keys ("amount" in two spending answers), so all are kept side by side rather
+    /// than one replacing another.
     fn facts(&self) -> Facts {
-        let mut all = Facts::new();
-        for (_, f) in self.prefix.iter().chain(&self.parts) {
-            for fact in &f.0 {
-                all.push(fact.clone());
-            }
-        }
-        all
+        Facts(
+            self.prefix
+                .iter()
+                .chain(&self.parts)
+                .flat_map(|(_, f)| f.0.iter().cloned())
+                .collect(),
+        )
     }
 
+    /// Every part in the neutral wording, then one tone opening and closing around the whole
+    /// (greetings and fallbacks alone are not wrapped: they are already conversational).
     fn render(&self, tone: Tone, variant: u64) -> Result<String> {
         let mut out: Vec<String> = Vec::new();
+        let mut toned = false;
         for (i, (t, f)) in self.prefix.iter().chain(&self.parts).enumerate() {
+            toned |= !matches!(t, TemplateId::Greeting | TemplateId::Fallback);
             out.push(
-                language::render(*t, f, tone, variant.wrapping_add(i as u64))
+                language::render(*t, f, Tone::Neutral, variant.wrapping_add(i as u64))
                     .map_err(|e| E::Language(e.to_string()))?,
             );
         }
         out.extend(self.extra.iter().cloned());
-        Ok(out.join(" "))
+        let body = out.join(" ");
+        Ok(if toned {
+            language::with_tone(&body, tone, variant)
+        } else {
+            body
+        })
     }
 }
 
@@ -1225,6 +1236,35 @@ mod tests {
             plain(md),
             "Interest rate: 1.75% a year, variable. No fees. Open the app. Heading. Done!"
         );
+    }
+
+    #[test]
+    fn several_parts_get_one_tone_opening_and_closing() {
+        let mut d = Draft::default();
+        for (cat, minor) in [("restaurants", 4_100), ("groceries", 31_000)] {
+            d.template(
+                TemplateId::SpendingAnswer,
+                Facts::new()
+                    .money("amount", minor, "EUR")
+                    .text("category", cat)
+                    .text("period", "last month"),
+            );
+        }
+        let neutral = d.render(Tone::Neutral, 0).unwrap();
+        let warm = d.render(Tone::Warm, 0).unwrap();
+        assert!(warm.len() > neutral.len());
+        assert!(warm.contains(&neutral), "{warm} / {neutral}");
+        let openers = ["Happy to help.", "Glad you asked.", "Sure thing."];
+        assert_eq!(
+            openers
+                .iter()
+                .map(|o| warm.matches(o).count())
+                .sum::<usize>(),
+            1,
+            "{warm}"
+        );
+        let guarded = language::guard(&warm, &d.facts(), &[]);
+        assert!(guarded.is_ok(), "{warm}: {guarded:?}");
     }
 
     #[test]

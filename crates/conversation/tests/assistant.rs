@@ -11,8 +11,6 @@ use sextant_conversation::{
 };
 use sextant_core::{ConsentPurpose, ConsentRecord, CustomerId, TxStatus};
 use sextant_embed::{Embed, MiniLm};
-use sextant_ingest::{ImportOptions, import_file};
-use sextant_store::RecordKind;
 use sextant_testkit::{TestDb, on_both_backends};
 use std::sync::{Arc, OnceLock};
 
@@ -32,31 +30,7 @@ fn kb_dir() -> std::path::PathBuf {
 }
 
 async fn bank(db: &TestDb) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = sextant_synth::Config {
-        customers: 25,
-        months: 6,
-        seed: 5,
-        ..Default::default()
-    };
-    sextant_synth::generate(&cfg, dir.path(), &|_| {}).unwrap();
-    for (kind, f) in [
-        (RecordKind::Products, "products.csv"),
-        (RecordKind::Customers, "customers_full.csv"),
-        (RecordKind::Accounts, "accounts.csv"),
-        (RecordKind::Transactions, "transactions.csv"),
-    ] {
-        import_file(
-            db.store.as_ref(),
-            kind,
-            &dir.path().join(f),
-            &ImportOptions::default(),
-            |_| {},
-        )
-        .await
-        .unwrap();
-    }
-    dir
+    sextant_testkit::import_synthetic_bank(db.store.as_ref(), 25, 6, 5).await
 }
 
 async fn consent(db: &TestDb, id: &CustomerId, granted: bool) {

@@ -183,3 +183,40 @@ pub fn generate_bank(customers: u64, months: u32, seed: u64) -> GeneratedBank {
         .and_utc();
     GeneratedBank { dir, bank, end }
 }
+
+/// Generate a synthetic bank (`customers` × `months`, `seed`) and import its products,
+/// customers, accounts and transactions into `store` with the production importer. Keep the
+/// returned directory alive while the files are needed.
+pub async fn import_synthetic_bank(
+    store: &dyn sextant_store::Store,
+    customers: u64,
+    months: u32,
+    seed: u64,
+) -> tempfile::TempDir {
+    use sextant_store::RecordKind;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cfg = sextant_synth::Config {
+        customers,
+        months,
+        seed,
+        ..Default::default()
+    };
+    sextant_synth::generate(&cfg, dir.path(), &|_| {}).expect("generate");
+    for (kind, f) in [
+        (RecordKind::Products, "products.csv"),
+        (RecordKind::Customers, "customers_full.csv"),
+        (RecordKind::Accounts, "accounts.csv"),
+        (RecordKind::Transactions, "transactions.csv"),
+    ] {
+        sextant_ingest::import_file(
+            store,
+            kind,
+            &dir.path().join(f),
+            &sextant_ingest::ImportOptions::default(),
+            |_| {},
+        )
+        .await
+        .unwrap_or_else(|e| panic!("importing {f}: {e}"));
+    }
+    dir
+}

@@ -172,17 +172,32 @@ pub(super) fn render(
     if !template.toned() {
         return Ok(body);
     }
-    let turn = variant / n;
+    Ok(wrap(&body, tone, variant / n))
+}
+
+/// Put the tone's opening and closing around `body` (`turn` picks which). A closing whose first
+/// two words the body already uses ("Just ask …") is left out.
+pub(super) fn wrap(body: &str, tone: Tone, turn: u64) -> String {
     let (open, close) = match tone {
         Tone::Neutral => ("", ""),
         Tone::Warm => (pick(WARM_OPEN, turn), pick(WARM_CLOSE, turn)),
         Tone::Reassuring => (pick(REASSURE_OPEN, turn), pick(REASSURE_CLOSE, turn)),
     };
-    let parts: Vec<&str> = [open, body.as_str(), close]
+    let lead: String = close
+        .split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let close = if !lead.is_empty() && body.contains(&lead) {
+        ""
+    } else {
+        close
+    };
+    [open, body, close]
         .into_iter()
         .filter(|s| !s.is_empty())
-        .collect();
-    Ok(parts.join(" "))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Replace `{key}` and `[?key|...]` in one template string.
