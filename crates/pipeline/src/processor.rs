@@ -462,12 +462,32 @@ pub(crate) async fn settle(
 }
 
 /// Store streamed messages (scored) so the churn features and reviewers see them like imported
-/// ones. Idempotent by id; a message from a customer the store does not know is skipped (the
-/// event itself stays in the log).
+/// ones, and — with profiling consent — move the profile's rolling sentiment, as assistant
+/// messages do. Idempotent by id (a replayed message is neither stored nor counted twice); a
+/// message from a customer the store does not know is skipped (the event stays in the log).
 async fn store_messages(inner: &Inner, messages: &[sextant_core::CustomerMessage]) -> Result<()> {
+    let a = inner.store.assistant();
     for m in messages {
-        match inner.store.assistant().insert_message(m).await {
-            Ok(_) => {}
+        match a.insert_message(m).await {
+            Ok(false) => {}
+            Ok(true) => {
+                let profiling = inner
+                    .store
+                    .consent_state(&m.customer_id, &inner.cfg.consent_defaults)
+                    .await?
+                    .is_some_and(|c| c.allows(ConsentPurpose::Profiling));
+                if profiling
+                    && let (Some(c), Some(score)) =
+                        (inner.store.get_customer(&m.customer_id).await?, m.sentiment)
+                {
+                    let rolled = sextant_assistant::sentiment::rolling(
+                        Some(c.sentiment_score.value()),
+                        score,
+                    );
+                    a.set_customer_sentiment(m.customer_id.as_str(), rolled)
+                        .await?;
+                }
+            }
             Err(StoreError::UnknownCustomer(_)) => {
                 tracing::warn!(message = %m.id, "message event for a customer the store does not know; not stored")
             }

@@ -311,6 +311,58 @@ async fn message_events_are_stored_and_scored(db: TestDb) {
     assert!(got[0].sentiment.unwrap() < -0.3, "{:?}", got[0].sentiment);
     assert!(got[1].sentiment.unwrap() > 0.3, "{:?}", got[1].sentiment);
     assert_eq!(got[0].channel, "chat");
+    // Without profiling consent the profile's sentiment is left alone.
+    let profile = db
+        .store
+        .get_customer(&id)
+        .await
+        .unwrap()
+        .unwrap()
+        .sentiment_score
+        .value();
+    assert_eq!(
+        profile,
+        sextant_testkit::customer_fixture("c1")
+            .sentiment_score
+            .value()
+    );
+    // With it, a new negative message pulls the rolling score down (once, even if re-sent).
+    db.store
+        .append_consent(&sextant_core::ConsentRecord {
+            customer_id: id.clone(),
+            purpose: sextant_core::ConsentPurpose::Profiling,
+            granted: true,
+            at: chrono::Utc::now(),
+            source: "customer".into(),
+        })
+        .await
+        .unwrap();
+    let angry = [msg(
+        "m4",
+        "c1",
+        "Worst bank ever, I am furious about these fees.",
+    )];
+    s.submit(&angry, "test").await.unwrap();
+    wait_offset(&s, 4).await;
+    let after = db
+        .store
+        .get_customer(&id)
+        .await
+        .unwrap()
+        .unwrap()
+        .sentiment_score
+        .value();
+    assert!(after < profile, "{profile} → {after}");
+    s.submit(&angry, "test").await.unwrap();
+    let again = db
+        .store
+        .get_customer(&id)
+        .await
+        .unwrap()
+        .unwrap()
+        .sentiment_score
+        .value();
+    assert_eq!(after, again);
     stop.send(true).unwrap();
     task.await.unwrap().unwrap();
 }
