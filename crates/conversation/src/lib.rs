@@ -15,6 +15,7 @@
 //! sentiment and the profile-based goal estimates need `profiling`; offers go through the
 //! next-best-action engine, which checks `personalization` and `marketing` itself.
 
+mod cache;
 mod config;
 mod error;
 pub mod eval;

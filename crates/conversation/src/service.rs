@@ -204,21 +204,6 @@ impl Assistant {
         advisor: Option<Arc<dyn Advisor>>,
     ) -> Result<Self> {
         cfg.validate().map_err(|r| invalid("config", r))?;
-        let examples = sextant_assistant::nlu::training_examples();
-        let texts: Vec<&str> = examples.iter().map(|(_, t)| *t).collect();
-        let vectors = {
-            let e = embedder.clone();
-            let texts: Vec<String> = texts.iter().map(|s| s.to_string()).collect();
-            tokio::task::spawn_blocking(move || {
-                let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-                e.embed(&refs)
-            })
-            .await
-            .map_err(|e| E::Language(e.to_string()))??
-        };
-        let classifier =
-            IntentClassifier::new(examples.iter().map(|(i, _)| *i).zip(vectors).collect());
-
         let mut rows = store.assistant().kb_list().await?;
         if rows.is_empty()
             && let Some(dir) = cfg.kb_dir.clone().or_else(|| {
@@ -245,11 +230,51 @@ impl Assistant {
             tracing::info!(documents = docs.len(), dir = %dir.display(), "knowledge base seeded");
             rows = store.assistant().kb_list().await?;
         }
-        let kb = KnowledgeBase::new(embedder.clone())?;
         let docs: Vec<Document> = rows.iter().map(row_to_doc).collect();
-        let kb = tokio::task::spawn_blocking(move || kb.upsert(&docs).map(|_| kb))
+
+        // Vectors computed by an earlier start come from the store; the model computes the rest.
+        let examples = sextant_assistant::nlu::training_examples();
+        let mut texts: Vec<String> = examples.iter().map(|(_, t)| t.to_string()).collect();
+        for d in &docs {
+            texts.extend(sextant_kb::chunk(d).iter().map(sextant_kb::embedding_input));
+        }
+        let model_id = embedder.model_id().to_string();
+        let keys: Vec<String> = texts.iter().map(|t| crate::cache::digest(t)).collect();
+        let stored = store.assistant().embeddings_get(&model_id, &keys).await?;
+        let known = texts
+            .iter()
+            .zip(&keys)
+            .filter_map(|(t, k)| {
+                Some((
+                    t.clone(),
+                    crate::cache::decode(stored.get(k)?, embedder.dim())?,
+                ))
+            })
+            .collect();
+        let pre = Arc::new(crate::cache::Preloaded::new(embedder.clone(), known));
+        let (classifier, kb) = {
+            let pre = pre.clone();
+            tokio::task::spawn_blocking(move || -> Result<(IntentClassifier, KnowledgeBase)> {
+                let train: Vec<&str> = examples.iter().map(|(_, t)| *t).collect();
+                let vectors = pre.embed(&train)?;
+                let classifier =
+                    IntentClassifier::new(examples.iter().map(|(i, _)| *i).zip(vectors).collect());
+                let kb = KnowledgeBase::new(pre)?;
+                kb.upsert(&docs)?;
+                Ok((classifier, kb))
+            })
             .await
-            .map_err(|e| E::Language(e.to_string()))??;
+            .map_err(|e| E::Language(e.to_string()))??
+        };
+        let fresh = pre.finish_startup();
+        if !fresh.is_empty() {
+            store.assistant().embeddings_put(&model_id, &fresh).await?;
+        }
+        tracing::info!(
+            cached = pre.hits(),
+            computed = fresh.len(),
+            "embeddings at start-up"
+        );
 
         let products = store.list_products().await?;
         let catalog: Vec<ProductRef> = products

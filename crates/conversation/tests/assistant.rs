@@ -430,3 +430,68 @@ async fn knowledge_base_edits_reach_other_processes(db: TestDb) {
 }
 
 on_both_backends!(knowledge_base_edits_reach_other_processes);
+
+/// Counts the texts that reach the model.
+struct Counting(Arc<dyn Embed>, std::sync::atomic::AtomicUsize);
+
+impl Embed for Counting {
+    fn dim(&self) -> usize {
+        self.0.dim()
+    }
+    fn model_id(&self) -> &str {
+        self.0.model_id()
+    }
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, sextant_embed::EmbedError> {
+        self.1
+            .fetch_add(texts.len(), std::sync::atomic::Ordering::SeqCst);
+        self.0.embed(texts)
+    }
+}
+
+/// The second start reads every intent and passage vector from the store; the model only
+/// sees what changed (and the customers' questions, which are never cached).
+async fn a_restart_reuses_stored_embeddings(db: TestDb) {
+    let cfg = AssistantConfig {
+        kb_dir: Some(kb_dir()),
+        ..Default::default()
+    };
+    let first = Arc::new(Counting(model(), Default::default()));
+    let a = Assistant::open(db.store.clone(), first.clone(), cfg.clone(), vec![], None)
+        .await
+        .unwrap();
+    let computed = first.1.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(computed > 300, "intents and passages embedded: {computed}");
+    drop(a);
+    let second = Arc::new(Counting(model(), Default::default()));
+    let b = Assistant::open(db.store.clone(), second.clone(), cfg.clone(), vec![], None)
+        .await
+        .unwrap();
+    assert_eq!(
+        second.1.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "everything came from the store"
+    );
+    // It still answers, and a question reaches the model (and is not stored).
+    let _dir = bank(&db).await;
+    let who = first_customer(&db).await;
+    let r = say(
+        &b,
+        &who,
+        None,
+        "What interest does the Easy Access Savings account pay?",
+    )
+    .await;
+    assert_eq!(r.intent, "product_question");
+    assert!(second.1.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+    let third = Arc::new(Counting(model(), Default::default()));
+    Assistant::open(db.store.clone(), third.clone(), cfg, vec![], None)
+        .await
+        .unwrap();
+    assert_eq!(
+        third.1.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "the question was not cached"
+    );
+}
+
+on_both_backends!(a_restart_reuses_stored_embeddings);

@@ -108,6 +108,16 @@ pub trait AssistantStore: Send + Sync {
     async fn kb_get(&self, id: &str) -> Result<Option<KbDocumentRow>>;
     async fn kb_count(&self) -> Result<u64>;
 
+    /// Cached embeddings of `model` for these keys (text digests): key → vector bytes. Only
+    /// knowledge-base passages and intent examples are cached, never customer text.
+    async fn embeddings_get(
+        &self,
+        model: &str,
+        keys: &[String],
+    ) -> Result<std::collections::HashMap<String, Vec<u8>>>;
+    /// Cache embeddings (an existing key is kept).
+    async fn embeddings_put(&self, model: &str, rows: &[(String, Vec<u8>)]) -> Result<()>;
+
     /// In ONE transaction: write the conversation row — insert it when `expected_version` is 0,
     /// otherwise update it where its stored version is `expected_version` (its id, customer and
     /// creation time never change) — with version + 1, and insert `turns`. A stale expected

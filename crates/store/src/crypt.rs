@@ -82,6 +82,16 @@ impl crate::AssistantStore for EncryptedAssistant {
     async fn kb_count(&self) -> Result<u64> {
         self.inner.assistant().kb_count().await
     }
+    async fn embeddings_get(
+        &self,
+        model: &str,
+        keys: &[String],
+    ) -> Result<std::collections::HashMap<String, Vec<u8>>> {
+        self.inner.assistant().embeddings_get(model, keys).await
+    }
+    async fn embeddings_put(&self, model: &str, rows: &[(String, Vec<u8>)]) -> Result<()> {
+        self.inner.assistant().embeddings_put(model, rows).await
+    }
     async fn save_turns(
         &self,
         conv: &crate::ConversationRow,

@@ -57,6 +57,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0008_assistant.sql"),
         postgres: include_str!("../migrations/postgres/0008_assistant.sql"),
     },
+    Migration {
+        version: 9,
+        name: "embeddings",
+        sqlite: include_str!("../migrations/sqlite/0009_embeddings.sql"),
+        postgres: include_str!("../migrations/postgres/0009_embeddings.sql"),
+    },
 ];
 
 pub(crate) const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)";

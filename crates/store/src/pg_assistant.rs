@@ -75,6 +75,41 @@ impl AssistantStore for PgStore {
         Ok(n as u64)
     }
 
+    async fn embeddings_get(
+        &self,
+        model: &str,
+        keys: &[String],
+    ) -> Result<std::collections::HashMap<String, Vec<u8>>> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT key, vector FROM embedding_cache WHERE model = $1 AND key = ANY($2)",
+                &[&model, &keys],
+            )
+            .await?;
+        let mut out = std::collections::HashMap::new();
+        for r in rows {
+            out.insert(r.try_get::<_, String>(0)?, r.try_get::<_, Vec<u8>>(1)?);
+        }
+        Ok(out)
+    }
+
+    async fn embeddings_put(&self, model: &str, rows: &[(String, Vec<u8>)]) -> Result<()> {
+        let keys: Vec<&str> = rows.iter().map(|(k, _)| k.as_str()).collect();
+        let vectors: Vec<&[u8]> = rows.iter().map(|(_, v)| v.as_slice()).collect();
+        self.client()
+            .await?
+            .execute(
+                "INSERT INTO embedding_cache (model, key, vector) \
+                 SELECT $1, k, v FROM UNNEST($2::text[], $3::bytea[]) AS t(k, v) \
+                 ON CONFLICT (model, key) DO NOTHING",
+                &[&model, &keys, &vectors],
+            )
+            .await?;
+        Ok(())
+    }
+
     async fn save_turns(
         &self,
         conv: &ConversationRow,

@@ -156,6 +156,49 @@ impl AssistantStore for SqliteStore {
         .await
     }
 
+    async fn embeddings_get(
+        &self,
+        model: &str,
+        keys: &[String],
+    ) -> Result<std::collections::HashMap<String, Vec<u8>>> {
+        let (model, keys) = (model.to_string(), keys.to_vec());
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT vector FROM embedding_cache WHERE model = ?1 AND key = ?2",
+            )?;
+            let mut out = std::collections::HashMap::new();
+            for k in keys {
+                let v: Option<Vec<u8>> = stmt
+                    .query_row(rusqlite::params![model, k], |r| r.get(0))
+                    .optional()?;
+                if let Some(v) = v {
+                    out.insert(k, v);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn embeddings_put(&self, model: &str, rows: &[(String, Vec<u8>)]) -> Result<()> {
+        let (model, rows) = (model.to_string(), rows.to_vec());
+        self.write(move |c| {
+            let tx = c.transaction()?;
+            {
+                let mut stmt = tx.prepare_cached(
+                    "INSERT INTO embedding_cache (model, key, vector) VALUES (?1, ?2, ?3) \
+                     ON CONFLICT (model, key) DO NOTHING",
+                )?;
+                for (k, v) in &rows {
+                    stmt.execute(rusqlite::params![model, k, v])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn save_turns(
         &self,
         conv: &ConversationRow,
