@@ -795,7 +795,6 @@ impl Assistant {
                 }
             }
         }
-        out.spending = Some(f);
         Ok(())
     }
 
@@ -1021,15 +1020,18 @@ impl Assistant {
     /// Bring the index up to date with the store: documents another process (or `sextant kb`)
     /// added, changed or deleted. Returns (re-indexed, removed).
     pub async fn refresh_kb(&self) -> Result<(usize, usize)> {
-        let rows = self.store.assistant().kb_list().await?;
-        let (changed, gone): (Vec<Document>, Vec<String>) = {
+        let a = self.store.assistant();
+        // Versions only: a follower checks often, and documents rarely change.
+        let versions = a.kb_versions().await?;
+        let (stale, gone): (Vec<String>, Vec<String>) = {
             let known = self.versions();
             let stored: std::collections::HashSet<&str> =
-                rows.iter().map(|r| r.id.as_str()).collect();
+                versions.iter().map(|(id, _)| id.as_str()).collect();
             (
-                rows.iter()
-                    .filter(|r| known.get(&r.id) != Some(&r.version))
-                    .map(row_to_doc)
+                versions
+                    .iter()
+                    .filter(|(id, v)| known.get(id) != Some(v))
+                    .map(|(id, _)| id.clone())
                     .collect(),
                 known
                     .keys()
@@ -1038,6 +1040,14 @@ impl Assistant {
                     .collect(),
             )
         };
+        let mut rows = Vec::with_capacity(stale.len());
+        for id in &stale {
+            // Deleted since the version list was read: the next check removes it.
+            if let Some(r) = a.kb_get(id).await? {
+                rows.push(r);
+            }
+        }
+        let changed: Vec<Document> = rows.iter().map(row_to_doc).collect();
         if !changed.is_empty() {
             self.kb.upsert(&changed)?;
         }
@@ -1207,7 +1217,6 @@ struct Draft {
     goal: Option<GoalView>,
     offers: Vec<Offer>,
     handoff: Option<Handoff>,
-    spending: Option<spending::SpendingFigures>,
 }
 
 impl Draft {

@@ -8,7 +8,7 @@
 //! ([`crate::rows::CUSTOMER_TABLES`]). Customer ids carry no foreign key (as on the event stream):
 //! a conversation may be held for a customer who is not, or not yet, imported.
 
-use crate::rows::Cells;
+use crate::rows::{Cells, req_int, req_text};
 use crate::{Result, StoreError};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -107,6 +107,8 @@ pub trait AssistantStore: Send + Sync {
     async fn kb_list(&self) -> Result<Vec<KbDocumentRow>>;
     async fn kb_get(&self, id: &str) -> Result<Option<KbDocumentRow>>;
     async fn kb_count(&self) -> Result<u64>;
+    /// Every document's id and version, by id (cheap: for followers checking for edits).
+    async fn kb_versions(&self) -> Result<Vec<(String, i64)>>;
 
     /// Cached embeddings of `model` for these keys (text digests): key → vector bytes. Only
     /// knowledge-base passages and intent examples are cached, never customer text.
@@ -344,6 +346,7 @@ pub(crate) mod sql {
     pub const KB_LIST: &str = "SELECT id, title, tags, body, version, updated_at, updated_by FROM kb_documents ORDER BY id";
     pub const KB_GET: &str = "SELECT id, title, tags, body, version, updated_at, updated_by FROM kb_documents WHERE id = $1";
     pub const KB_COUNT: &str = "SELECT count(*) FROM kb_documents";
+    pub const KB_VERSIONS: &str = "SELECT id, version FROM kb_documents ORDER BY id";
 
     pub const CONV_INSERT: &str = "INSERT INTO conversations (id, customer_id, channel, created_at, updated_at, state, \
         handed_off, version) VALUES ($1, $2, $3, $4, $5, $6, $7, 1) ON CONFLICT (id) DO NOTHING";
@@ -386,14 +389,12 @@ pub(crate) mod sql {
         "UPDATE customers SET sentiment_score = $2, updated_at = $3 WHERE id = $1";
 }
 
-fn req_text(r: &dyn Cells, i: usize, table: &'static str, col: &'static str) -> Result<String> {
-    r.text(i)?
-        .ok_or_else(|| StoreError::corrupt(table, col, "NULL"))
-}
-
-fn req_int(r: &dyn Cells, i: usize, table: &'static str, col: &'static str) -> Result<i64> {
-    r.int(i)?
-        .ok_or_else(|| StoreError::corrupt(table, col, "NULL"))
+/// A row of [`sql::KB_VERSIONS`].
+pub(crate) fn kb_version(r: &dyn Cells) -> Result<(String, i64)> {
+    Ok((
+        req_text(r, 0, "kb_documents", "id")?,
+        req_int(r, 1, "kb_documents", "version")?,
+    ))
 }
 
 /// A row of [`sql::KB_GET`] / [`sql::KB_LIST`].

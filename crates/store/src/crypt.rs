@@ -82,6 +82,9 @@ impl crate::AssistantStore for EncryptedAssistant {
     async fn kb_count(&self) -> Result<u64> {
         self.inner.assistant().kb_count().await
     }
+    async fn kb_versions(&self) -> Result<Vec<(String, i64)>> {
+        self.inner.assistant().kb_versions().await
+    }
     async fn embeddings_get(
         &self,
         model: &str,

@@ -69,6 +69,11 @@ impl AssistantStore for PgStore {
             .pop())
     }
 
+    async fn kb_versions(&self) -> Result<Vec<(String, i64)>> {
+        self.query(sql::KB_VERSIONS, &[], assistant::kb_version)
+            .await
+    }
+
     async fn kb_count(&self) -> Result<u64> {
         let client = self.client().await?;
         let n: i64 = client.query_one(sql::KB_COUNT, &[]).await?.try_get(0)?;

@@ -648,3 +648,25 @@ pub(crate) mod registry {
     pub const UNPROMOTE: &str = "UPDATE models SET promoted = 0 WHERE name = $1 AND promoted = 1";
     pub const PROMOTE: &str = "UPDATE models SET promoted = 1 WHERE name = $1 AND version = $2";
 }
+
+/// A NOT NULL text column, or a corruption error naming it.
+pub(crate) fn req_text(
+    r: &dyn Cells,
+    i: usize,
+    table: &'static str,
+    col: &'static str,
+) -> Result<String> {
+    r.text(i)?
+        .ok_or_else(|| StoreError::corrupt(table, col, "NULL"))
+}
+
+/// A NOT NULL integer column, or a corruption error naming it.
+pub(crate) fn req_int(
+    r: &dyn Cells,
+    i: usize,
+    table: &'static str,
+    col: &'static str,
+) -> Result<i64> {
+    r.int(i)?
+        .ok_or_else(|| StoreError::corrupt(table, col, "NULL"))
+}

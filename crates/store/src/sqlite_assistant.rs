@@ -146,6 +146,11 @@ impl AssistantStore for SqliteStore {
             .await
     }
 
+    async fn kb_versions(&self) -> Result<Vec<(String, i64)>> {
+        self.read(|c| collect(c, sql::KB_VERSIONS, [], assistant::kb_version))
+            .await
+    }
+
     async fn kb_count(&self) -> Result<u64> {
         self.read(|c| {
             let n: i64 = c

@@ -10,7 +10,7 @@
 //! processor that started from the same position gets [`crate::StoreError::Conflict`] and writes
 //! nothing.
 
-use crate::rows::Cells;
+use crate::rows::{Cells, req_int, req_text};
 use crate::{Result, StoreError};
 use async_trait::async_trait;
 use std::collections::HashMap;
@@ -327,16 +327,6 @@ pub(crate) mod sql {
             n + 1
         )
     }
-}
-
-fn req_text(r: &dyn Cells, i: usize, table: &'static str, col: &'static str) -> Result<String> {
-    r.text(i)?
-        .ok_or_else(|| StoreError::corrupt(table, col, "NULL"))
-}
-
-fn req_int(r: &dyn Cells, i: usize, table: &'static str, col: &'static str) -> Result<i64> {
-    r.int(i)?
-        .ok_or_else(|| StoreError::corrupt(table, col, "NULL"))
 }
 
 /// A row of [`sql::READ_LOG`].
