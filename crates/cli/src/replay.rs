@@ -175,10 +175,12 @@ pub async fn run(store: &dyn Store, cfg: &Config, args: &EvaluateArgs) -> anyhow
     let req = Request {
         limit: args.k,
         channel: "app".into(),
+        strategy: Default::default(),
     };
     let wide = Request {
         limit: 10,
         channel: "app".into(),
+        strategy: Default::default(),
     };
     let (mut r_engine, mut r_rules, mut r_pop, mut truth) = (vec![], vec![], vec![], vec![]);
     let mut r_prop = vec![];

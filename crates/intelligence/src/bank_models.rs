@@ -18,7 +18,7 @@ pub const NOT_POINT_IN_TIME: &[&str] = &[
 ];
 
 /// The features bank models use, as indices into `FEATURES`.
-fn model_features() -> Vec<usize> {
+pub(crate) fn model_features() -> Vec<usize> {
     (0..FEATURES.len())
         .filter(|&i| !NOT_POINT_IN_TIME.contains(&FEATURES[i].name))
         .collect()
@@ -189,6 +189,8 @@ pub async fn train(
     if y.is_empty() {
         return Err(IntelError::NoData);
     }
+    let reference_x = x.clone();
+    let reference_names = names.clone();
     let data = Dataset::from_parts(names, x, y).map_err(|e| IntelError::Segment(e.to_string()))?;
     let params = TrainParams {
         gbdt: GbdtParams {
@@ -231,6 +233,19 @@ pub async fn train(
             &model_json,
         )
         .await?;
+    // The training distributions, for drift monitoring of this version.
+    let scores = model
+        .calibrated_proba_all(&data)
+        .map_err(|e| IntelError::Segment(e.to_string()))?;
+    crate::monitor::store_references(
+        store,
+        target.name(),
+        version,
+        &reference_names,
+        &reference_x,
+        &scores,
+    )
+    .await?;
     Ok(Trained {
         name: target.name(),
         version,
@@ -323,7 +338,7 @@ type Cached = (std::time::Instant, Option<(i64, std::sync::Arc<Gbdt>)>);
 pub const PROMOTION_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl BankModelCache {
-    async fn get(
+    pub(crate) async fn get(
         &self,
         store: &dyn Store,
         target: Target,

@@ -8,6 +8,9 @@
 //! gets nothing computed, and withdrawing it removes what was derived (`refresh_features`).
 
 pub mod bank_models;
+pub mod experiments;
+pub mod kpis;
+pub mod monitor;
 pub mod recommend;
 
 use sextant_core::{ConsentPurpose, ConsentRefused, CustomerId};
@@ -43,6 +46,13 @@ pub enum IntelError {
     Busy(&'static str),
     #[error("stored {what} is unreadable: {reason}")]
     Corrupt { what: &'static str, reason: String },
+    /// Input refused: every `(field, reason)`.
+    #[error("invalid input: {}", .0.iter().map(|(f, r)| format!("{f}: {r}")).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<(String, String)>),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    NotFound(String),
 }
 
 pub type Result<T, E = IntelError> = std::result::Result<T, E>;

@@ -39,6 +39,10 @@ pub struct Recommender {
     rules: Rules,
     catalog: Vec<sextant_core::Product>,
     state: Mutex<Cached>,
+    /// Running experiments (refreshed like the bandit).
+    pub experiments: crate::experiments::ExperimentCache,
+    /// How the contact channel of each offer is chosen.
+    pub channels: sextant_outcomes::channel::ChannelPolicy,
 }
 
 struct Cached {
@@ -75,6 +79,8 @@ pub struct Shown {
     pub reviewer_changes: Option<serde_json::Value>,
     #[serde(flatten)]
     pub recommendation: Recommendation,
+    /// The contact channel chosen for this offer, and why.
+    pub contact: sextant_outcomes::channel::ChannelChoice,
 }
 
 /// A recommendation sent to a human instead of the customer.
@@ -112,6 +118,8 @@ impl Recommender {
                 bandit,
                 versions: BTreeMap::new(),
             }),
+            experiments: Default::default(),
+            channels: Default::default(),
         })
     }
 
@@ -315,8 +323,19 @@ pub async fn recommend(
 ) -> Result<Recommended> {
     let g = gather(store, segments, bank, id, policy).await?;
     let (engine, bandit) = rec.current(store).await?;
-    // Cases a reviewer approved are shown first, once.
-    let approved = g.approved.clone();
+    let effects = rec.experiments.effects(store, id).await?;
+    let suppress = effects.iter().any(|e| e.suppress);
+    let strategy = effects.iter().find_map(|e| e.strategy).unwrap_or_default();
+    let forced_channel = effects
+        .iter()
+        .find_map(|e| e.channel.clone().map(|c| (c, e)));
+    let message = effects.iter().find_map(|e| e.message.clone());
+    // Cases a reviewer approved are shown first, once (not to an experiment's holdout).
+    let approved = if suppress {
+        Vec::new()
+    } else {
+        g.approved.clone()
+    };
     let salt = salt_of(id, ask.now);
     let ctx = sextant_recommend::CustomerContext {
         customer: &g.customer,
@@ -334,14 +353,41 @@ pub async fn recommend(
     // Ask for the most the engine gives: offers held for a human do not take a customer's slot,
     // so the ranking is walked until `limit` offers can be shown (those held on the way are
     // queued for review).
-    let outcome: Outcome = engine.recommend(
+    let mut outcome: Outcome = engine.recommend(
         &ctx,
         &bandit,
         &sextant_recommend::Request {
             limit: 10,
             channel: ask.channel.clone(),
+            strategy,
         },
     );
+    if suppress {
+        outcome.recommendations.clear();
+    }
+    if let Some(m) = &message {
+        for r in &mut outcome.recommendations {
+            r.explanation = m
+                .replace("{product}", &r.product_name)
+                .replace("{reason}", &r.explanation);
+        }
+    }
+    let contact_base = contact_context(store, &g, ask).await?;
+    let contact_of = |r: &Recommendation| match &forced_channel {
+        Some((c, e)) => forced_choice(c, e),
+        None => {
+            let mut cx = contact_base.clone();
+            cx.high_value = matches!(
+                r.family,
+                ProductFamily::Mortgage | ProductFamily::Investment
+            );
+            sextant_outcomes::channel::choose(&cx, &rec.channels)
+        }
+    };
+    let experiments: Vec<serde_json::Value> = effects
+        .iter()
+        .map(|e| serde_json::json!({"experiment": e.experiment, "arm": e.arm}))
+        .collect();
     let versions = serde_json::json!({
         "rules": outcome.rules_version,
         "features": g.features.as_ref().map(|f| f.version),
@@ -358,6 +404,7 @@ pub async fn recommend(
         if let Ok(r) = serde_json::from_value::<Recommendation>(d.payload["recommendation"].clone())
         {
             shown.push(Shown {
+                contact: contact_of(&r),
                 decision_id: d.id.clone(),
                 reviewed: true,
                 reviewer_changes: d
@@ -394,6 +441,7 @@ pub async fn recommend(
             continue;
         }
         let decision_id = DecisionId::generate();
+        let contact = contact_of(r);
         let status = if r.review.is_some() {
             "pending_review"
         } else {
@@ -405,7 +453,12 @@ pub async fn recommend(
             at,
             kind: KIND.into(),
             versions: versions.clone(),
-            payload: serde_json::json!({ "channel": ask.channel, "recommendation": r }),
+            payload: serde_json::json!({
+                "channel": ask.channel,
+                "recommendation": r,
+                "contact": contact,
+                "experiments": experiments,
+            }),
             status: status.into(),
         });
         match &r.review {
@@ -431,6 +484,7 @@ pub async fn recommend(
                 });
             }
             None => shown.push(Shown {
+                contact,
                 decision_id,
                 reviewed: false,
                 reviewer_changes: None,
@@ -448,9 +502,18 @@ pub async fn recommend(
             "blocked": outcome.blocked.iter().map(|b| serde_json::json!({"product": b.product_id, "guardrail": b.guardrail})).collect::<Vec<_>>(),
             "channel": ask.channel,
             "versions": versions,
+            "experiments": experiments,
         }),
     };
     let entry: AuditEntry = store.record_decisions(&decisions, &reviews, audit).await?;
+    crate::experiments::expose(
+        store,
+        &effects,
+        id,
+        decisions.first().map(|d| d.id.as_str()),
+        at,
+    )
+    .await?;
     for s in shown.iter().filter(|s| s.reviewed) {
         // Delivered now: shown once, like any other offer.
         store.set_decision_status(&s.decision_id, "shown").await?;
@@ -465,6 +528,86 @@ pub async fn recommend(
         rules_version: outcome.rules_version,
         audit_seq: entry.seq,
     })
+}
+
+/// What the channel orchestrator knows of this customer now: who can be reached where (the
+/// app for everyone with app activity or asking through the app, email and phone when on
+/// file), marketing consent, and the last 30 days of offers per channel with the customer's
+/// responses. Local time is the bank's (UTC here).
+async fn contact_context(
+    store: &dyn Store,
+    g: &Gathered,
+    ask: &Ask,
+) -> Result<sextant_outcomes::channel::ChannelContext> {
+    use sextant_outcomes::channel::{ChannelContext, ChannelStats, ContactChannel, Urgency};
+    let mut reachable = std::collections::BTreeSet::new();
+    reachable.insert(ContactChannel::InApp);
+    if ask.channel == "app" || !g.history.is_empty() {
+        reachable.insert(ContactChannel::AppPush);
+    }
+    if g.customer.email.is_some() {
+        reachable.insert(ContactChannel::Email);
+    }
+    if g.customer.phone.is_some() {
+        reachable.insert(ContactChannel::Sms);
+        reachable.insert(ContactChannel::AdvisorCall);
+    }
+    let since = ask.now - chrono::Duration::days(30);
+    let week = ask.now - chrono::Duration::days(7);
+    let acted: std::collections::HashSet<&str> = g
+        .history
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::Accept | EventKind::Click))
+        .filter_map(|e| e.decision_id.as_ref().map(|d| d.as_str()))
+        .collect();
+    let mut history: BTreeMap<ContactChannel, ChannelStats> = BTreeMap::new();
+    for d in store.list_decisions(&g.customer.id).await? {
+        if d.kind != KIND || d.at < since {
+            continue;
+        }
+        let Some(ch) = d.payload["contact"]["channel"]
+            .as_str()
+            .and_then(|c| serde_json::from_value::<ContactChannel>(c.into()).ok())
+        else {
+            continue;
+        };
+        let s = history.entry(ch).or_default();
+        s.sent_30d += 1;
+        if d.at >= week {
+            s.sent_7d += 1;
+        }
+        if acted.contains(d.id.as_str()) {
+            s.acted_30d += 1;
+            s.opened_30d += 1;
+        }
+    }
+    Ok(ChannelContext {
+        now_local: ask.now.naive_utc(),
+        reachable,
+        marketing_consent: g.consents.allows(ConsentPurpose::Marketing),
+        is_marketing: true,
+        preferred: Vec::new(),
+        opted_out: Default::default(),
+        history,
+        urgency: Urgency::Normal,
+        high_value: false,
+    })
+}
+
+/// The channel an experiment's arm prescribes.
+fn forced_choice(
+    channel: &str,
+    e: &crate::experiments::ArmEffect,
+) -> sextant_outcomes::channel::ChannelChoice {
+    sextant_outcomes::channel::ChannelChoice {
+        channel: serde_json::from_value(channel.into()).ok(),
+        reason: format!(
+            "{channel}: set by arm '{}' of experiment '{}'",
+            e.arm, e.experiment
+        ),
+        score: 0.0,
+        considered: Vec::new(),
+    }
 }
 
 /// The review case of a decision held for a human: one case per decision, named after it.

@@ -89,6 +89,20 @@ pub struct Request {
     pub limit: usize,
     /// Where they will be shown (recorded by the caller; the engine does not vary by channel).
     pub channel: String,
+    /// How candidates are ranked (an experiment's arm may ask for a baseline).
+    #[serde(default)]
+    pub strategy: Strategy,
+}
+
+/// How candidates are ranked. Guardrails apply whatever the strategy.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    /// Propensity (model, persona, content, collaborative, bandit) × value.
+    #[default]
+    Engine,
+    /// The baseline: the product's popularity in the customer's segment × value.
+    Popularity,
 }
 
 /// Where a recommendation's evidence came from.
@@ -642,6 +656,11 @@ impl Engine {
             .filter_map(|p| Some((p, self.rules.product(&p.id)?)))
             .map(|(p, rule)| self.candidate(p, rule, &facts, bandit, &x))
             .collect();
+        if req.strategy == Strategy::Popularity {
+            for c in &mut ranked {
+                c.score = c.scores.popularity * c.rule.value;
+            }
+        }
         ranked.sort_by(|a, b| {
             b.score
                 .total_cmp(&a.score)

@@ -20,6 +20,6 @@ pub use bandit::{
 pub use cf::{CfEvidence, CfModel};
 pub use engine::{
     Blocked, CustomerContext, Engine, Guardrail, Outcome, PersonaTags, Reason, Recommendation,
-    RegulatorDetail, Request, ReviewReason, Scores, Source,
+    RegulatorDetail, Request, ReviewReason, Scores, Source, Strategy,
 };
 pub use rules::{DEMO_RULES, ProductRule, Rules, RulesError};

@@ -297,6 +297,7 @@ fn run(e: &Engine, fx: &Fx, b: &Bandit, limit: usize) -> Outcome {
         &Request {
             limit,
             channel: "app".into(),
+            strategy: Default::default(),
         },
     )
 }

@@ -85,11 +85,27 @@ impl From<sextant_intelligence::IntelError> for ApiError {
             E::NoModel | E::NoData | E::NoCatalog | E::Rules(_) => {
                 ApiError::Conflict(e.to_string())
             }
-            E::UnknownReview(_) => ApiError::NotFound(e.to_string()),
+            E::UnknownReview(_) | E::NotFound(_) => ApiError::NotFound(e.to_string()),
+            E::Conflict(m) => ApiError::Conflict(m),
+            E::Invalid(problems) => ApiError::Invalid {
+                detail: e_detail(&problems),
+                errors: problems
+                    .into_iter()
+                    .map(|(field, reason)| FieldProblem { field, reason })
+                    .collect(),
+            },
             E::Busy(m) => ApiError::Unavailable(m.to_string()),
             other => ApiError::Internal(other.to_string()),
         }
     }
+}
+
+fn e_detail(problems: &[(String, String)]) -> String {
+    problems
+        .iter()
+        .map(|(f, r)| format!("{f}: {r}"))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 impl IntoResponse for ApiError {

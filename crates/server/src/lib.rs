@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod metrics;
 mod openapi;
 mod routes;
 
@@ -45,6 +46,8 @@ pub struct AppState {
     pub stream: Option<sextant_pipeline::Stream>,
     /// The assistant, when enabled (it needs the embedding model).
     pub assistant: Option<Arc<sextant_conversation::Assistant>>,
+    /// Prometheus metrics of this process.
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 impl AppState {
@@ -73,6 +76,7 @@ impl AppState {
             recommender: Arc::default(),
             stream: None,
             assistant: None,
+            metrics: Arc::default(),
             store,
             config: Arc::new(config),
             keys,

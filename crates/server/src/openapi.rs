@@ -32,6 +32,14 @@ use utoipa::{Modify, OpenApi};
         crate::routes::segments::scores,
         crate::routes::recommend::recommendations,
         crate::routes::recommend::feedback,
+        crate::routes::experiments::create,
+        crate::routes::experiments::list,
+        crate::routes::experiments::get,
+        crate::routes::experiments::stop,
+        crate::routes::experiments::analysis,
+        crate::routes::experiments::kpis,
+        crate::routes::experiments::monitor,
+        crate::routes::experiments::metrics,
         crate::routes::recommend::arms,
         crate::routes::recommend::list_reviews,
         crate::routes::recommend::get_review,
@@ -56,7 +64,7 @@ use utoipa::{Modify, OpenApi};
     components(schemas(crate::error::Problem, crate::error::FieldProblem)),
     modifiers(&ApiKeyAuth),
     security(("api_key" = [])),
-    tags((name = "customers"), (name = "transactions"), (name = "products"), (name = "imports"), (name = "privacy"), (name = "audit"), (name = "reports"), (name = "segments"), (name = "recommendations"), (name = "reviews"), (name = "stream"), (name = "assistant"), (name = "health"))
+    tags((name = "customers"), (name = "transactions"), (name = "products"), (name = "imports"), (name = "privacy"), (name = "audit"), (name = "reports"), (name = "segments"), (name = "recommendations"), (name = "reviews"), (name = "stream"), (name = "assistant"), (name = "experiments"), (name = "health"))
 )]
 pub struct ApiDoc;
 

@@ -497,6 +497,10 @@ impl Store for EncryptedStore {
     fn assistant(&self) -> &dyn crate::AssistantStore {
         &self.assistant
     }
+    /// Nothing personal is stored here (ids, arms, counts), so nothing to seal.
+    fn outcomes(&self) -> &dyn crate::OutcomeStore {
+        self.inner.outcomes()
+    }
     async fn get_customer(&self, id: &CustomerId) -> Result<Option<Customer>> {
         self.inner
             .get_customer(id)

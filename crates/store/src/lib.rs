@@ -11,19 +11,25 @@ pub mod crypt;
 pub mod dsr;
 mod error;
 mod migrate;
+pub mod outcomes;
 mod pg_assistant;
+mod pg_outcomes;
 mod pg_stream;
 mod postgres;
 pub mod reseal;
 mod rows;
 mod sqlite;
 mod sqlite_assistant;
+mod sqlite_outcomes;
 mod sqlite_stream;
 pub mod stream;
 mod types;
 
 pub use assistant::{AssistantStore, ConversationRow, GoalRow, KbDocumentRow, TurnRow};
 pub use error::StoreError;
+pub use outcomes::{
+    ActivityRow, ExperimentRow, ExposureRow, KpiCustomer, OutcomeRow, OutcomeStore,
+};
 pub use postgres::PgStore;
 pub use reseal::SealedColumn;
 pub use sqlite::SqliteStore;
@@ -55,6 +61,8 @@ pub trait Store: Send + Sync + 'static {
     /// The assistant's storage (knowledge base, conversations and turns, goals, message
     /// sentiment).
     fn assistant(&self) -> &dyn AssistantStore;
+    /// Experiments, exposures, KPI activity and drift references.
+    fn outcomes(&self) -> &dyn OutcomeStore;
 
     async fn get_customer(&self, id: &CustomerId) -> Result<Option<Customer>>;
     /// Customers ordered by id, strictly after `after`.

@@ -63,6 +63,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0009_embeddings.sql"),
         postgres: include_str!("../migrations/postgres/0009_embeddings.sql"),
     },
+    Migration {
+        version: 10,
+        name: "outcomes",
+        sqlite: include_str!("../migrations/sqlite/0010_outcomes.sql"),
+        postgres: include_str!("../migrations/postgres/0010_outcomes.sql"),
+    },
 ];
 
 pub(crate) const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)";

@@ -149,6 +149,10 @@ impl Store for PgStore {
         self
     }
 
+    fn outcomes(&self) -> &dyn crate::OutcomeStore {
+        self
+    }
+
     async fn ping(&self) -> Result<()> {
         self.client().await?.simple_query("SELECT 1").await?;
         Ok(())

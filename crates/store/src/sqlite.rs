@@ -269,6 +269,10 @@ impl Store for SqliteStore {
         self
     }
 
+    fn outcomes(&self) -> &dyn crate::OutcomeStore {
+        self
+    }
+
     async fn ping(&self) -> Result<()> {
         self.read(|c| {
             Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))

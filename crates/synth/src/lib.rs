@@ -9,6 +9,7 @@
 //! Realism lives in [`profile`] (latent state: demographics, income, traits) and `sim` (holdings,
 //! monthly flows, life events, fraud, and outcomes that follow from the customer's own data).
 
+pub mod campaign;
 mod catalog;
 mod fmt;
 mod merchants;
@@ -198,6 +199,7 @@ pub fn generate(
         writer.join().expect("writer thread panicked")
     })?;
 
+    campaign::write_campaign(cfg.seed, cfg.customers, out).map_err(io_err(&out.join("campaign.csv")))?;
     let manifest = out.join("manifest.json");
     std::fs::write(&manifest, manifest_json(cfg, &win, &summary)).map_err(io_err(&manifest))?;
     Ok(summary)

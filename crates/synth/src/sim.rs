@@ -998,7 +998,7 @@ fn risk_rank(r: RiskProfile) -> u8 {
 }
 
 /// Probability that this customer accepts an offer of `prod`: fit, not chance.
-fn accept_probability(p: &Profile, prod: &Product) -> f64 {
+pub(crate) fn accept_probability(p: &Profile, prod: &Product) -> f64 {
     let inc = (p.gross / 45_000.0).ln();
     let a = f64::from(p.age) - 40.0;
     let mut z = -3.0 + 1.2 * p.engagement;

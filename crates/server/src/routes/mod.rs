@@ -4,6 +4,7 @@ pub(crate) mod assistant;
 pub(crate) mod audit;
 pub(crate) mod console;
 pub(crate) mod customers;
+pub(crate) mod experiments;
 pub(crate) mod health;
 pub(crate) mod privacy;
 pub(crate) mod products;
@@ -96,7 +97,21 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/customers/{id}/transactions", get(transactions::list))
         .route("/v1/transactions", post(transactions::create))
         .route("/v1/products", get(products::list))
+        .route(
+            "/v1/experiments",
+            get(experiments::list).post(experiments::create),
+        )
+        .route("/v1/experiments/{id}", get(experiments::get))
+        .route("/v1/experiments/{id}/stop", post(experiments::stop))
+        .route("/v1/experiments/{id}/analysis", get(experiments::analysis))
+        .route("/v1/kpis", get(experiments::kpis))
+        .route("/v1/monitor", get(experiments::monitor))
+        .route("/metrics", get(experiments::metrics))
         .route("/v1/imports", get(products::imports))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::metrics::track,
+        ))
         .merge(docs)
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .with_state(state)

@@ -1,0 +1,254 @@
+//! The outcome store's contract on both backends: experiments (unique ids, status, sequential
+//! state), sticky first exposures, outcomes after exposure (feedback, marketing opt-outs,
+//! complaints), KPI activity and customers, drift references, and erasure of exposures.
+
+use chrono::{TimeZone, Utc};
+use sextant_core::{
+    ConsentPurpose, ConsentRecord, CustomerEvent, CustomerId, CustomerMessage, EventId, EventKind,
+    MessageId, ProductId,
+};
+use sextant_store::{Batch, ExperimentRow, ExposureRow, RecordKind, Store};
+use sextant_testkit::{TestDb, on_both_backends};
+
+fn exp(id: &str, at: i64) -> ExperimentRow {
+    ExperimentRow {
+        id: id.into(),
+        name: format!("experiment {id}"),
+        kind: "strategy".into(),
+        spec: "{\"id\":\"x\"}".into(),
+        status: "running".into(),
+        created_at: at,
+        updated_at: at,
+        created_by: "key_1".into(),
+        monitor: None,
+    }
+}
+
+fn exposure(e: &str, c: &str, arm: &str, at: i64) -> ExposureRow {
+    ExposureRow {
+        experiment_id: e.into(),
+        customer_id: c.into(),
+        arm: arm.into(),
+        first_at: at,
+        decision_id: None,
+    }
+}
+
+fn cid(id: &str) -> CustomerId {
+    CustomerId::parse(id).unwrap()
+}
+
+fn ts(micros: i64) -> chrono::DateTime<Utc> {
+    Utc.timestamp_micros(micros).unwrap()
+}
+
+fn event(id: &str, c: &str, at: i64, kind: EventKind, value: Option<i32>) -> CustomerEvent {
+    CustomerEvent {
+        id: EventId::parse(id).unwrap(),
+        customer_id: cid(c),
+        timestamp: ts(at),
+        kind,
+        product_id: Some(ProductId::parse("P-SAV-EASY").unwrap()),
+        decision_id: None,
+        value,
+    }
+}
+
+async fn import_customers(store: &dyn Store, ids: &[&str]) {
+    let mut sink = store
+        .begin_import(RecordKind::Customers, "c.csv")
+        .await
+        .unwrap();
+    let rows = ids
+        .iter()
+        .map(|id| (1, sextant_testkit::customer_fixture(id), Default::default()))
+        .collect();
+    assert!(sink.write(Batch::Customers(rows)).await.unwrap().is_empty());
+    assert!(sink.finish().await.unwrap().is_empty());
+    sink.commit(0).await.unwrap();
+}
+
+async fn experiments_are_unique_and_move(db: TestDb) {
+    let o = db.store.outcomes();
+    assert!(o.experiment_insert(&exp("a", 10)).await.unwrap());
+    assert!(o.experiment_insert(&exp("b", 20)).await.unwrap());
+    assert!(
+        !o.experiment_insert(&exp("a", 30)).await.unwrap(),
+        "a taken id writes nothing"
+    );
+    let ids: Vec<_> = o
+        .experiments()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(ids, ["b", "a"], "newest first");
+    assert_eq!(o.experiment("a").await.unwrap().unwrap().created_at, 10);
+    assert!(o.experiment_status("a", "stopped", 40).await.unwrap());
+    assert!(!o.experiment_status("zz", "stopped", 40).await.unwrap());
+    assert!(o.experiment_status("a", "paused", 40).await.is_err());
+    assert!(o.experiment_monitor("a", "{\"m\":1}", 50).await.unwrap());
+    let a = o.experiment("a").await.unwrap().unwrap();
+    assert_eq!(
+        (a.status.as_str(), a.monitor.as_deref(), a.updated_at),
+        ("stopped", Some("{\"m\":1}"), 50)
+    );
+    let mut bad = exp("c", 1);
+    bad.spec = "not json".into();
+    assert!(o.experiment_insert(&bad).await.is_err());
+    assert!(o.experiment("c").await.unwrap().is_none());
+}
+
+async fn exposures_are_sticky_and_outcomes_follow_them(db: TestDb) {
+    import_customers(db.store.as_ref(), &["1", "2", "3"]).await;
+    let o = db.store.outcomes();
+    o.experiment_insert(&exp("e", 1)).await.unwrap();
+    let n = o
+        .expose(&[
+            exposure("e", "1", "control", 1_000),
+            exposure("e", "2", "treatment", 1_000),
+            exposure("e", "3", "holdout", 1_000),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(n, 3);
+    // A second exposure keeps the first row (its arm and time).
+    assert_eq!(
+        o.expose(&[exposure("e", "1", "treatment", 9_000)])
+            .await
+            .unwrap(),
+        0
+    );
+    let x = o.exposure("e", "1").await.unwrap().unwrap();
+    assert_eq!((x.arm.as_str(), x.first_at), ("control", 1_000));
+    assert_eq!(
+        o.exposure_counts("e").await.unwrap(),
+        [
+            ("control".to_string(), 1),
+            ("holdout".to_string(), 1),
+            ("treatment".to_string(), 1)
+        ]
+    );
+    assert!(o.expose(&[exposure("e", "", "a", 1)]).await.is_err());
+
+    // Before the exposure: ignored. After: counted.
+    db.store
+        .insert_event(&event("ev1", "2", 500, EventKind::Accept, None))
+        .await
+        .unwrap();
+    db.store
+        .insert_event(&event("ev2", "2", 2_000, EventKind::Accept, None))
+        .await
+        .unwrap();
+    db.store
+        .insert_event(&event("ev3", "2", 2_100, EventKind::Impression, None))
+        .await
+        .unwrap();
+    db.store
+        .append_consent(&ConsentRecord {
+            customer_id: cid("3"),
+            purpose: ConsentPurpose::Marketing,
+            granted: false,
+            at: ts(3_000),
+            source: "customer".into(),
+        })
+        .await
+        .unwrap();
+    db.store
+        .assistant()
+        .insert_message(&CustomerMessage {
+            id: MessageId::parse("m1").unwrap(),
+            customer_id: cid("1"),
+            timestamp: ts(4_000),
+            channel: "chat".into(),
+            body: "this is terrible".into(),
+            sentiment: Some(-0.8),
+        })
+        .await
+        .unwrap();
+    let mut got: Vec<_> = o
+        .experiment_outcomes("e")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.customer_id, r.arm, r.kind, r.product_id))
+        .collect();
+    got.sort();
+    let s = |v: &str| Some(v.to_string());
+    assert_eq!(
+        got,
+        [
+            ("1".into(), "control".into(), None, None),
+            ("1".into(), "control".into(), s("complaint"), None),
+            (
+                "2".into(),
+                "treatment".into(),
+                s("accept"),
+                s("P-SAV-EASY")
+            ),
+            ("3".into(), "holdout".into(), None, None),
+            ("3".into(), "holdout".into(), s("unsubscribe"), None),
+        ]
+    );
+    let arms = o.experiment_arms("e").await.unwrap();
+    assert_eq!(arms.len(), 3);
+
+    // Activity from `since` on.
+    db.store
+        .insert_event(&event("ev4", "1", 5_000, EventKind::Survey, Some(9)))
+        .await
+        .unwrap();
+    let mut act: Vec<_> = o
+        .activity(1_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| (a.customer_id, a.source, a.at, a.value))
+        .collect();
+    act.sort();
+    assert_eq!(
+        act,
+        [
+            ("1".into(), "event:survey".into(), 5_000, Some(9)),
+            ("1".into(), "message".into(), 4_000, None),
+            ("2".into(), "event:accept".into(), 2_000, None),
+            ("2".into(), "event:impression".into(), 2_100, None),
+        ]
+    );
+    let customers = o.kpi_customers().await.unwrap();
+    assert_eq!(customers.len(), 3);
+    assert_eq!(customers[1].customer_id, "2");
+    assert!(customers[1].first_seen.is_some());
+    assert_eq!(customers[0].income_minor, Some(5_000_000));
+
+    // Erasure removes the customer's exposures.
+    db.store.erase_customer(&cid("2")).await.unwrap().unwrap();
+    assert!(o.exposure("e", "2").await.unwrap().is_none());
+    assert!(o.exposure("e", "1").await.unwrap().is_some());
+}
+
+async fn references_replace_per_version(db: TestDb) {
+    let o = db.store.outcomes();
+    o.references_put("churn", 1, &[("a".into(), "{}".into()), ("b".into(), "[]".into())])
+        .await
+        .unwrap();
+    o.references_put("churn", 1, &[("c".into(), "{\"x\":1}".into())])
+        .await
+        .unwrap();
+    o.references_put("churn", 2, &[("a".into(), "{}".into())])
+        .await
+        .unwrap();
+    assert_eq!(
+        o.references("churn", 1).await.unwrap(),
+        [("c".to_string(), "{\"x\":1}".to_string())]
+    );
+    assert_eq!(o.references("churn", 2).await.unwrap().len(), 1);
+    assert!(o.references("other", 1).await.unwrap().is_empty());
+}
+
+on_both_backends!(
+    experiments_are_unique_and_move,
+    exposures_are_sticky_and_outcomes_follow_them,
+    references_replace_per_version,
+);
