@@ -12,6 +12,7 @@ mod import;
 mod intel;
 mod keys;
 mod model;
+mod outcomes;
 mod recommend;
 mod replay;
 mod secrets;
@@ -101,6 +102,16 @@ enum Command {
     /// The knowledge base: list, get, put, delete, search.
     #[command(subcommand)]
     Kb(assistant::KbCommand),
+    /// Experiments over recommendations: create, list, stop, analyze, replay synthetic traffic.
+    #[command(subcommand)]
+    Experiment(outcomes::ExperimentCommand),
+    /// Causal uplift of a campaign that was not randomised (IPW and matching, with balance and
+    /// overlap diagnostics).
+    Uplift(outcomes::UpliftArgs),
+    /// Engagement KPIs overall, by segment or by experiment arm.
+    Kpis(outcomes::KpiArgs),
+    /// Model and data drift: PSI per feature and score against training, AUC decay.
+    Monitor(outcomes::MonitorArgs),
 }
 
 #[derive(Subcommand)]
@@ -191,6 +202,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Stream(cmd) => stream::run(&cfg, cmd).await,
             Command::Assistant(cmd) => assistant::run(&cfg, cmd).await,
             Command::Kb(cmd) => assistant::kb(&cfg, cmd).await,
+            Command::Experiment(cmd) => outcomes::experiment(&cfg, cmd).await,
+            Command::Uplift(args) => outcomes::uplift(&args),
+            Command::Kpis(args) => outcomes::kpis(&cfg, &args).await,
+            Command::Monitor(args) => outcomes::monitor(&cfg, &args).await,
         }
     })
 }
