@@ -103,8 +103,11 @@ pub async fn experiment(cfg: &Config, cmd: ExperimentCommand) -> anyhow::Result<
         }
         ExperimentCommand::List => {
             for e in experiments::list(store.as_ref()).await? {
-                let exposures: Vec<String> =
-                    e.exposures.iter().map(|(a, n)| format!("{a}={n}")).collect();
+                let exposures: Vec<String> = e
+                    .exposures
+                    .iter()
+                    .map(|(a, n)| format!("{a}={n}"))
+                    .collect();
                 println!(
                     "{:<24} {:<9} {:<8} {}  exposures: {}",
                     e.id,
@@ -170,7 +173,10 @@ pub async fn experiment(cfg: &Config, cmd: ExperimentCommand) -> anyhow::Result<
                     sextant_synth::campaign::offer_acceptance(bank_seed, n, p.as_str())
                 })
             };
-            let total = store.count(sextant_store::Table::Customers).await?.min(customers);
+            let total = store
+                .count(sextant_store::Table::Customers)
+                .await?
+                .min(customers);
             let bar = indicatif::ProgressBar::new(total);
             let cx = experiments::ReplayContext {
                 store: store.as_ref(),
@@ -234,7 +240,8 @@ fn print_analysis(r: &experiments::Report) {
             "{} vs {}: difference {} {} (lift {}), p = {}, Holm-adjusted p = {}, always-valid p = {:.4} → {}",
             c.treatment,
             c.control,
-            c.difference.map_or("-".into(), |d| format!("{:+.2} pp", 100.0 * d)),
+            c.difference
+                .map_or("-".into(), |d| format!("{:+.2} pp", 100.0 * d)),
             c.difference_ci.as_ref().map_or("".into(), |i| format!(
                 "[{:+.2}, {:+.2}]",
                 100.0 * i.lower,
@@ -271,10 +278,13 @@ fn read_uplift(args: &UpliftArgs) -> anyhow::Result<sextant_experiment::UpliftDa
         .with_context(|| format!("reading {}", args.data.display()))?;
     let headers: Vec<String> = rdr.headers()?.iter().map(String::from).collect();
     let col = |name: &str| {
-        headers
-            .iter()
-            .position(|h| h == name)
-            .with_context(|| format!("{}: no column '{name}' (columns: {})", args.data.display(), headers.join(", ")))
+        headers.iter().position(|h| h == name).with_context(|| {
+            format!(
+                "{}: no column '{name}' (columns: {})",
+                args.data.display(),
+                headers.join(", ")
+            )
+        })
     };
     let t = col(&args.treatment)?;
     let y = col(&args.outcome)?;
@@ -287,7 +297,10 @@ fn read_uplift(args: &UpliftArgs) -> anyhow::Result<sextant_experiment::UpliftDa
     } else {
         args.covariates.clone()
     };
-    let xs: Vec<usize> = covariates.iter().map(|c| col(c)).collect::<anyhow::Result<_>>()?;
+    let xs: Vec<usize> = covariates
+        .iter()
+        .map(|c| col(c))
+        .collect::<anyhow::Result<_>>()?;
     let mut data = sextant_experiment::UpliftData {
         covariate_names: covariates.clone(),
         x: Vec::new(),
@@ -303,7 +316,12 @@ fn read_uplift(args: &UpliftArgs) -> anyhow::Result<sextant_experiment::UpliftDa
                 .parse::<f64>()
                 .ok()
                 .filter(|v| v.is_finite())
-                .with_context(|| format!("line {line}, column '{}': '{raw}' is not a number", headers[j]))
+                .with_context(|| {
+                    format!(
+                        "line {line}, column '{}': '{raw}' is not a number",
+                        headers[j]
+                    )
+                })
         };
         let treated = match rec.get(t).map(str::trim) {
             Some("1") | Some("true") => true,
@@ -316,7 +334,8 @@ fn read_uplift(args: &UpliftArgs) -> anyhow::Result<sextant_experiment::UpliftDa
         };
         data.treated.push(treated);
         data.outcome.push(num(y)?);
-        data.x.push(xs.iter().map(|&j| num(j)).collect::<anyhow::Result<_>>()?);
+        data.x
+            .push(xs.iter().map(|&j| num(j)).collect::<anyhow::Result<_>>()?);
     }
     Ok(data)
 }
@@ -353,10 +372,22 @@ pub fn uplift(args: &UpliftArgs) -> anyhow::Result<()> {
         "{} customers: {} treated, {} not",
         r.n, r.n_treated, r.n_control
     );
-    println!("naive difference   {:+.4} {}", r.naive.estimate, ci(&r.naive));
+    println!(
+        "naive difference   {:+.4} {}",
+        r.naive.estimate,
+        ci(&r.naive)
+    );
     if let Some(ipw) = &r.ipw {
-        println!("IPW ATE            {:+.4} {}", ipw.ate.estimate, ci(&ipw.ate));
-        println!("IPW ATT            {:+.4} {}", ipw.att.estimate, ci(&ipw.att));
+        println!(
+            "IPW ATE            {:+.4} {}",
+            ipw.ate.estimate,
+            ci(&ipw.ate)
+        );
+        println!(
+            "IPW ATT            {:+.4} {}",
+            ipw.att.estimate,
+            ci(&ipw.att)
+        );
     }
     if let Some(m) = &r.matching
         && let Some(att) = &m.att
@@ -431,7 +462,9 @@ pub async fn kpis(cfg: &Config, args: &KpiArgs) -> anyhow::Result<()> {
             pct(row.ctr),
             pct(row.acceptance_rate),
             pct(row.dismiss_rate),
-            row.nps.as_ref().map_or("-".into(), |n| format!("{:.0}", n.score)),
+            row.nps
+                .as_ref()
+                .map_or("-".into(), |n| format!("{:.0}", n.score)),
             row.ltv_mean_minor
                 .map_or("-".into(), |v| format!("{:.2}", v as f64 / 100.0)),
         );
@@ -453,7 +486,10 @@ pub async fn monitor(cfg: &Config, args: &MonitorArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&r)?);
         return Ok(());
     }
-    println!("{} customers compared with each model's training data", r.customers);
+    println!(
+        "{} customers compared with each model's training data",
+        r.customers
+    );
     for m in &r.models {
         let top: Vec<String> = m
             .features
@@ -465,7 +501,9 @@ pub async fn monitor(cfg: &Config, args: &MonitorArgs) -> anyhow::Result<()> {
             "{} v{}: score PSI {} ; largest input PSI: {} ; decay: {}",
             m.model,
             m.version,
-            m.score.as_ref().map_or("-".into(), |p| format!("{:.3} ({:?})", p.value, p.level)),
+            m.score
+                .as_ref()
+                .map_or("-".into(), |p| format!("{:.3} ({:?})", p.value, p.level)),
             top.join(", "),
             match (&m.decay, &m.decay_note) {
                 (Some(d), _) => format!(

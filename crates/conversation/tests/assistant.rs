@@ -225,8 +225,27 @@ async fn context_scoping_and_validation(db: TestDb) {
     let r = say(&a, &who, None, "I'd like to start saving for our wedding").await;
     assert_eq!(r.intent, "goal_planning");
     assert!(r.goal.is_none(), "no horizon yet: {}", r.text);
-    let r = say(&a, &who, Some(&r.conversation_id), "in 2 years").await;
+    // … and the context follows the customer across channels: the answer comes by email.
+    let r = a
+        .message(Incoming {
+            conversation_id: Some(r.conversation_id.clone()),
+            customer_id: who.clone(),
+            channel: "email".into(),
+            text: "in 2 years".into(),
+            actor: "test".into(),
+            now: now(),
+        })
+        .await
+        .unwrap();
     assert_eq!(r.intent, "goal_planning", "{r:?}");
+    let turns = db
+        .store
+        .assistant()
+        .recent_turns(&r.conversation_id, 10)
+        .await
+        .unwrap();
+    let channels: Vec<&str> = turns.iter().map(|t| t.channel.as_str()).collect();
+    assert_eq!(channels, ["app", "app", "email", "email"]);
     let g = r.goal.expect("the plan now");
     assert_eq!(g.kind, "wedding");
     assert_eq!(g.plan["horizon_months"], 24);

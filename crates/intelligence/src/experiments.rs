@@ -249,7 +249,8 @@ impl ExperimentCache {
             }
         }
         let specs = Arc::new(specs);
-        *self.state.lock().expect("experiment cache poisoned") = (Some(Instant::now()), specs.clone());
+        *self.state.lock().expect("experiment cache poisoned") =
+            (Some(Instant::now()), specs.clone());
         Ok(specs)
     }
 
@@ -492,7 +493,13 @@ pub async fn replay(
                 now,
             };
             let got = crate::recommend::recommend(
-                cx.store, cx.rec, cx.segments, cx.bank, &c.id, cx.policy, &ask,
+                cx.store,
+                cx.rec,
+                cx.segments,
+                cx.bank,
+                &c.id,
+                cx.policy,
+                &ask,
             )
             .await?;
             if got.recommendations.is_empty() {

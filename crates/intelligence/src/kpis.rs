@@ -39,7 +39,12 @@ pub async fn activities(
 ) -> Result<Vec<CustomerActivity>> {
     let since = (now - chrono::Duration::days(days)).timestamp_micros();
     let arms: HashMap<String, String> = match experiment {
-        Some(e) => store.outcomes().experiment_arms(e).await?.into_iter().collect(),
+        Some(e) => store
+            .outcomes()
+            .experiment_arms(e)
+            .await?
+            .into_iter()
+            .collect(),
         None => HashMap::new(),
     };
     let mut by_id: HashMap<String, CustomerActivity> = HashMap::new();
@@ -88,7 +93,11 @@ pub async fn activities(
                 *a.feature_uses.entry(Feature::Recommendations).or_default() += 1;
             }
             "event:survey" => {
-                if let Some(v) = r.value.and_then(|v| u8::try_from(v).ok()).filter(|v| *v <= 10) {
+                if let Some(v) = r
+                    .value
+                    .and_then(|v| u8::try_from(v).ok())
+                    .filter(|v| *v <= 10)
+                {
                     a.nps.push((at, v));
                 }
             }
@@ -100,7 +109,10 @@ pub async fn activities(
             a.active_days.push(day);
         }
     }
-    Ok(order.into_iter().filter_map(|id| by_id.remove(&id)).collect())
+    Ok(order
+        .into_iter()
+        .filter_map(|id| by_id.remove(&id))
+        .collect())
 }
 
 /// KPIs grouped as asked, with the weekly active share and cohort retention.

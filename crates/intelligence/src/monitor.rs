@@ -145,10 +145,11 @@ pub async fn report(
             );
         }
         for (name, body) in stored {
-            let reference: Reference = serde_json::from_str(&body).map_err(|e| IntelError::Corrupt {
-                what: "drift reference",
-                reason: e.to_string(),
-            })?;
+            let reference: Reference =
+                serde_json::from_str(&body).map_err(|e| IntelError::Corrupt {
+                    what: "drift reference",
+                    reason: e.to_string(),
+                })?;
             let values = if name == SCORE {
                 &scores
             } else {
@@ -219,7 +220,11 @@ pub async fn report(
 }
 
 /// The model version's creation time and its cross-validated AUC (from the card).
-async fn model_created(store: &dyn Store, target: Target, version: i64) -> Result<(i64, Option<f64>)> {
+async fn model_created(
+    store: &dyn Store,
+    target: Target,
+    version: i64,
+) -> Result<(i64, Option<f64>)> {
     let rec = store
         .get_model(target.name(), Some(version))
         .await?
@@ -246,7 +251,10 @@ async fn decay_of(
 ) -> Result<(Option<Decay>, Option<String>)> {
     let (created_at, reference_auc) = *created;
     let Some(reference_auc) = reference_auc else {
-        return Ok((None, Some("the model card has no cross-validated AUC".into())));
+        return Ok((
+            None,
+            Some("the model card has no cross-validated AUC".into()),
+        ));
     };
     let mut labels = Vec::with_capacity(vectors.len());
     for (id, _) in vectors {

@@ -112,7 +112,9 @@ async fn offers_beat_no_offers_and_the_holdout_sees_nothing(db: TestDb) {
         other => panic!("expected a config error, got {other:?}"),
     }
     let s = spec("offers", &[("none", "none"), ("engine", "engine")], 0.1);
-    experiments::create(store, s.clone(), "t", now).await.unwrap();
+    experiments::create(store, s.clone(), "t", now)
+        .await
+        .unwrap();
     assert!(matches!(
         experiments::create(store, s.clone(), "t", now).await,
         Err(IntelError::Conflict(_))
@@ -149,7 +151,9 @@ async fn offers_beat_no_offers_and_the_holdout_sees_nothing(db: TestDb) {
         .unwrap()
         .unwrap();
     assert!(
-        later.analysis.comparisons[0].sequential.p_value_always_valid
+        later.analysis.comparisons[0]
+            .sequential
+            .p_value_always_valid
             <= c.sequential.p_value_always_valid + 1e-12
     );
 
@@ -163,7 +167,10 @@ async fn offers_beat_no_offers_and_the_holdout_sees_nothing(db: TestDb) {
     .await
     .unwrap();
     let groups: Vec<&str> = k.rows.iter().map(|r| r.group.as_str()).collect();
-    assert!(groups.contains(&"engine") && groups.contains(&"none"), "{groups:?}");
+    assert!(
+        groups.contains(&"engine") && groups.contains(&"none"),
+        "{groups:?}"
+    );
     let engine = k.rows.iter().find(|r| r.group == "engine").unwrap();
     assert!(engine.acceptance_rate.unwrap() > 0.0);
 
@@ -194,9 +201,14 @@ async fn an_a_a_split_finds_no_difference(db: TestDb) {
         .await
         .unwrap();
     let now = chrono::Utc::now();
-    experiments::create(store, spec("aa", &[("a1", "engine"), ("a2", "engine")], 0.0), "t", now)
-        .await
-        .unwrap();
+    experiments::create(
+        store,
+        spec("aa", &[("a1", "engine"), ("a2", "engine")], 0.0),
+        "t",
+        now,
+    )
+    .await
+    .unwrap();
     run_replay(&db, &rec, now).await;
     let r = experiments::analyze(store, rec.rules(), "aa", now)
         .await
@@ -288,9 +300,17 @@ async fn drift_is_measured_against_training(db: TestDb) {
     let t = train(store, &policy(), Target::Churn, cutoff, 0.3)
         .await
         .unwrap();
-    let refs = store.outcomes().references("churn", t.version).await.unwrap();
+    let refs = store
+        .outcomes()
+        .references("churn", t.version)
+        .await
+        .unwrap();
     assert!(refs.iter().any(|(n, _)| n == "score"));
-    assert!(refs.iter().any(|(n, _)| n == "feature:age"), "{:?}", refs.iter().map(|r| &r.0).collect::<Vec<_>>());
+    assert!(
+        refs.iter().any(|(n, _)| n == "feature:age"),
+        "{:?}",
+        refs.iter().map(|r| &r.0).collect::<Vec<_>>()
+    );
     let cache = BankModelCache::default();
     let th = sextant_outcomes::drift::Thresholds::default();
     // Not promoted: nothing to monitor.

@@ -94,7 +94,11 @@ impl Default for Metrics {
         let customers = Gauge::default();
         registry.register("customers", "Customers in the store", customers.clone());
         let scrapes = Counter::default();
-        registry.register("metrics_scrapes", "Scrapes of this endpoint", scrapes.clone());
+        registry.register(
+            "metrics_scrapes",
+            "Scrapes of this endpoint",
+            scrapes.clone(),
+        );
         Self {
             registry,
             requests,

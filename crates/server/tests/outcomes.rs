@@ -63,9 +63,17 @@ async fn experiments_kpis_monitor_and_metrics(db: TestDb) {
         .iter()
         .map(|e| e["field"].as_str().unwrap())
         .collect();
-    assert!(fields.contains(&"id") && fields.contains(&"arms[0].weight"), "{v}");
+    assert!(
+        fields.contains(&"id") && fields.contains(&"arms[0].weight"),
+        "{v}"
+    );
     let (s, _) = app
-        .send(Method::POST, "/v1/experiments", &analyst, Some(&json!({"id": 1})))
+        .send(
+            Method::POST,
+            "/v1/experiments",
+            &analyst,
+            Some(&json!({"id": 1})),
+        )
         .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
 
@@ -146,7 +154,10 @@ async fn experiments_kpis_monitor_and_metrics(db: TestDb) {
     let r = &v["recommendations"][0];
     assert!(!r["explanation"].as_str().unwrap().starts_with("Good news"));
     assert!(r["contact"]["reason"].as_str().unwrap().len() > 10, "{r}");
-    assert!(r["contact"]["considered"].as_array().unwrap().len() == 5, "{r}");
+    assert!(
+        r["contact"]["considered"].as_array().unwrap().len() == 5,
+        "{r}"
+    );
     let (_, list) = app
         .send(Method::GET, "/v1/experiments", &analyst, None)
         .await;
@@ -200,7 +211,10 @@ async fn experiments_kpis_monitor_and_metrics(db: TestDb) {
             && text.contains("route=\"/v1/customers/{id}/recommendations\""),
         "{text}"
     );
-    assert!(!text.contains("/v1/customers/1/"), "ids never become labels");
+    assert!(
+        !text.contains("/v1/customers/1/"),
+        "ids never become labels"
+    );
     assert!(text.contains("sextant_experiments_running 0"), "{text}");
     assert!(text.contains("# EOF"));
 }

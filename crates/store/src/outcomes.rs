@@ -108,8 +108,12 @@ pub trait OutcomeStore: Send + Sync {
     /// Arm of every customer exposed to `experiment_id`.
     async fn experiment_arms(&self, experiment_id: &str) -> Result<Vec<(String, String)>>;
     /// Store the training distributions of a model version (replacing any stored before).
-    async fn references_put(&self, model: &str, version: i64, refs: &[(String, String)])
-    -> Result<()>;
+    async fn references_put(
+        &self,
+        model: &str,
+        version: i64,
+        refs: &[(String, String)],
+    ) -> Result<()>;
     /// The training distributions of a model version: `(name, reference JSON)`.
     async fn references(&self, model: &str, version: i64) -> Result<Vec<(String, String)>>;
 }
@@ -161,7 +165,8 @@ pub(crate) mod sql {
         "id, name, kind, spec, status, created_at, updated_at, created_by, monitor";
     pub const EXP_INSERT: &str = "INSERT INTO experiments (id, name, kind, spec, status, created_at, updated_at, created_by, monitor) \
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING";
-    pub const EXP_STATUS: &str = "UPDATE experiments SET status = $2, updated_at = $3 WHERE id = $1";
+    pub const EXP_STATUS: &str =
+        "UPDATE experiments SET status = $2, updated_at = $3 WHERE id = $1";
     pub const EXP_MONITOR: &str =
         "UPDATE experiments SET monitor = $2, updated_at = $3 WHERE id = $1";
     pub const EXPOSE: &str = "INSERT INTO experiment_exposures (experiment_id, customer_id, arm, first_at, decision_id) \

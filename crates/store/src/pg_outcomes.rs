@@ -1,7 +1,9 @@
 //! [`OutcomeStore`] on PostgreSQL: exposures in one statement per batch (`unnest` over arrays),
 //! references replaced in one transaction.
 
-use crate::outcomes::{self, ActivityRow, ExperimentRow, ExposureRow, KpiCustomer, OutcomeRow, sql};
+use crate::outcomes::{
+    self, ActivityRow, ExperimentRow, ExposureRow, KpiCustomer, OutcomeRow, sql,
+};
 use crate::postgres::PgStore;
 use crate::{OutcomeStore, Result};
 use async_trait::async_trait;
@@ -63,7 +65,10 @@ impl OutcomeStore for PgStore {
 
     async fn experiment_status(&self, id: &str, status: &str, at: i64) -> Result<bool> {
         outcomes::validate_status(id, status)?;
-        Ok(self.outcome_exec(sql::EXP_STATUS, &[&id, &status, &at]).await? == 1)
+        Ok(self
+            .outcome_exec(sql::EXP_STATUS, &[&id, &status, &at])
+            .await?
+            == 1)
     }
 
     async fn experiment_monitor(&self, id: &str, monitor: &str, at: i64) -> Result<bool> {

@@ -1,7 +1,9 @@
 //! [`OutcomeStore`] on SQLite: writes on the store's one writer connection (exposures in one
 //! transaction), reads on the pooled readers.
 
-use crate::outcomes::{self, ActivityRow, ExperimentRow, ExposureRow, KpiCustomer, OutcomeRow, sql};
+use crate::outcomes::{
+    self, ActivityRow, ExperimentRow, ExposureRow, KpiCustomer, OutcomeRow, sql,
+};
 use crate::rows::sql::sqlite as lite;
 use crate::sqlite::{SqliteStore, collect};
 use crate::{OutcomeStore, Result};

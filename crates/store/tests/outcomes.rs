@@ -181,12 +181,7 @@ async fn exposures_are_sticky_and_outcomes_follow_them(db: TestDb) {
         [
             ("1".into(), "control".into(), None, None),
             ("1".into(), "control".into(), s("complaint"), None),
-            (
-                "2".into(),
-                "treatment".into(),
-                s("accept"),
-                s("P-SAV-EASY")
-            ),
+            ("2".into(), "treatment".into(), s("accept"), s("P-SAV-EASY")),
             ("3".into(), "holdout".into(), None, None),
             ("3".into(), "holdout".into(), s("unsubscribe"), None),
         ]
@@ -230,9 +225,13 @@ async fn exposures_are_sticky_and_outcomes_follow_them(db: TestDb) {
 
 async fn references_replace_per_version(db: TestDb) {
     let o = db.store.outcomes();
-    o.references_put("churn", 1, &[("a".into(), "{}".into()), ("b".into(), "[]".into())])
-        .await
-        .unwrap();
+    o.references_put(
+        "churn",
+        1,
+        &[("a".into(), "{}".into()), ("b".into(), "[]".into())],
+    )
+    .await
+    .unwrap();
     o.references_put("churn", 1, &[("c".into(), "{\"x\":1}".into())])
         .await
         .unwrap();

@@ -33,7 +33,9 @@ fn profile_of(seed: u64, idx: u64) -> profile::Profile {
 /// generated with `seed` accepts an offer of `product_id`. `None` for id 0 or an unknown product.
 pub fn offer_acceptance(seed: u64, customer_id: u64, product_id: &str) -> Option<f64> {
     let idx = customer_id.checked_sub(1)?;
-    let prod = crate::catalog::PRODUCTS.iter().find(|p| p.id == product_id)?;
+    let prod = crate::catalog::PRODUCTS
+        .iter()
+        .find(|p| p.id == product_id)?;
     Some(accept_probability(&profile_of(seed, idx), prod))
 }
 
@@ -109,7 +111,11 @@ mod tests {
         assert!(offer_acceptance(42, 1, "NO-SUCH").is_none());
         let p = offer_acceptance(42, 7, "P-SAV-EASY").unwrap();
         assert!((0.0..=1.0).contains(&p));
-        assert_eq!(offer_acceptance(42, 7, "P-SAV-EASY"), Some(p), "deterministic");
+        assert_eq!(
+            offer_acceptance(42, 7, "P-SAV-EASY"),
+            Some(p),
+            "deterministic"
+        );
     }
 
     #[test]
@@ -133,6 +139,9 @@ mod tests {
                 cc += f64::from(u8::from(cv));
             }
         }
-        assert!(ct / nt - cc / nc > PLANTED_EFFECT + 0.02, "naive must be biased upwards");
+        assert!(
+            ct / nt - cc / nc > PLANTED_EFFECT + 0.02,
+            "naive must be biased upwards"
+        );
     }
 }

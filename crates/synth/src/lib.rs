@@ -199,7 +199,8 @@ pub fn generate(
         writer.join().expect("writer thread panicked")
     })?;
 
-    campaign::write_campaign(cfg.seed, cfg.customers, out).map_err(io_err(&out.join("campaign.csv")))?;
+    campaign::write_campaign(cfg.seed, cfg.customers, out)
+        .map_err(io_err(&out.join("campaign.csv")))?;
     let manifest = out.join("manifest.json");
     std::fs::write(&manifest, manifest_json(cfg, &win, &summary)).map_err(io_err(&manifest))?;
     Ok(summary)

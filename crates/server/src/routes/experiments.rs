@@ -149,7 +149,13 @@ pub(crate) async fn kpis(
         return Err(ApiError::NotFound(format!("no experiment '{e}'")));
     }
     Ok(Json(
-        kpis::report(state.store.as_ref(), chrono::Utc::now(), group_by, experiment).await?,
+        kpis::report(
+            state.store.as_ref(),
+            chrono::Utc::now(),
+            group_by,
+            experiment,
+        )
+        .await?,
     ))
 }
 
