@@ -13,6 +13,14 @@
 //!   product's name and `{reason}` the engine's own sentence.
 //!
 //! The holdout sees no offers at all while the experiment runs.
+//!
+//! **Bandit allocation** (`"allocation": "bandit"`) reuses the next-best-action bandit (LinUCB
+//! over the same customer context, [`sextant_recommend::bandit`]) with one arm per experiment
+//! arm, stored under the policy `experiment:<id>` with compare-and-swap like the product arms:
+//! a new customer (outside the hash holdout) gets the arm with the highest upper confidence
+//! bound; the assignment is a pull with reward 0, and every later feedback signal on a decision
+//! made under that arm adds its change of reward. The customer then stays in that arm
+//! (the stored exposure is sticky).
 
 use crate::{IntelError, Result};
 use sextant_core::{AuditRecord, CustomerId};
@@ -25,6 +33,13 @@ use std::time::{Duration, Instant};
 
 /// The arm name recorded for holdout customers.
 pub const HOLDOUT: &str = "holdout";
+/// The prior every arm of a bandit-allocated experiment starts from.
+pub const BANDIT_PRIOR: f64 = 0.1;
+
+/// The bandit policy name of a bandit-allocated experiment.
+pub fn policy_of(experiment: &str) -> String {
+    format!("experiment:{experiment}")
+}
 const REFRESH: Duration = Duration::from_secs(1);
 
 /// An experiment as the API shows it.
@@ -259,23 +274,139 @@ impl ExperimentCache {
         self.state.lock().expect("experiment cache poisoned").0 = None;
     }
 
-    /// What each running experiment asks of this customer's request.
-    pub async fn effects(&self, store: &dyn Store, id: &CustomerId) -> Result<Vec<ArmEffect>> {
+    /// What each running experiment asks of this customer's request (`x`: the customer's
+    /// bandit context). A bandit-allocated experiment's new customer is assigned here, the pull
+    /// recorded, and the exposure stored at once (so the arm sticks).
+    pub async fn effects(
+        &self,
+        store: &dyn Store,
+        id: &CustomerId,
+        x: &[f64],
+        config: &sextant_recommend::BanditConfig,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<ArmEffect>> {
         let specs = self.running(store).await?;
-        Ok(specs.iter().map(|s| effect_of(s, id.as_str())).collect())
+        let mut out = Vec::with_capacity(specs.len());
+        for s in specs.iter() {
+            if s.allocation != sextant_experiment::Allocation::Bandit {
+                out.push(effect_of(s, id.as_str()));
+                continue;
+            }
+            if let Assignment::Holdout = sextant_experiment::assign(s, id.as_str()) {
+                out.push(effect_of(s, id.as_str()));
+                continue;
+            }
+            if let Some(x) = store.outcomes().exposure(&s.id, id.as_str()).await? {
+                out.push(effect_named(s, &x.arm));
+                continue;
+            }
+            let rows = store.bandit_arms(&policy_of(&s.id)).await?;
+            let bandit = crate::recommend::bandit_from_rows(config.clone(), &rows)?;
+            // Highest upper confidence bound; ties (a fresh experiment) spread by the customer's
+            // hash position, so the first customers do not all land in the first arm.
+            let u = sextant_experiment::assign::unit_position(
+                s.salt.as_deref().unwrap_or(&s.id),
+                id.as_str(),
+            );
+            let n = s.arms.len() as f64;
+            let best = s
+                .arms
+                .iter()
+                .enumerate()
+                .map(|(i, a)| {
+                    let tie = ((i as f64 / n - u).rem_euclid(1.0)) * 1e-9;
+                    (bandit.score(&a.name, x, BANDIT_PRIOR).ucb - tie, i)
+                })
+                .max_by(|a, b| a.0.total_cmp(&b.0))
+                .map_or(0, |(_, i)| i);
+            let arm = s.arms[best].name.clone();
+            let new = store
+                .outcomes()
+                .expose(&[ExposureRow {
+                    experiment_id: s.id.clone(),
+                    customer_id: id.as_str().to_string(),
+                    arm: arm.clone(),
+                    first_at: now.timestamp_micros(),
+                    decision_id: None,
+                }])
+                .await?;
+            if new == 1 {
+                learn(store, config, &s.id, &arm, x, 0.0, true).await?;
+                out.push(effect_named(s, &arm));
+            } else if let Some(x) = store.outcomes().exposure(&s.id, id.as_str()).await? {
+                // Another request assigned this customer first: theirs stands.
+                out.push(effect_named(s, &x.arm));
+            }
+        }
+        Ok(out)
     }
 }
 
-/// The arm a customer is in and what it asks for.
+/// Move arm `arm` of a bandit-allocated experiment: a new pull (`new_pull`, reward `reward`) or
+/// a change of reward, with compare-and-swap (retried).
+pub async fn learn(
+    store: &dyn Store,
+    config: &sextant_recommend::BanditConfig,
+    experiment: &str,
+    arm: &str,
+    x: &[f64],
+    reward: f64,
+    new_pull: bool,
+) -> Result<()> {
+    let policy = policy_of(experiment);
+    for _ in 0..16 {
+        let rows = store.bandit_arms(&policy).await?;
+        let row = rows.iter().find(|r| r.arm == arm);
+        let mut b = crate::recommend::bandit_from_rows(
+            config.clone(),
+            row.map(std::slice::from_ref).unwrap_or(&[]),
+        )?;
+        b.update(arm, x, BANDIT_PRIOR, reward, new_pull);
+        let state = serde_json::to_string(&b.arms[arm]).map_err(|e| IntelError::Corrupt {
+            what: "bandit arm",
+            reason: e.to_string(),
+        })?;
+        if store
+            .bandit_put(&policy, arm, &state, row.map_or(0, |r| r.version))
+            .await?
+        {
+            return Ok(());
+        }
+    }
+    Err(IntelError::Busy(
+        "the experiment's bandit arm kept changing; try again",
+    ))
+}
+
+/// Per-arm bandit statistics of a bandit-allocated experiment.
+pub async fn bandit_stats(
+    store: &dyn Store,
+    config: &sextant_recommend::BanditConfig,
+    experiment: &str,
+) -> Result<Vec<sextant_recommend::ArmStats>> {
+    let rows = store.bandit_arms(&policy_of(experiment)).await?;
+    Ok(crate::recommend::bandit_from_rows(config.clone(), &rows)?.stats())
+}
+
+/// The arm a customer is in by the hash (fixed allocation) and what it asks for.
 pub fn effect_of(spec: &ExperimentSpec, customer: &str) -> ArmEffect {
     match sextant_experiment::assign(spec, customer) {
-        Assignment::Holdout => ArmEffect {
+        Assignment::Holdout => effect_named(spec, HOLDOUT),
+        Assignment::Arm { name, .. } => effect_named(spec, &name),
+    }
+}
+
+/// What arm `name` (or the holdout) asks for.
+pub fn effect_named(spec: &ExperimentSpec, name: &str) -> ArmEffect {
+    match spec.arms.iter().position(|a| a.name == name) {
+        None => ArmEffect {
             experiment: spec.id.clone(),
             arm: HOLDOUT.into(),
             suppress: true,
             ..Default::default()
         },
-        Assignment::Arm { index, name } => {
+        Some(index) => {
+            let name = name.to_string();
             let config = &spec.arms[index].config;
             let get = |k: &str| config.get(k).and_then(|v| v.as_str()).map(String::from);
             let strategy = get("strategy");
@@ -328,6 +459,9 @@ pub struct Report {
     pub data: Vec<ArmData>,
     pub holdout: Option<ArmData>,
     pub analysis: Analysis,
+    /// A bandit-allocated experiment's arms as the bandit sees them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bandit: Option<Vec<sextant_recommend::ArmStats>>,
 }
 
 /// Totals per arm from the store: conversions (an accepted offer after the first exposure),
@@ -429,11 +563,17 @@ pub async fn analyze(
         .experiment_monitor(id, &monitor, now.timestamp_micros())
         .await?;
     let experiment = to_api(row, exposures_of(store, id).await?)?;
+    let bandit = if spec.allocation == sextant_experiment::Allocation::Bandit {
+        Some(bandit_stats(store, &rules.bandit_config(), id).await?)
+    } else {
+        None
+    };
     Ok(Some(Report {
         experiment,
         data,
         holdout,
         analysis,
+        bandit,
     }))
 }
 

@@ -17,6 +17,7 @@ use sextant_core::{
     AuditEntry, AuditRecord, ConsentPurpose, Customer, CustomerEvent, CustomerId, Decision,
     DecisionId, EventKind, ProductFamily,
 };
+use sextant_recommend::bandit::decision_reward;
 use sextant_recommend::{Bandit, BanditConfig, CfModel, Engine, Outcome, Recommendation, Rules};
 use sextant_store::{ArmRow, ReviewCase, ReviewOutcome, ReviewStatus, Store};
 use std::collections::BTreeMap;
@@ -181,7 +182,7 @@ fn bandit_config(rules: &Rules) -> BanditConfig {
     rules.bandit_config()
 }
 
-fn bandit_from_rows(config: BanditConfig, rows: &[ArmRow]) -> Result<Bandit> {
+pub(crate) fn bandit_from_rows(config: BanditConfig, rows: &[ArmRow]) -> Result<Bandit> {
     let mut b = Bandit::new(config);
     for r in rows {
         let state = serde_json::from_str(&r.state).map_err(|e| IntelError::Corrupt {
@@ -323,7 +324,11 @@ pub async fn recommend(
 ) -> Result<Recommended> {
     let g = gather(store, segments, bank, id, policy).await?;
     let (engine, bandit) = rec.current(store).await?;
-    let effects = rec.experiments.effects(store, id).await?;
+    let x = sextant_recommend::bandit::Context::from_features(g.features.as_ref(), &g.customer);
+    let effects = rec
+        .experiments
+        .effects(store, id, x.as_slice(), &bandit_config(&rec.rules), ask.now)
+        .await?;
     let suppress = effects.iter().any(|e| e.suppress);
     let strategy = effects.iter().find_map(|e| e.strategy).unwrap_or_default();
     let forced_channel = effects
@@ -704,6 +709,32 @@ pub async fn feedback(
         {
             sextant_store::FeedbackWrite::Written => {
                 rec.invalidate();
+                // Bandit-allocated experiments this decision was made under learn the change of
+                // its reward (their pull was counted at assignment).
+                let delta = decision_reward(&[prev_kinds.as_slice(), &[fb.kind]].concat())
+                    - decision_reward(&prev_kinds);
+                if delta != 0.0 {
+                    let running = rec.experiments.running(store).await?;
+                    for e in decision.payload["experiments"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                    {
+                        let (Some(exp), Some(arm)) = (e["experiment"].as_str(), e["arm"].as_str())
+                        else {
+                            continue;
+                        };
+                        if running.iter().any(|s| {
+                            s.id == exp && s.allocation == sextant_experiment::Allocation::Bandit
+                        }) && arm != crate::experiments::HOLDOUT
+                        {
+                            crate::experiments::learn(
+                                store, &config, exp, arm, &r.context, delta, false,
+                            )
+                            .await?;
+                        }
+                    }
+                }
                 let stats = bandit.stats().into_iter().find(|s| s.arm == arm);
                 return Ok(answer(true, stats));
             }

@@ -188,7 +188,13 @@ async fn offers_beat_no_offers_and_the_holdout_sees_nothing(db: TestDb) {
         .0;
     let effects = rec
         .experiments
-        .effects(store, &CustomerId::parse(&holdout_customer).unwrap())
+        .effects(
+            store,
+            &CustomerId::parse(&holdout_customer).unwrap(),
+            &[1.0; 8],
+            &rec.rules().bandit_config(),
+            now,
+        )
         .await
         .unwrap();
     assert!(effects.is_empty());
@@ -220,9 +226,48 @@ async fn an_a_a_split_finds_no_difference(db: TestDb) {
     assert!(r.data[0].conversions > 0 && r.data[1].conversions > 0);
 }
 
+/// A bandit-allocated experiment learns from the same feedback as the recommendations: an arm
+/// that shows nothing earns nothing, so traffic moves to the arm that converts.
+async fn a_bandit_experiment_moves_traffic_to_the_better_arm(db: TestDb) {
+    let _dir = bank(&db, 600).await;
+    let store = db.store.as_ref();
+    let rec = Recommender::load(store, sextant_recommend::DEMO_RULES)
+        .await
+        .unwrap();
+    let now = chrono::Utc::now();
+    let mut s = spec("bandit", &[("none", "none"), ("engine", "engine")], 0.0);
+    s.allocation = sextant_experiment::Allocation::Bandit;
+    experiments::create(store, s, "t", now).await.unwrap();
+    run_replay(&db, &rec, now).await;
+    let e = experiments::get(store, "bandit").await.unwrap().unwrap();
+    let (none, engine) = (e.exposures["none"], e.exposures["engine"]);
+    eprintln!("bandit allocation: none {none}, engine {engine}");
+    assert_eq!(none + engine, 600);
+    assert!(
+        engine > 2 * none,
+        "traffic should move to the converting arm: {none} vs {engine}"
+    );
+    let stats = experiments::bandit_stats(store, &rec.rules().bandit_config(), "bandit")
+        .await
+        .unwrap();
+    let pulls: u64 = stats.iter().map(|a| a.pulls).sum();
+    assert_eq!(pulls, 600, "{stats:?}");
+    let r = experiments::analyze(store, rec.rules(), "bandit", now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!r.analysis.srm_detected, "no SRM verdict under a bandit");
+    assert!(
+        r.analysis.warnings.iter().any(|w| w.contains("bandit")),
+        "{:?}",
+        r.analysis.warnings
+    );
+}
+
 on_both_backends!(
     offers_beat_no_offers_and_the_holdout_sees_nothing,
     an_a_a_split_finds_no_difference,
+    a_bandit_experiment_moves_traffic_to_the_better_arm,
 );
 
 /// The campaign the generator planted (targeted, not randomised) is recovered by IPW within its
