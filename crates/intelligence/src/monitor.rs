@@ -212,7 +212,7 @@ pub async fn report(
     Ok(MonitorReport {
         generated_at: now,
         customers: vectors.len(),
-        thresholds: th.clone(),
+        thresholds: *th,
         models,
         unmonitored,
         alerts,

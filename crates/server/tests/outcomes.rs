@@ -130,7 +130,7 @@ async fn experiments_kpis_monitor_and_metrics(db: TestDb) {
         .await;
     assert_eq!(s, StatusCode::OK, "{a}");
     assert_eq!(a["data"][1]["exposures"], 1);
-    assert!(a["analysis"]["warnings"].as_array().unwrap().len() > 0);
+    assert!(!a["analysis"]["warnings"].as_array().unwrap().is_empty());
     let (s, _) = app
         .send(Method::GET, "/v1/experiments/nope/analysis", &analyst, None)
         .await;
