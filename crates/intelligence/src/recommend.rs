@@ -537,8 +537,8 @@ pub async fn recommend(
 
 /// What the channel orchestrator knows of this customer now: who can be reached where (the
 /// app for everyone with app activity or asking through the app, email and phone when on
-/// file), marketing consent, and the last 30 days of offers per channel with the customer's
-/// responses. Local time is the bank's (UTC here).
+/// file), marketing consent, the customer's stated preferences and time zone, and the last 30
+/// days of offers per channel with the customer's responses.
 async fn contact_context(
     store: &dyn Store,
     g: &Gathered,
@@ -586,13 +586,25 @@ async fn contact_context(
             s.opened_30d += 1;
         }
     }
+    let prefs: sextant_outcomes::channel::ContactPreferences = match store
+        .outcomes()
+        .contact_preferences(g.customer.id.as_str())
+        .await?
+    {
+        Some(body) => serde_json::from_str(&body).map_err(|e| IntelError::Corrupt {
+            what: "contact preferences",
+            reason: e.to_string(),
+        })?,
+        None => Default::default(),
+    };
     Ok(ChannelContext {
-        now_local: ask.now.naive_utc(),
+        now_local: (ask.now + chrono::Duration::minutes(i64::from(prefs.utc_offset_minutes)))
+            .naive_utc(),
         reachable,
         marketing_consent: g.consents.allows(ConsentPurpose::Marketing),
         is_marketing: true,
-        preferred: Vec::new(),
-        opted_out: Default::default(),
+        preferred: prefs.preferred,
+        opted_out: prefs.opted_out,
         history,
         urgency: Urgency::Normal,
         high_value: false,

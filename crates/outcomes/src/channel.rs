@@ -129,6 +129,48 @@ pub struct ChannelStats {
     pub acted_30d: u32,
 }
 
+/// What a customer told the bank about being contacted: channels in order of preference,
+/// channels never to use, and their time zone (minutes east of UTC), so quiet hours are theirs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContactPreferences {
+    #[serde(default)]
+    pub preferred: Vec<ContactChannel>,
+    #[serde(default)]
+    pub opted_out: BTreeSet<ContactChannel>,
+    #[serde(default)]
+    pub utc_offset_minutes: i32,
+}
+
+impl ContactPreferences {
+    /// Every problem as `(field, reason)`: a channel listed twice, a channel both preferred and
+    /// opted out, an offset outside −12:00…+14:00.
+    pub fn validate(&self) -> Vec<(String, String)> {
+        let mut bad = Vec::new();
+        for (i, c) in self.preferred.iter().enumerate() {
+            if self.preferred[..i].contains(c) {
+                bad.push((
+                    format!("preferred[{i}]"),
+                    format!("{} is listed twice", c.as_str()),
+                ));
+            }
+            if self.opted_out.contains(c) {
+                bad.push((
+                    format!("preferred[{i}]"),
+                    format!("{} is also opted out", c.as_str()),
+                ));
+            }
+        }
+        if !(-720..=840).contains(&self.utc_offset_minutes) {
+            bad.push((
+                "utc_offset_minutes".into(),
+                format!("{} is not between -720 and 840", self.utc_offset_minutes),
+            ));
+        }
+        bad
+    }
+}
+
 /// Everything [`choose`] knows about the customer and the message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChannelContext {

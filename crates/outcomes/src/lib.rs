@@ -29,7 +29,7 @@ pub mod kpi;
 
 pub use channel::{
     ChannelChoice, ChannelContext, ChannelError, ChannelPolicy, ChannelStats, ChannelVerdict,
-    ContactChannel, Urgency, choose,
+    ContactChannel, ContactPreferences, Urgency, choose,
 };
 pub use drift::{
     BinShare, Decay, DriftError, DriftLevel, DriftReport, Psi, Reference, Thresholds, decay, psi,

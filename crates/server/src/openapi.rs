@@ -32,6 +32,8 @@ use utoipa::{Modify, OpenApi};
         crate::routes::segments::scores,
         crate::routes::recommend::recommendations,
         crate::routes::recommend::feedback,
+        crate::routes::privacy::get_contact_preferences,
+        crate::routes::privacy::put_contact_preferences,
         crate::routes::experiments::create,
         crate::routes::experiments::list,
         crate::routes::experiments::get,

@@ -136,6 +136,45 @@ async fn experiments_kpis_monitor_and_metrics(db: TestDb) {
         .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 
+    // Contact preferences: validated, customer-settable, used by the orchestrator.
+    let (s, v) = app
+        .send(
+            Method::PUT,
+            "/v1/customers/1/contact-preferences",
+            &customer,
+            Some(&json!({"preferred": ["sms", "sms"], "opted_out": ["sms"], "utc_offset_minutes": 2000})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["errors"].as_array().unwrap().len(), 4, "{v}");
+    let (s, _) = app
+        .send(
+            Method::PUT,
+            "/v1/customers/2/contact-preferences",
+            &customer,
+            Some(&json!({})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "another customer's");
+    let (s, v) = app
+        .send(
+            Method::PUT,
+            "/v1/customers/1/contact-preferences",
+            &customer,
+            Some(&json!({"preferred": ["in_app"], "opted_out": ["app_push", "email"], "utc_offset_minutes": 60})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (_, v) = app
+        .send(
+            Method::GET,
+            "/v1/customers/1/contact-preferences",
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(v["opted_out"], json!(["app_push", "email"]));
+
     // Stopped: the orchestrator picks the channel again, with its reason.
     let (s, v) = app
         .send(Method::POST, "/v1/experiments/msg/stop", &analyst, None)
@@ -158,6 +197,17 @@ async fn experiments_kpis_monitor_and_metrics(db: TestDb) {
         r["contact"]["considered"].as_array().unwrap().len() == 5,
         "{r}"
     );
+    assert_eq!(
+        r["contact"]["channel"], "in_app",
+        "the stated preference: {r}"
+    );
+    let email = r["contact"]["considered"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["channel"] == "email")
+        .unwrap();
+    assert_eq!(email["eligible"], false, "{email}");
     let (_, list) = app
         .send(Method::GET, "/v1/experiments", &analyst, None)
         .await;

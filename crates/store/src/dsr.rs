@@ -35,6 +35,11 @@ pub struct CustomerExport {
     pub conversations: Vec<ExportedConversation>,
     /// Savings goals, by creation time.
     pub goals: Vec<GoalRow>,
+    /// How the customer wants to be contacted, as they set it.
+    #[schema(value_type = Option<Object>)]
+    pub contact_preferences: Option<serde_json::Value>,
+    /// The experiments the customer was assigned to, with the arm and when.
+    pub experiment_exposures: Vec<crate::ExposureRow>,
 }
 
 /// One conversation with the assistant and all its turns, oldest first.
@@ -96,6 +101,12 @@ pub async fn export_customer(
         }),
         conversations,
         goals: assistant.goals(id.as_str()).await?,
+        contact_preferences: store
+            .outcomes()
+            .contact_preferences(id.as_str())
+            .await?
+            .and_then(|b| serde_json::from_str(&b).ok()),
+        experiment_exposures: store.outcomes().customer_exposures(id.as_str()).await?,
         customer,
     }))
 }

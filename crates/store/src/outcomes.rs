@@ -94,6 +94,8 @@ pub trait OutcomeStore: Send + Sync {
     /// Record first exposures; a pair already exposed keeps its first row (sticky). Returns
     /// how many rows were new.
     async fn expose(&self, rows: &[ExposureRow]) -> Result<u64>;
+    /// Every exposure of one customer, by experiment id.
+    async fn customer_exposures(&self, customer_id: &str) -> Result<Vec<ExposureRow>>;
     /// The exposure of one customer, if any.
     async fn exposure(&self, experiment_id: &str, customer_id: &str)
     -> Result<Option<ExposureRow>>;
@@ -116,6 +118,10 @@ pub trait OutcomeStore: Send + Sync {
     ) -> Result<()>;
     /// The training distributions of a model version: `(name, reference JSON)`.
     async fn references(&self, model: &str, version: i64) -> Result<Vec<(String, String)>>;
+    /// A customer's contact preferences (JSON), if they set any.
+    async fn contact_preferences(&self, customer_id: &str) -> Result<Option<String>>;
+    /// Replace a customer's contact preferences.
+    async fn set_contact_preferences(&self, customer_id: &str, body: &str, at: i64) -> Result<()>;
 }
 
 /// A refused write, named as the assistant's store names it (see `assistant::invalid`).
@@ -173,6 +179,8 @@ pub(crate) mod sql {
         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (experiment_id, customer_id) DO NOTHING";
     pub const EXPOSURE: &str = "SELECT experiment_id, customer_id, arm, first_at, decision_id FROM experiment_exposures \
         WHERE experiment_id = $1 AND customer_id = $2";
+    pub const CUSTOMER_EXPOSURES: &str = "SELECT experiment_id, customer_id, arm, first_at, decision_id FROM experiment_exposures \
+        WHERE customer_id = $1 ORDER BY experiment_id";
     pub const EXPOSURE_COUNTS: &str = "SELECT arm, COUNT(*) FROM experiment_exposures WHERE experiment_id = $1 \
         GROUP BY arm ORDER BY arm";
     pub const ARMS: &str = "SELECT customer_id, arm FROM experiment_exposures WHERE experiment_id = $1 ORDER BY customer_id";
@@ -199,6 +207,9 @@ pub(crate) mod sql {
     pub const REFS_DELETE: &str = "DELETE FROM model_references WHERE model = $1 AND version = $2";
     pub const REFS_INSERT: &str =
         "INSERT INTO model_references (model, version, name, reference) VALUES ($1, $2, $3, $4)";
+    pub const PREFS: &str = "SELECT body FROM contact_preferences WHERE customer_id = $1";
+    pub const PREFS_PUT: &str = "INSERT INTO contact_preferences (customer_id, body, updated_at) VALUES ($1, $2, $3) \
+        ON CONFLICT (customer_id) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at";
     pub const REFS: &str = "SELECT name, reference FROM model_references WHERE model = $1 AND version = $2 ORDER BY name";
 }
 
@@ -276,6 +287,10 @@ pub(crate) fn kpi_customer(r: &dyn Cells) -> Result<KpiCustomer> {
         segment: r.text(2)?,
         income_minor: r.int(3)?,
     })
+}
+
+pub(crate) fn body_row(r: &dyn Cells) -> Result<String> {
+    req_text(r, 0, "contact_preferences", "body")
 }
 
 pub(crate) fn reference_row(r: &dyn Cells) -> Result<(String, String)> {

@@ -105,6 +105,15 @@ impl OutcomeStore for PgStore {
             .pop())
     }
 
+    async fn customer_exposures(&self, customer_id: &str) -> Result<Vec<ExposureRow>> {
+        self.query(
+            sql::CUSTOMER_EXPOSURES,
+            &[&customer_id],
+            outcomes::exposure_row,
+        )
+        .await
+    }
+
     async fn exposure_counts(&self, experiment_id: &str) -> Result<Vec<(String, u64)>> {
         self.query(sql::EXPOSURE_COUNTS, &[&experiment_id], outcomes::count_row)
             .await
@@ -144,6 +153,19 @@ impl OutcomeStore for PgStore {
             tx.execute(&stmt, &[&model, &version, name, r]).await?;
         }
         tx.commit().await?;
+        Ok(())
+    }
+
+    async fn contact_preferences(&self, customer_id: &str) -> Result<Option<String>> {
+        Ok(self
+            .query(sql::PREFS, &[&customer_id], outcomes::body_row)
+            .await?
+            .pop())
+    }
+
+    async fn set_contact_preferences(&self, customer_id: &str, body: &str, at: i64) -> Result<()> {
+        self.outcome_exec(sql::PREFS_PUT, &[&customer_id, &body, &at])
+            .await?;
         Ok(())
     }
 

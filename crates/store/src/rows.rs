@@ -354,6 +354,7 @@ pub(crate) fn protected(row: &dyn Cells) -> Result<sextant_core::ProtectedAttrib
 /// Tables holding a customer's rows, children first: the order erasure deletes in.
 pub(crate) const CUSTOMER_TABLES: &[(&str, &str)] = &[
     ("experiment_exposures", "customer_id"),
+    ("contact_preferences", "customer_id"),
     ("conversation_turns", "customer_id"),
     ("conversations", "customer_id"),
     ("goals", "customer_id"),

@@ -109,6 +109,19 @@ impl OutcomeStore for SqliteStore {
         .await
     }
 
+    async fn customer_exposures(&self, customer_id: &str) -> Result<Vec<ExposureRow>> {
+        let id = customer_id.to_string();
+        self.read(move |c| {
+            collect(
+                c,
+                &lite(sql::CUSTOMER_EXPOSURES),
+                [id],
+                outcomes::exposure_row,
+            )
+        })
+        .await
+    }
+
     async fn exposure_counts(&self, experiment_id: &str) -> Result<Vec<(String, u64)>> {
         let e = experiment_id.to_string();
         self.read(move |c| collect(c, &lite(sql::EXPOSURE_COUNTS), [e], outcomes::count_row))
@@ -155,6 +168,22 @@ impl OutcomeStore for SqliteStore {
                 }
             }
             tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn contact_preferences(&self, customer_id: &str) -> Result<Option<String>> {
+        let id = customer_id.to_string();
+        self.read(move |c| Ok(collect(c, &lite(sql::PREFS), [id], outcomes::body_row)?.pop()))
+            .await
+    }
+
+    async fn set_contact_preferences(&self, customer_id: &str, body: &str, at: i64) -> Result<()> {
+        let (id, body) = (customer_id.to_string(), body.to_string());
+        self.write(move |c| {
+            c.prepare_cached(&lite(sql::PREFS_PUT))?
+                .execute(params![id, body, at])?;
             Ok(())
         })
         .await

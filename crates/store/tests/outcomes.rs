@@ -217,9 +217,26 @@ async fn exposures_are_sticky_and_outcomes_follow_them(db: TestDb) {
     assert!(customers[1].first_seen.is_some());
     assert_eq!(customers[0].income_minor, Some(5_000_000));
 
-    // Erasure removes the customer's exposures.
+    // Contact preferences replace; export carries them and the exposures; erasure removes both.
+    o.set_contact_preferences("2", "{\"preferred\":[\"sms\"]}", 1)
+        .await
+        .unwrap();
+    o.set_contact_preferences("2", "{\"preferred\":[\"email\"]}", 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        o.contact_preferences("2").await.unwrap().as_deref(),
+        Some("{\"preferred\":[\"email\"]}")
+    );
+    let export = sextant_store::dsr::export_customer(db.store.as_ref(), &cid("2"), &[])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(export.experiment_exposures.len(), 1);
+    assert_eq!(export.contact_preferences.unwrap()["preferred"][0], "email");
     db.store.erase_customer(&cid("2")).await.unwrap().unwrap();
     assert!(o.exposure("e", "2").await.unwrap().is_none());
+    assert!(o.contact_preferences("2").await.unwrap().is_none());
     assert!(o.exposure("e", "1").await.unwrap().is_some());
 }
 

@@ -45,6 +45,10 @@ pub(crate) fn router(state: AppState) -> Router {
             get(privacy::get_consents).put(privacy::put_consents),
         )
         .route(
+            "/v1/customers/{id}/contact-preferences",
+            get(privacy::get_contact_preferences).put(privacy::put_contact_preferences),
+        )
+        .route(
             "/v1/customers/{id}/do-not-sell",
             axum::routing::put(privacy::put_do_not_sell),
         )

@@ -327,3 +327,82 @@ pub(crate) async fn erase(
         tombstone: state.pseudonyms.customer(&id),
     }))
 }
+
+/// How the customer wants to be contacted (staff, or the customer's own key); defaults when
+/// never set.
+#[utoipa::path(get, path = "/v1/customers/{id}/contact-preferences", tag = "privacy",
+    params(("id" = String, Path, description = "Customer id")),
+    responses((status = 200, body = Object), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
+pub(crate) async fn get_contact_preferences(
+    p: Principal,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<sextant_outcomes::ContactPreferences>, ApiError> {
+    let id = parse_customer_id(&id)?;
+    p.require_self_or(&id, READ, "read contact preferences")?;
+    if state.store.get_customer(&id).await?.is_none() {
+        return Err(ApiError::NotFound(format!("no customer '{id}'")));
+    }
+    let prefs = match state
+        .store
+        .outcomes()
+        .contact_preferences(id.as_str())
+        .await?
+    {
+        Some(b) => serde_json::from_str(&b).map_err(|e| ApiError::Internal(e.to_string()))?,
+        None => Default::default(),
+    };
+    Ok(Json(prefs))
+}
+
+/// Set how the customer wants to be contacted: `preferred` channels in order, `opted_out`
+/// channels, `utc_offset_minutes` (their quiet hours are local). Channels: app_push, in_app,
+/// email, sms, advisor_call. Effective on the next recommendation (admin, app, or the
+/// customer's own key); audited.
+#[utoipa::path(put, path = "/v1/customers/{id}/contact-preferences", tag = "privacy", request_body = Object,
+    params(("id" = String, Path, description = "Customer id")),
+    responses((status = 200, body = Object), (status = 400, body = crate::error::Problem), (status = 403, body = crate::error::Problem),
+              (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub(crate) async fn put_contact_preferences(
+    p: Principal,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<sextant_outcomes::ContactPreferences>, ApiError> {
+    let id = parse_customer_id(&id)?;
+    p.require_self_or(&id, ACT_FOR, "change contact preferences")?;
+    let prefs: sextant_outcomes::ContactPreferences = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("the body is not contact preferences: {e}")))?;
+    let problems = prefs.validate();
+    if !problems.is_empty() {
+        return Err(ApiError::Invalid {
+            detail: problems
+                .iter()
+                .map(|(f, r)| format!("{f}: {r}"))
+                .collect::<Vec<_>>()
+                .join("; "),
+            errors: problems
+                .into_iter()
+                .map(|(field, reason)| FieldProblem { field, reason })
+                .collect(),
+        });
+    }
+    if state.store.get_customer(&id).await?.is_none() {
+        return Err(ApiError::NotFound(format!("no customer '{id}'")));
+    }
+    let text = serde_json::to_string(&prefs).map_err(|e| ApiError::Internal(e.to_string()))?;
+    state
+        .store
+        .outcomes()
+        .set_contact_preferences(id.as_str(), &text, chrono::Utc::now().timestamp_micros())
+        .await?;
+    audit(
+        &state,
+        &p,
+        "customer.contact_preferences",
+        &id,
+        serde_json::to_value(&prefs).unwrap_or_default(),
+    )
+    .await?;
+    Ok(Json(prefs))
+}

@@ -31,3 +31,9 @@ CREATE TABLE model_references (
     reference TEXT NOT NULL,
     PRIMARY KEY (model, version, name)
 );
+-- How a customer wants to be contacted (JSON of sextant_outcomes::channel::ContactPreferences).
+CREATE TABLE contact_preferences (
+    customer_id TEXT PRIMARY KEY,
+    body TEXT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
