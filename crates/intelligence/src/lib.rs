@@ -9,6 +9,7 @@
 
 pub mod bank_models;
 pub mod recommend;
+pub mod segment_map;
 
 use sextant_core::{ConsentPurpose, ConsentRefused, CustomerId};
 use sextant_features::{CustomerData, FEATURE_VERSION, FeatureVector};

@@ -1,0 +1,161 @@
+// The browser tests' harness: a small demo bank served by the real `sextant` binary on a free
+// port, and Debian's headless Chromium driven by playwright-core. Builds nothing: the binary
+// comes from SEXTANT_BIN (default ${CARGO_TARGET_DIR:-target}/debug/sextant).
+
+import { spawn, execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, existsSync, mkdirSync, rmSync, createWriteStream } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve, dirname } from 'node:path';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { chromium } from 'playwright-core';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const SHOTS = join(ROOT, 'e2e', 'screenshots');
+const CUSTOMERS = Number(process.env.E2E_CUSTOMERS || 200);
+
+export const BIN = resolve(ROOT, process.env.SEXTANT_BIN
+  || join(process.env.CARGO_TARGET_DIR || 'target', 'debug', 'sextant'));
+
+const CHROMIUM_ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+];
+
+function freePort() {
+  return new Promise((ok, fail) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', fail);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => ok(port));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Start the demo: generate ~200 customers, import, compute features, train segments,
+ * collaborative filtering and the bank models, create an admin key (written to a file), and
+ * serve on a free port without the scripted conversation or the replay.
+ */
+export async function startServer() {
+  if (!existsSync(BIN)) {
+    throw new Error(`no sextant binary at ${BIN}: build it (cargo build -p sextant) or set SEXTANT_BIN`);
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'sextant-e2e-'));
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const keyFile = join(dir, 'admin.key');
+  const log = createWriteStream(join(dir, 'server.log'));
+  const env = {
+    ...process.env,
+    RUST_LOG: process.env.RUST_LOG || 'warn',
+    SEXTANT_MODEL_DIR: process.env.SEXTANT_MODEL_DIR || join(ROOT, 'models', 'all-MiniLM-L6-v2'),
+  };
+  const child = spawn(BIN, [
+    'demo', '--dir', dir, '--customers', String(CUSTOMERS), '--months', '12',
+    '--bind', `127.0.0.1:${port}`, '--replay-speed', '0', '--converse', 'false',
+    '--key-file', keyFile,
+  ], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout.pipe(log);
+  child.stderr.pipe(log);
+  let exited = null;
+  child.on('exit', (code) => { exited = code; });
+  const deadline = Date.now() + 240_000;
+  for (;;) {
+    if (exited !== null) {
+      throw new Error(`sextant demo exited with ${exited}; log: ${join(dir, 'server.log')}\n${readFileSync(join(dir, 'server.log'), 'utf8').slice(-3000)}`);
+    }
+    if (Date.now() > deadline) throw new Error(`the server did not become ready; log: ${join(dir, 'server.log')}`);
+    if (existsSync(keyFile)) {
+      try {
+        const r = await fetch(`${base}/readyz`);
+        if (r.ok) break;
+      } catch { /* not listening yet */ }
+    }
+    await sleep(250);
+  }
+  const key = readFileSync(keyFile, 'utf8').trim();
+  const server = {
+    dir, base, key, child,
+    /** An API call with the admin key (or `as`): parsed JSON, throws on an error status. */
+    async api(method, path, body, as = key) {
+      const r = await fetch(`${base}${path}`, {
+        method,
+        headers: { Authorization: `Bearer ${as}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+      const text = await r.text();
+      let data;
+      try { data = JSON.parse(text); } catch { data = text; }
+      if (!r.ok) {
+        const err = new Error(`${method} ${path}: ${r.status} ${text.slice(0, 300)}`);
+        err.status = r.status;
+        throw err;
+      }
+      return data;
+    },
+    /** A key of another role, created with the CLI against the same database. */
+    async createKey(role, customer) {
+      const args = ['--database', join(dir, 'sextant.db'), 'keys', 'create', '--role', role];
+      if (customer) args.push('--customer', customer);
+      const { stdout } = await promisify(execFile)(BIN, args, {
+        cwd: ROOT,
+        env: {
+          ...env,
+          SEXTANT__SECURITY__MASTER_KEY_FILE: join(dir, 'sextant.key'),
+          SEXTANT__SECURITY__ENCRYPTION_KEY_FILE: join(dir, 'sextant.enc.key'),
+        },
+      });
+      const m = stdout.match(/sx_[0-9a-f]{16}_[0-9a-f]{64}/);
+      if (!m) throw new Error(`no key in: ${stdout}`);
+      return m[0];
+    },
+    async stop() {
+      if (exited === null) {
+        child.kill('SIGTERM');
+        for (let i = 0; i < 40 && exited === null; i++) await sleep(100);
+        if (exited === null) child.kill('SIGKILL');
+      }
+      log.end();
+      if (!process.env.E2E_KEEP) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return server;
+}
+
+/** Debian's Chromium, headless, with a fresh profile. */
+export async function startBrowser() {
+  const profile = mkdtempSync(join(tmpdir(), 'sextant-e2e-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport: { width: 1280, height: 900 },
+  });
+  context.setDefaultTimeout(20_000);
+  return {
+    context,
+    async close() {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function shot(page, name) {
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+/** Sign in through the login form. */
+export async function signIn(page, base, key, path = '/console/') {
+  await page.goto(`${base}${path}`);
+  await page.waitForURL(/\/login/);
+  await page.fill('#key', key);
+  await Promise.all([page.waitForURL((u) => !u.pathname.startsWith('/login')), page.click('button[type=submit]')]);
+}
