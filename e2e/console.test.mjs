@@ -45,6 +45,25 @@ test('sign in with a key opens the console', async () => {
   await shot(page, '01-overview');
 });
 
+test('a customer key opens only its own app', async () => {
+  const key = await server.createKey('customer', subject);
+  // One cookie jar per browser context: sign in as the customer, then back as admin.
+  await browser.context.clearCookies();
+  const p = await browser.context.newPage();
+  await signIn(p, server.base, key, '/console/');
+  assert.equal(new URL(p.url()).pathname, '/app/');
+  await p.waitForSelector('#hello');
+  assert.equal(await p.locator('#customer-picker').count(), 0, 'no customer picker for a customer key');
+  const someoneElse = subject === '1' ? '2' : '1';
+  const status = await p.evaluate(async (id) => (await fetch(`/v1/customers/${id}`)).status, someoneElse);
+  assert.equal(status, 403);
+  await shot(p, '02b-app-as-customer');
+  await browser.context.clearCookies();
+  await p.close();
+  // Back to the admin session for the next tests.
+  await signIn(page, server.base, server.key);
+});
+
 test('customer 360 shows scores with a SHAP waterfall', async () => {
   await page.goto(`${server.base}/console/#/customers/${subject}`);
   await page.waitForSelector('#scores svg.waterfall', { timeout: 30_000 });

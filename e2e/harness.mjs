@@ -3,7 +3,11 @@
 // comes from SEXTANT_BIN (default ${CARGO_TARGET_DIR:-target}/debug/sextant).
 
 import { spawn, execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, existsSync, mkdirSync, rmSync, createWriteStream } from 'node:fs';
+import {
+  mkdtempSync, readFileSync, existsSync, mkdirSync, rmSync, createWriteStream, statSync, readdirSync,
+  writeFileSync, renameSync, copyFileSync, symlinkSync,
+} from 'node:fs';
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { createServer } from 'node:net';
@@ -13,7 +17,8 @@ import { chromium } from 'playwright-core';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const SHOTS = join(ROOT, 'e2e', 'screenshots');
-const CUSTOMERS = Number(process.env.E2E_CUSTOMERS || 200);
+// Enough customers that the churn and credit-default models have positives to train on.
+const CUSTOMERS = Number(process.env.E2E_CUSTOMERS || 1000);
 
 export const BIN = resolve(ROOT, process.env.SEXTANT_BIN
   || join(process.env.CARGO_TARGET_DIR || 'target', 'debug', 'sextant'));
@@ -37,25 +42,17 @@ function freePort() {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/**
- * Start the demo: generate ~200 customers, import, compute features, train segments,
- * collaborative filtering and the bank models, create an admin key (written to a file), and
- * serve on a free port without the scripted conversation or the replay.
- */
-export async function startServer() {
-  if (!existsSync(BIN)) {
-    throw new Error(`no sextant binary at ${BIN}: build it (cargo build -p sextant) or set SEXTANT_BIN`);
-  }
-  const dir = mkdtempSync(join(tmpdir(), 'sextant-e2e-'));
+const sleepUntilExit = async (child, ms) => {
+  for (let waited = 0; child.exitCode === null && child.signalCode === null && waited < ms; waited += 100) await sleep(100);
+};
+
+/** Run `sextant demo` in `dir` on a free port until /readyz answers; returns the process. */
+async function runDemo(dir, env) {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const keyFile = join(dir, 'admin.key');
-  const log = createWriteStream(join(dir, 'server.log'));
-  const env = {
-    ...process.env,
-    RUST_LOG: process.env.RUST_LOG || 'warn',
-    SEXTANT_MODEL_DIR: process.env.SEXTANT_MODEL_DIR || join(ROOT, 'models', 'all-MiniLM-L6-v2'),
-  };
+  rmSync(keyFile, { force: true });
+  const log = createWriteStream(join(dir, 'server.log'), { flags: 'a' });
   const child = spawn(BIN, [
     'demo', '--dir', dir, '--customers', String(CUSTOMERS), '--months', '12',
     '--bind', `127.0.0.1:${port}`, '--replay-speed', '0', '--converse', 'false',
@@ -63,14 +60,16 @@ export async function startServer() {
   ], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout.pipe(log);
   child.stderr.pipe(log);
-  let exited = null;
-  child.on('exit', (code) => { exited = code; });
-  const deadline = Date.now() + 240_000;
+  const deadline = Date.now() + 300_000;
   for (;;) {
-    if (exited !== null) {
-      throw new Error(`sextant demo exited with ${exited}; log: ${join(dir, 'server.log')}\n${readFileSync(join(dir, 'server.log'), 'utf8').slice(-3000)}`);
+    if (child.exitCode !== null || child.signalCode !== null) {
+      await sleep(200);
+      throw new Error(`sextant demo exited (${child.exitCode ?? child.signalCode}); its log:\n${readFileSync(join(dir, 'server.log'), 'utf8').slice(-3000)}`);
     }
-    if (Date.now() > deadline) throw new Error(`the server did not become ready; log: ${join(dir, 'server.log')}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`the server did not become ready; log: ${join(dir, 'server.log')}`);
+    }
     if (existsSync(keyFile)) {
       try {
         const r = await fetch(`${base}/readyz`);
@@ -79,6 +78,58 @@ export async function startServer() {
     }
     await sleep(250);
   }
+  return { child, base, keyFile, log };
+}
+
+/**
+ * The prepared bank for this binary: generated, imported, features, segments, collaborative
+ * filtering, the churn and credit-default models, and the assistant's embeddings stored — made
+ * once per binary (a debug build needs ~40 s to embed the knowledge base) and copied for each run.
+ */
+async function template(env) {
+  const st = statSync(BIN);
+  const id = createHash('sha256').update(`${BIN}\0${st.size}\0${st.mtimeMs}\0${CUSTOMERS}`).digest('hex').slice(0, 16);
+  const name = `sextant-e2e-template-${id}`;
+  const root = join(tmpdir(), name);
+  if (existsSync(join(root, 'ready'))) return root;
+  for (const d of readdirSync(tmpdir())) {
+    if (d.startsWith('sextant-e2e-template-') && d !== name) rmSync(join(tmpdir(), d), { recursive: true, force: true });
+  }
+  const work = mkdtempSync(join(tmpdir(), 'sextant-e2e-prepare-'));
+  const { child } = await runDemo(work, env);
+  child.kill('SIGTERM');
+  await sleepUntilExit(child, 10_000);
+  if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  writeFileSync(join(work, 'ready'), 'ok\n');
+  try {
+    renameSync(work, root);
+  } catch {
+    rmSync(work, { recursive: true, force: true }); // another run made it first
+  }
+  return root;
+}
+
+/**
+ * Start the demo server: a fresh copy of the prepared bank (see `template`) served on a free
+ * port without the scripted conversation or the replay, with a new admin key.
+ */
+export async function startServer() {
+  if (!existsSync(BIN)) {
+    throw new Error(`no sextant binary at ${BIN}: build it (cargo build -p sextant) or set SEXTANT_BIN`);
+  }
+  const env = {
+    ...process.env,
+    RUST_LOG: process.env.RUST_LOG || 'warn',
+    SEXTANT_MODEL_DIR: process.env.SEXTANT_MODEL_DIR || join(ROOT, 'models', 'all-MiniLM-L6-v2'),
+  };
+  const prepared = await template(env);
+  const dir = mkdtempSync(join(tmpdir(), 'sextant-e2e-'));
+  for (const f of readdirSync(prepared)) {
+    if (f.startsWith('sextant.')) copyFileSync(join(prepared, f), join(dir, f));
+  }
+  // The demo only checks that the bank exists (the database already holds it).
+  symlinkSync(join(prepared, 'bank'), join(dir, 'bank'));
+  const { child, base, keyFile, log } = await runDemo(dir, env);
   const key = readFileSync(keyFile, 'utf8').trim();
   const server = {
     dir, base, key, child,
@@ -116,10 +167,10 @@ export async function startServer() {
       return m[0];
     },
     async stop() {
-      if (exited === null) {
+      if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');
-        for (let i = 0; i < 40 && exited === null; i++) await sleep(100);
-        if (exited === null) child.kill('SIGKILL');
+        await sleepUntilExit(child, 4000);
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       }
       log.end();
       if (!process.env.E2E_KEEP) rmSync(dir, { recursive: true, force: true });

@@ -181,11 +181,11 @@ mod tests {
     #[test]
     fn finds_the_direction_of_greatest_spread() {
         // Points along y = 2x with a little orthogonal noise: PC1 ∝ (1, 2) / √5.
+        // Each t twice, wobbling both ways, so the wobble is uncorrelated with t.
         let rows: Vec<Vec<f64>> = (0..200)
-            .map(|i| {
+            .flat_map(|i| {
                 let t = i as f64 / 10.0 - 10.0;
-                let wobble = if i % 2 == 0 { 0.05 } else { -0.05 };
-                vec![t - 2.0 * wobble, 2.0 * t + wobble]
+                [0.05, -0.05].map(|w: f64| vec![t - 2.0 * w, 2.0 * t + w])
             })
             .collect();
         let p = pca(&Matrix::from_rows(&rows).unwrap(), 2).unwrap();

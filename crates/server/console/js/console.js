@@ -4,7 +4,7 @@
 import { get, post, optional, whoami, enc } from './api.js';
 import {
   h, mount, panel, notice, loading, explain, table, facts, stat, badge, fill,
-  money, pct, num, when, label,
+  money, pct, num, when, label, describe,
 } from './ui.js';
 import { bars, hbars, line, scatter, legend, PALETTE } from './charts.js';
 import { renderCustomer } from './customer.js';
@@ -53,11 +53,13 @@ function alertItem(a) {
   const kind = a.kind || 'info';
   return h('li', { class: kind },
     h('div', { class: 'spread' },
-      h('span', {}, badge(label(kind), kind), ' ', h('strong', {}, a.title || a.rule || label(a.rule_id || 'alert'))),
-      h('span', { class: 'muted small' }, when(a.at || a.raised_at || a.timestamp))),
+      h('span', {}, badge(label(kind), kind), ' ', h('strong', {}, label(a.rule || 'alert')),
+        a.severity ? h('span', { class: 'muted small' }, ` · ${a.severity} severity`) : null),
+      h('span', { class: 'muted small' }, when(a.at))),
     h('div', { class: 'small' },
       a.customer_id ? h('a', { href: `#/customers/${enc(a.customer_id)}` }, `Customer ${a.customer_id}`) : null,
-      a.message || a.text || a.description ? ` — ${a.message || a.text || a.description}` : ''));
+      a.reason ? ` — ${a.reason}` : '',
+      a.hold_for_review ? ' ' : null, a.hold_for_review ? badge('decisions held for review', 'warn') : null));
 }
 
 // ---------------------------------------------------------------- router
@@ -331,9 +333,9 @@ async function reviews(body, rest) {
   const load = () => fill(list, async () => {
     const r = await get(`/v1/reviews?status=${status.value}&limit=200`);
     return table([
-      { label: 'Case', value: (c) => h('a', { href: `#/reviews/${enc(c.id)}` }, c.id.slice(0, 12)) },
+      { label: 'Case', value: (c) => h('a', { href: `#/reviews/${enc(c.id)}` }, h('code', {}, c.id)) },
       { label: 'Customer', value: (c) => h('a', { href: `#/customers/${enc(c.customer_id)}` }, c.customer_id) },
-      { label: 'Reason', value: (c) => c.reason },
+      { label: 'Reason', value: (c) => describe(c.reason) },
       { label: 'Opened', value: (c) => when(c.created_at) },
       { label: 'Status', value: (c) => badge(label(c.status), c.status === 'pending' ? 'warn' : c.status === 'rejected' ? 'bad' : 'ok') },
     ], r.reviews, { caption: `${r.reviews.length} ${status.value} case(s)`, empty: `No ${status.value} cases.`, onRow: (c) => { location.hash = `#/reviews/${enc(c.id)}`; } });
@@ -351,8 +353,9 @@ async function reviewCase(body, id) {
   const out = h('div', { id: 'review-result', 'aria-live': 'polite' });
   const note = h('textarea', { id: 'review-note', name: 'note' });
   const changes = h('textarea', { id: 'review-changes', name: 'changes', placeholder: '{"credit_amount": 15000}' });
-  const outcome = (v, text, checked) => h('label', { class: 'switch' },
-    h('input', { type: 'radio', name: 'outcome', value: v, checked }), text);
+  const status = h('span', { id: 'review-status-badge' }, badge(label(c.status), c.status === 'pending' ? 'warn' : 'ok'));
+  const outcome = (v, text, checked) => h('label', { class: 'choice' },
+    h('input', { type: 'radio', name: 'outcome', value: v, checked }), ` ${text}`);
   const form = h('form', { id: 'review-form', onsubmit: async (e) => {
     e.preventDefault();
     const chosen = form.querySelector('input[name=outcome]:checked').value;
@@ -365,7 +368,8 @@ async function reviewCase(body, id) {
     btn.disabled = true;
     try {
       const r = await post(`/v1/reviews/${enc(id)}`, req);
-      mount(out, notice(`Case ${label(r.status)}.`, 'ok'), auditEntry(r.audit));
+      mount(status, badge(label(r.status), r.status === 'rejected' ? 'bad' : 'ok'));
+      mount(out, notice(`Case ${r.status}.`, 'ok'), auditEntry(r.audit));
       form.querySelectorAll('input, textarea, button').forEach((el) => { el.disabled = true; });
       out.querySelector('.audit-entry')?.focus();
     } catch (err) {
@@ -379,36 +383,51 @@ async function reviewCase(body, id) {
   h('label', { for: 'review-changes' }, 'Changes (JSON, for modify)'), changes,
   h('p', {}, h('button', { type: 'submit', class: 'primary' }, 'Submit decision')));
   const resolved = c.status !== 'pending';
+  const conversation = h('div');
   mount(body,
     h('p', {}, h('a', { href: '#/reviews' }, '← All cases')),
     h('div', { class: 'grid wide' },
-      panel(`Case ${c.id.slice(0, 12)}`,
+      panel('Case',
         facts([
+          ['Case', h('code', {}, c.id)],
           ['Customer', h('a', { href: `#/customers/${enc(c.customer_id)}` }, c.customer_id)],
-          ['Reason', c.reason], ['Status', badge(label(c.status))], ['Opened', when(c.created_at)],
-          ['Decision', d.kind ? `${d.kind} (${d.status})` : c.decision_id],
+          ['Reason', describe(c.reason)], ['Status', status], ['Opened', when(c.created_at)],
+          ['Decision', d.kind ? `${label(d.kind)} (${d.status})` : c.decision_id],
           ...(c.reviewer ? [['Reviewer', c.reviewer], ['Note', c.note || '—'], ['Resolved', when(c.resolved_at)]] : []),
         ])),
       panel('Explanation', explanationOf(payload))),
+    payload.conversation_id ? panel('Conversation', conversation) : null,
     panel(resolved ? 'Already resolved' : 'Resolve', resolved ? notice(`This case is ${c.status}.`) : form, out),
     panel('Decision record', h('details', {}, h('summary', {}, 'Full decision (JSON)'), genericView(d))));
+  if (payload.conversation_id) {
+    fill(conversation, async () => {
+      const conv = await get(`/v1/assistant/conversations/${enc(payload.conversation_id)}`);
+      return h('div', { class: 'chat' }, (conv.turns || []).map((t) =>
+        h('div', { class: `bubble ${t.role === 'customer' || t.role === 'user' ? 'me' : 'bot'}` },
+          h('span', { class: 'visually-hidden' }, `${t.role}: `), t.text,
+          t.sentiment != null ? h('span', { class: 'small muted' }, ` (sentiment ${num(t.sentiment, 2)})`) : null)));
+    });
+  }
 }
 
 /** What a held decision says: product, explanation, reasons, regulator detail. */
 function explanationOf(p) {
   if (!p || typeof p !== 'object') return notice('No explanation stored.');
   const rec = p.recommendation || p;
+  if (!rec.product_name && !rec.explanation) {
+    // Not an offer (e.g. an assistant hand-off): its fields as facts.
+    return facts(Object.entries(p).map(([k, v]) => [label(k), typeof v === 'number' ? num(v, 3) : describe(v)]));
+  }
   const reasons = rec.reasons || [];
   return h('div', {},
     rec.product_name ? h('h3', {}, rec.product_name) : null,
     rec.explanation ? h('p', {}, rec.explanation) : null,
     reasons.length ? h('ul', {}, reasons.map((r) => h('li', {}, reasonText(r)))) : null,
-    rec.review ? h('p', { class: 'small' }, 'Held because: ', typeof rec.review === 'string' ? rec.review : JSON.stringify(rec.review)) : null,
+    rec.review ? h('p', { class: 'small' }, 'Held because: ', describe(rec.review)) : null,
     rec.propensity !== undefined ? facts([
       ['Propensity', pct(rec.propensity)], ['Confidence', pct(rec.confidence)], ['Value', num(rec.value, 2)],
-    ]) : null,
-    rec.text ? h('p', {}, rec.text) : null,
-    !rec.product_name && !rec.explanation && !rec.text ? genericView(p) : null);
+      ['Channel', p.channel || '—'],
+    ]) : null);
 }
 
 export function reasonText(r) {
@@ -435,9 +454,10 @@ async function alertsView(body) {
   mount(body,
     panel('Live feed', state, list),
     panel('Stored alerts', stored));
+  let reload = () => {};
   const render = (a) => {
     state.textContent = live.state === 'live' ? 'Connected: new alerts appear here as they are raised.' : `Stream ${live.state}…`;
-    if (a) list.prepend(alertItem(a));
+    if (a) { list.prepend(alertItem(a)); reload(); }
     if (!list.children.length) state.textContent += ' None since this page opened.';
   };
   for (const a of live.alerts) list.appendChild(alertItem(a));
@@ -448,14 +468,17 @@ async function alertsView(body) {
   const load = () => fill(box, async () => {
     const r = await get(`/v1/alerts?limit=50${kind.value !== 'all' ? `&kind=${kind.value}` : ''}`);
     return table([
-      { label: 'When', value: (a) => when(a.at || a.raised_at) },
+      { label: 'When', value: (a) => when(a.at) },
       { label: 'Kind', value: (a) => badge(label(a.kind), a.kind) },
-      { label: 'Rule', value: (a) => a.title || a.rule || a.rule_id },
+      { label: 'Rule', value: (a) => label(a.rule) },
+      { label: 'Severity', value: (a) => a.severity || '' },
       { label: 'Customer', value: (a) => h('a', { href: `#/customers/${enc(a.customer_id)}` }, a.customer_id) },
+      { label: 'Why', value: (a) => a.reason || '' },
     ], r.alerts, { empty: 'No stored alerts.' });
   });
+  reload = () => setTimeout(load, 500);
   kind.addEventListener('change', load);
-  mount(stored, h('label', { for: 'alert-kind' }, 'Kind'), kind, box);
+  mount(stored, h('div', { class: 'form-row' }, h('div', {}, h('label', { for: 'alert-kind' }, 'Kind'), kind)), box);
   await load();
 }
 

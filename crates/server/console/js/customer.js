@@ -182,9 +182,10 @@ export async function renderCustomer(body, id, me, { heading } = {}) {
   fill(b.alerts, async () => {
     const a = await get(`/v1/alerts?customer_id=${enc(id)}&limit=20`);
     return table([
-      { label: 'When', value: (x) => when(x.at || x.raised_at) },
+      { label: 'When', value: (x) => when(x.at) },
       { label: 'Kind', value: (x) => badge(label(x.kind), x.kind) },
-      { label: 'Rule', value: (x) => x.title || x.rule || x.rule_id },
+      { label: 'Rule', value: (x) => label(x.rule) },
+      { label: 'Why', value: (x) => x.reason || '' },
     ], a.alerts, { empty: 'No alerts for this customer.' });
   });
 

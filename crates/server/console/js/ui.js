@@ -105,6 +105,18 @@ export function label(s) {
   return t.charAt(0).toUpperCase() + t.slice(1);
 }
 
+/** Any API value as a short sentence: {kind: "no_consent", limit: 3} → "No consent (limit: 3)". */
+export function describe(v) {
+  if (v === null || v === undefined) return '—';
+  if (typeof v !== 'object') return String(v);
+  if (Array.isArray(v)) return v.map(describe).join(', ');
+  const { kind, code, text, ...rest } = v;
+  const head = text || (kind || code ? label(kind || code) : '');
+  const tail = Object.entries(rest).filter(([, x]) => x !== null && x !== undefined)
+    .map(([k, x]) => `${label(k).toLowerCase()}: ${typeof x === 'object' ? JSON.stringify(x) : x}`).join(', ');
+  return head && tail ? `${head} (${tail})` : head || tail || '—';
+}
+
 /** A titled panel. */
 export function panel(title, ...body) {
   const id = `p-${Math.random().toString(36).slice(2, 9)}`;
