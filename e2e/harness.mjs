@@ -5,7 +5,7 @@
 import { spawn, execFile } from 'node:child_process';
 import {
   mkdtempSync, readFileSync, existsSync, mkdirSync, rmSync, createWriteStream, statSync, readdirSync,
-  writeFileSync, renameSync, copyFileSync, symlinkSync,
+  writeFileSync, renameSync, copyFileSync,
 } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -127,8 +127,9 @@ export async function startServer() {
   for (const f of readdirSync(prepared)) {
     if (f.startsWith('sextant.')) copyFileSync(join(prepared, f), join(dir, f));
   }
-  // The demo only checks that the bank exists (the database already holds it).
-  symlinkSync(join(prepared, 'bank'), join(dir, 'bank'));
+  // The demo only checks that the bank was generated (the database already holds it).
+  mkdirSync(join(dir, 'bank'));
+  copyFileSync(join(prepared, 'bank', 'manifest.json'), join(dir, 'bank', 'manifest.json'));
   const { child, base, keyFile, log } = await runDemo(dir, env);
   const key = readFileSync(keyFile, 'utf8').trim();
   const server = {

@@ -109,7 +109,7 @@ pub(crate) async fn list(
             }
         })
         .collect();
-    segment_models.sort_by(|a, b| b.version.cmp(&a.version));
+    segment_models.sort_by_key(|s| std::cmp::Reverse(s.version));
     Ok(Json(Registry {
         models,
         segment_models,
