@@ -33,6 +33,8 @@ after(async () => {
 });
 
 test('sign in with a key opens the console', async () => {
+  await page.goto(`${server.base}/login`);
+  assert.deepEqual(await page.evaluate(accessibilityProblems), [], 'the login form');
   await signIn(page, server.base, server.key);
   assert.match(new URL(page.url()).pathname, /^\/console\/$/);
   await page.waitForSelector('h1:has-text("Overview")');
@@ -65,7 +67,13 @@ test('a customer key opens only its own app', async () => {
 });
 
 test('customer 360 shows scores with a SHAP waterfall', async () => {
-  await page.goto(`${server.base}/console/#/customers/${subject}`);
+  // Found from the list with the keyboard: search, focus the row, Enter.
+  await page.goto(`${server.base}/console/#/customers`);
+  await page.fill('#customer-search', subject);
+  const row = page.locator(`tr.clickable:has(a[href="#/customers/${subject}"])`);
+  await row.focus();
+  await page.keyboard.press('Enter');
+  await page.waitForURL((u) => u.hash === `#/customers/${subject}`);
   await page.waitForSelector('#scores svg.waterfall', { timeout: 30_000 });
   const bars = await page.locator('#scores svg.waterfall rect.wf-bar').count();
   assert.ok(bars >= 3, `waterfall bars: ${bars}`);
@@ -157,6 +165,61 @@ test('a live alert appears after posting events', async () => {
   const text = await page.textContent('#alert-feed li');
   assert.ok(text.includes(subject), text);
   await shot(page, '08-live-alert');
+});
+
+/** In the page: every form control is labelled and text meets WCAG AA contrast (4.5:1, 3:1 large). */
+function accessibilityProblems() {
+  const problems = [];
+  for (const el of document.querySelectorAll('input:not([type=hidden]), select, textarea')) {
+    if (!el.labels?.length && !el.getAttribute('aria-label') && !el.getAttribute('aria-labelledby')) {
+      problems.push(`unlabelled ${el.tagName.toLowerCase()}#${el.id}`);
+    }
+  }
+  const rgb = (c) => (c.match(/[\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => {
+    const f = (v) => { const x = v / 255; return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const background = (el) => {
+    for (let e = el; e; e = e.parentElement) {
+      const c = rgb(getComputedStyle(e).backgroundColor);
+      if (c.length === 3 || (c.length === 4 && c[3] === 1)) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const seen = new Set();
+  while (walker.nextNode()) {
+    const el = walker.currentNode.parentElement;
+    if (!el || seen.has(el) || !walker.currentNode.textContent.trim()) continue;
+    seen.add(el);
+    if (el.closest('svg, .visually-hidden, [disabled], option, .skip-link')) continue;
+    const st = getComputedStyle(el);
+    if (st.visibility === 'hidden' || st.display === 'none' || !el.getClientRects().length) continue;
+    const fg = rgb(st.color).slice(0, 3);
+    const [a, b] = [lum(fg), lum(background(el))].sort((x, y) => y - x);
+    const ratio = (a + 0.05) / (b + 0.05);
+    const size = parseFloat(st.fontSize);
+    const large = size >= 24 || (size >= 18.66 && Number(st.fontWeight) >= 700);
+    if (ratio < (large ? 3 : 4.5)) problems.push(`${ratio.toFixed(2)}:1 "${walker.currentNode.textContent.trim().slice(0, 30)}" (${el.tagName.toLowerCase()}.${el.className})`);
+  }
+  return problems;
+}
+
+test('controls are labelled and text meets WCAG AA contrast', async () => {
+  for (const [path, ready] of [
+    ['/console/', '#customer-count'],
+    [`/console/#/customers/${subject}`, '#scores svg'],
+    ['/console/#/audit', '#audit-search'],
+    ['/console/#/reviews', '#review-status'],
+    [`/app/?customer=${subject}`, '#consents'],
+  ]) {
+    await page.goto(`${server.base}${path}`);
+    await page.waitForSelector(ready, { timeout: 30_000 });
+    await page.waitForLoadState('networkidle').catch(() => {});
+    const problems = await page.evaluate(accessibilityProblems);
+    assert.deepEqual(problems, [], path);
+  }
 });
 
 test('at 360 px wide nothing scrolls sideways', async () => {

@@ -7,8 +7,8 @@ const NS = 'http://www.w3.org/2000/svg';
 
 /** Colour-blind-aware palette, each at least 3:1 against white. */
 export const PALETTE = [
-  '#0b5cad', '#c2410c', '#047857', '#7e22ce', '#b45309', '#0e7490', '#be123c', '#4d7c0f',
-  '#1e3a8a', '#a21caf', '#4b5563', '#9a3412', '#065f46', '#6d28d9', '#92400e',
+  '#0b5cad', '#c2410c', '#047857', '#7e22ce', '#be123c', '#0e7490', '#4d7c0f', '#a16207',
+  '#db2777', '#4b5563', '#1e3a8a', '#9a3412', '#065f46', '#6d28d9', '#0f766e',
 ];
 export const POSITIVE = '#b91c1c'; // raises the score (e.g. more risk)
 export const NEGATIVE = '#15803d'; // lowers it
