@@ -4,7 +4,7 @@
 // A customer key is fixed to its own customer; admin and app keys pick a demo customer.
 
 import { get, put, post, whoami, enc } from './api.js';
-import { h, mount, panel, notice, explain, fill, money, moneyOf, label, badge } from './ui.js';
+import { h, mount, panel, notice, loading, explain, fill, money, moneyOf, label, badge } from './ui.js';
 import { hbars, importSvg, PALETTE } from './charts.js';
 import { portfolio, utilisation, goalCard } from './customer.js';
 
@@ -89,32 +89,34 @@ async function open() {
   consents();
 }
 
-function loadInsights() {
-  fill(boxes.insights, async () => {
-    const i = await get(`/v1/customers/${enc(customerId)}/insights`);
-    const b = i.budget;
-    const opp = i.savings_opportunities || [];
-    fill(boxes.budget, async () => {
-      const limits = (b.variable_limits || []).filter((x) => x.limit > 0 || x.average_monthly > 0);
-      return h('div', {},
-        h('p', { class: 'small' }, `Monthly income ${money(b.monthly_income, i.currency, 0)}, fixed costs ${money(b.fixed_costs, i.currency, 0)}, saving ${money(b.savings_per_month, i.currency, 0)} a month (${b.rule}).`),
-        limits.length ? hbars(limits.map((x) => ({ label: label(x.category), values: [x.limit, x.average_monthly] })),
-          [{ name: 'Budget', color: PALETTE[0] }, { name: 'Actual (monthly average)', color: PALETTE[1] }],
-          { title: 'Budget against actual spending by category', format: (v) => money(v, i.currency, 0) }) : notice('Not enough spending to budget yet.'),
-        b.shortfall > 0 ? notice(`Spending is ${money(b.shortfall, i.currency, 0)} a month above this budget.`, 'warn') : null);
-    });
-    return h('div', {},
-      h('ul', { id: 'insight-messages' }, (i.messages || []).slice(0, 6).map((m) => h('li', {}, m))),
-      opp.length ? h('h3', {}, 'Ways to save') : null,
-      opp.length ? h('ul', {}, opp.slice(0, 4).map((o) => h('li', {}, o.text))) : null,
-      i.forecast && i.forecast.low_balance_warning
-        ? notice(`Your balance may fall to ${money(i.forecast.low_balance_warning.projected_balance, i.currency, 0)} around ${i.forecast.low_balance_warning.date}.`, 'warn')
-        : null);
-  }).then(() => {
-    if (!boxes.budget.childNodes.length || boxes.insights.querySelector('.notice.error, .notice.info')) {
-      if (!boxes.budget.querySelector('svg')) mount(boxes.budget, notice('Budgets need the personalisation consent.'));
-    }
-  });
+async function loadInsights() {
+  mount(boxes.insights, loading());
+  mount(boxes.budget, loading());
+  let i;
+  try {
+    i = await get(`/v1/customers/${enc(customerId)}/insights`);
+  } catch (e) {
+    mount(boxes.insights, notice(explain(e), e.status === 403 ? 'info' : 'error'));
+    mount(boxes.budget, notice(explain(e), e.status === 403 ? 'info' : 'error'));
+    return;
+  }
+  const b = i.budget;
+  const opp = i.savings_opportunities || [];
+  const limits = (b.variable_limits || []).filter((x) => x.limit > 0 || x.average_monthly > 0);
+  mount(boxes.budget,
+    h('p', { class: 'small' }, `Monthly income ${money(b.monthly_income, i.currency, 0)}, fixed costs ${money(b.fixed_costs, i.currency, 0)}, saving ${money(b.savings_per_month, i.currency, 0)} a month.`),
+    limits.length ? hbars(limits.map((x) => ({ label: label(x.category), values: [x.limit, x.average_monthly] })),
+      [{ name: 'Budget', color: PALETTE[0] }, { name: 'Actual (monthly average)', color: PALETTE[1] }],
+      { title: 'Budget against actual spending by category', format: (v) => money(v, i.currency, 0) }) : notice('Not enough spending to budget yet.'),
+    b.shortfall > 0 ? notice(`Spending is ${money(b.shortfall, i.currency, 0)} a month above this budget.`, 'warn') : null,
+    h('details', {}, h('summary', {}, 'How is this budget made?'), h('p', { class: 'small' }, b.rule)));
+  mount(boxes.insights,
+    h('ul', { id: 'insight-messages' }, (i.messages || []).slice(0, 6).map((m) => h('li', {}, m))),
+    opp.length ? h('h3', {}, 'Ways to save') : null,
+    opp.length ? h('ul', {}, opp.slice(0, 4).map((o) => h('li', {}, o.text))) : null,
+    i.forecast && i.forecast.low_balance_warning
+      ? notice(`Your balance may fall to ${money(i.forecast.low_balance_warning.projected_balance, i.currency, 0)} around ${i.forecast.low_balance_warning.date}.`, 'warn')
+      : null);
 }
 
 function loadOffers() {

@@ -184,8 +184,10 @@ export function scatter(points, { title = 'Scatter plot', groups, width = 760, h
   if (!points.length) return svg;
   const xs = points.map((p) => p.x);
   const ys = points.map((p) => p.y);
-  const [xa, xb] = [Math.min(...xs), Math.max(...xs)];
-  const [ya, yb] = [Math.min(...ys), Math.max(...ys)];
+  // A margin of 3 % so the outermost points sit inside the frame.
+  const grow = (lo, hi) => { const m = (hi - lo || 1) * 0.03; return [lo - m, hi + m]; };
+  const [xa, xb] = grow(Math.min(...xs), Math.max(...xs));
+  const [ya, yb] = grow(Math.min(...ys), Math.max(...ys));
   const iw = width - pad.l - pad.r;
   const ih = height - pad.t - pad.b;
   const X = (v) => pad.l + ((v - xa) / (xb - xa || 1)) * iw;

@@ -25,6 +25,8 @@ const VIEWS = [
 const main = document.getElementById('main');
 const announcer = document.getElementById('announcer');
 let me;
+/** Move focus to the new heading after a navigation (not on the first load). */
+let shouldFocus = false;
 
 // ---------------------------------------------------------------- live alerts (one stream)
 
@@ -108,7 +110,6 @@ async function show() {
   announcer.textContent = `${heading.textContent} loaded`;
 }
 
-let shouldFocus = false;
 
 // ---------------------------------------------------------------- overview
 
