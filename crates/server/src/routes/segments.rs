@@ -197,7 +197,7 @@ pub(crate) async fn scores(
 #[derive(Deserialize, utoipa::IntoParams)]
 pub(crate) struct MapQuery {
     /// Customers to draw, 1–10000 (default 2000), in id order.
-    limit: Option<u32>,
+    limit: Option<String>,
 }
 
 /// The segment map (analyst, admin): customers' standardized feature vectors projected onto
@@ -212,13 +212,22 @@ pub(crate) async fn map(
     Query(q): Query<MapQuery>,
 ) -> Result<Json<sextant_intelligence::segment_map::SegmentMap>, ApiError> {
     p.require(&[Role::Admin, Role::Analyst], "read the segment map")?;
-    let limit = q.limit.unwrap_or(2000);
-    if !(1..=10_000).contains(&limit) {
-        return Err(ApiError::invalid_field(
-            "limit",
-            "must be between 1 and 10000",
-        ));
-    }
+    let limit = match q.limit.as_deref() {
+        None => 2000,
+        Some(s) => s
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=10_000).contains(n))
+            .ok_or_else(|| {
+                ApiError::invalid_field(
+                    "limit",
+                    format!(
+                        "'{}' is not a number between 1 and 10000",
+                        sextant_core::text::preview(s)
+                    ),
+                )
+            })?,
+    };
     Ok(Json(
         sextant_intelligence::segment_map::segment_map(state.store.as_ref(), &state.models, limit)
             .await?,
