@@ -151,7 +151,7 @@ function loadAccounts() {
     const a = (await get(`/v1/customers/${enc(customerId)}/accounts`)).items;
     fill(boxes.credit, async () => utilisation(a, currency));
     return h('div', {},
-      portfolio(a, currency),
+      portfolio(a, currency, { you: true }),
       h('ul', { class: 'small' }, a.map((x) => h('li', {}, `${label(x.kind)} ${x.id}: ${moneyOf(x.balance)}${x.status !== 'open' ? ` (${x.status})` : ''}`))));
   });
 }

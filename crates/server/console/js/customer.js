@@ -13,16 +13,22 @@ function reasonText(r) {
   return r.text || r.sentence || r.description || r.label || r.code || JSON.stringify(r);
 }
 
-/** The customer's accounts by kind, as a donut of absolute balances. */
-export function portfolio(accounts, currency) {
-  const byKind = new Map();
+/** The customer's accounts by kind: what they hold and what they owe, as two donuts. */
+export function portfolio(accounts, currency, { you = false } = {}) {
+  const held = new Map();
+  const owed = new Map();
   for (const a of accounts) {
     if (a.status && a.status !== 'open') continue;
-    const v = Math.abs(minorOf(a.balance) || 0);
-    byKind.set(a.kind, (byKind.get(a.kind) || 0) + v);
+    const v = minorOf(a.balance) || 0;
+    const into = v >= 0 ? held : owed;
+    into.set(a.kind, (into.get(a.kind) || 0) + Math.abs(v));
   }
-  return donut([...byKind].map(([k, v]) => ({ label: label(k), value: v })),
-    { title: 'Portfolio by account kind', format: (v) => money(v, currency, 0) });
+  const total = (m) => [...m.values()].reduce((x, y) => x + y, 0);
+  const chart = (m, title) => donut([...m].map(([k, v]) => ({ label: label(k), value: v })),
+    { title, format: (v) => money(v, currency, 0), centre: money(total(m), currency, 0) });
+  return h('div', { class: 'portfolio' },
+    h('h3', {}, you ? 'What you hold' : 'Held'), held.size ? chart(held, 'Balances held by account kind') : notice('No positive balances.'),
+    owed.size ? h('h3', {}, you ? 'What you owe' : 'Owed') : null, owed.size ? chart(owed, 'Amounts owed by account kind') : null);
 }
 
 /** Credit cards: balance owed against limit. */
@@ -117,18 +123,28 @@ export async function renderCustomer(body, id, me, { heading } = {}) {
       h('h3', {}, 'Credit utilisation'), utilisation(a, cur));
   });
 
-  fill(b.tx, async () => {
-    const t = await get(`/v1/customers/${enc(id)}/transactions?limit=50`);
-    const items = t.items || t.transactions || [];
-    return table([
-      { label: 'When', value: (x) => when(x.timestamp) },
-      { label: 'Merchant', value: (x) => x.merchant || '—' },
-      { label: 'Category', value: (x) => badge(label(x.category)) },
-      { label: 'Channel', value: (x) => label(x.channel) },
-      { label: 'Amount', value: (x) => moneyOf(x.amount), num: true },
-      { label: 'Status', value: (x) => x.status || '' },
-    ], items, { caption: `Latest ${items.length} transactions` });
-  });
+  const items = [];
+  let cursor = null;
+  const moreTx = async () => {
+    const t = await get(`/v1/customers/${enc(id)}/transactions?limit=25${cursor ? `&cursor=${enc(cursor)}` : ''}`);
+    items.push(...(t.items || []));
+    cursor = t.next_cursor;
+    return h('div', {},
+      table([
+        { label: 'When', value: (x) => when(x.timestamp) },
+        { label: 'Merchant', value: (x) => x.merchant || '—' },
+        { label: 'Category', value: (x) => badge(label(x.category)) },
+        { label: 'Channel', value: (x) => label(x.channel) },
+        { label: 'Amount', value: (x) => moneyOf(x.amount), num: true },
+        { label: 'Status', value: (x) => x.status || '' },
+      ], items, { caption: `Latest ${items.length} transactions`, empty: 'No transactions.' }),
+      cursor ? h('button', {
+        type: 'button',
+        // Keep keyboard focus on the button (or the table) after the page grows.
+        onclick: () => fill(b.tx, moreTx).then(() => (b.tx.querySelector('button') || b.tx.querySelector('.table-wrap'))?.focus()),
+      }, 'Show 25 more') : null);
+  };
+  fill(b.tx, moreTx);
 
   fill(b.insights, async () => {
     const i = await get(`/v1/customers/${enc(id)}/insights`);
