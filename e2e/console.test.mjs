@@ -124,7 +124,7 @@ test('turning marketing consent off removes the offers', async () => {
   assert.equal(await box.isChecked(), true);
   await box.uncheck();
   await page.waitForFunction(() => document.getElementById('consent-status')?.textContent.includes('withdrawn'));
-  await page.waitForSelector('text=No offers for you right now');
+  await page.waitForSelector('text=You have turned offers off');
   assert.equal(await page.locator('#offers .offer').count(), 0);
   const consents = await server.api('GET', `/v1/customers/${subject}/consents`);
   assert.equal(consents.current.marketing, false);

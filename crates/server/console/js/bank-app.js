@@ -21,6 +21,8 @@ let me;
 let customerId;
 let conversationId = null;
 let currency = 'EUR';
+/** The customer's current consents, as last read or changed. */
+let consentState = null;
 const boxes = {};
 
 async function start() {
@@ -54,6 +56,7 @@ async function start() {
     history.replaceState(null, '', url);
     customerId = picker.value;
     conversationId = null;
+    consentState = null;
     open();
   });
   mount(document.getElementById('picker'), h('label', { for: 'customer-picker' }, 'Customer'), picker);
@@ -123,6 +126,9 @@ function loadOffers() {
   return fill(boxes.offers, async () => {
     const r = await get(`/v1/customers/${enc(customerId)}/recommendations?channel=app&limit=3`);
     const list = r.recommendations || [];
+    if (!list.length && consentState && consentState.marketing === false) {
+      return notice('You have turned offers off. Switch “Offers” on under Privacy and consent to see them again.', 'info');
+    }
     if (!list.length) return notice('No offers for you right now.', 'info');
     return h('div', { id: 'offers' }, list.map((x) => h('article', { class: 'offer', dataset: { product: x.product_id } },
       h('h3', {}, x.product_name),
@@ -214,6 +220,7 @@ function chat() {
 function consents() {
   fill(boxes.consents, async () => {
     const v = await get(`/v1/customers/${enc(customerId)}/consents`);
+    consentState = v.current;
     const status = h('p', { class: 'small', id: 'consent-status', 'aria-live': 'polite' });
     const switches = PURPOSES.map(([key, name, hint]) => {
       const box = h('input', { type: 'checkbox', id: `consent-${key}`, name: key, checked: !!v.current[key], 'aria-describedby': `hint-${key}` });
@@ -222,6 +229,7 @@ function consents() {
         try {
           const r = await put(`/v1/customers/${enc(customerId)}/consents`, { consents: { [key]: box.checked } });
           box.checked = !!r.current[key];
+          consentState = r.current;
           status.textContent = `${name} ${box.checked ? 'allowed' : 'withdrawn'}; this applies now.`;
           loadOffers();
           loadInsights();
