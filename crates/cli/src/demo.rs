@@ -105,6 +105,13 @@ pub struct DemoArgs {
     /// plan with its roadmap chart, a product question, a spending question, a complaint).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     converse: bool,
+    /// Train and promote the churn and credit-default models (scores with SHAP explanations,
+    /// and their fairness audits) when none is registered yet.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    train_models: bool,
+    /// Also write the admin key to this file (mode 0600), for scripts such as the browser tests.
+    #[arg(long)]
+    key_file: Option<PathBuf>,
 }
 
 async fn wait_healthy(url: &str) {
@@ -250,7 +257,50 @@ pub async fn run(mut cfg: Config, args: &DemoArgs) -> anyhow::Result<()> {
         println!("Training collaborative filtering for recommendations …");
         crate::recommend::train(store.as_ref()).await?;
     }
+    if args.train_models && store.list_models().await?.is_empty() {
+        println!("Training the churn and credit-default models …");
+        let policy = sextant_intelligence::Policy {
+            consent_defaults: cfg.server.consent_defaults.clone(),
+        };
+        let cutoff = chrono::Utc::now() - chrono::Duration::days(90);
+        for target in [
+            sextant_intelligence::bank_models::Target::Churn,
+            sextant_intelligence::bank_models::Target::CreditDefault,
+        ] {
+            match sextant_intelligence::bank_models::train(
+                store.as_ref(),
+                &policy,
+                target,
+                cutoff,
+                0.5,
+            )
+            .await
+            {
+                Ok(t) => {
+                    store.promote_model(t.name, t.version).await?;
+                    store
+                        .append_audit(sextant_core::AuditRecord {
+                            actor: "cli".into(),
+                            action: "model.train".into(),
+                            subject: format!("{}:{}", t.name, t.version),
+                            details: serde_json::json!({ "rows": t.rows, "positives": t.positives,
+                                "data_hash": t.data_hash, "cutoff": cutoff.to_rfc3339(), "promoted": true }),
+                        })
+                        .await?;
+                    println!(
+                        "  {}:{} over {} customers ({} positive), promoted",
+                        t.name, t.version, t.rows, t.positives
+                    );
+                }
+                // A small bank may have no positive outcome for a target: say so and go on.
+                Err(e) => println!("  {} not trained: {e}", target.name()),
+            }
+        }
+    }
     let key = crate::keys::create(store.as_ref(), Role::Admin, None, "demo").await?;
+    if let Some(path) = &args.key_file {
+        write_secret(path, &key).with_context(|| format!("writing {}", path.display()))?;
+    }
     let first = store.list_customers(None, 1).await?;
     // The assistant demo talks as a customer who allows profiling (so plans use their figures),
     // preferably one earning at least 40 000 a year.
@@ -334,4 +384,19 @@ pub async fn run(mut cfg: Config, args: &DemoArgs) -> anyhow::Result<()> {
         });
     }
     crate::serve(&cfg).await
+}
+
+/// Write a secret readable by its owner only.
+fn write_secret(path: &Path, secret: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    f.write_all(secret.as_bytes())?;
+    f.write_all(b"\n")
 }

@@ -302,20 +302,13 @@ async fn shutdown_signal() {
 
 async fn audit_verify(cfg: &Config) -> anyhow::Result<()> {
     let store = open(cfg).await?;
-    let mut all = Vec::new();
-    let mut after = 0;
-    loop {
-        let page = store.audit_entries(after, 10_000).await?;
-        let Some(last) = page.last() else { break };
-        after = last.seq;
-        all.extend(page);
-    }
-    match sextant_core::audit::verify_chain(&all) {
-        Ok(()) => {
-            println!("audit log intact: {} entries", all.len());
+    let check = sextant_store::verify_audit_log(store.as_ref()).await?;
+    match check.broken {
+        None => {
+            println!("audit log intact: {} entries", check.entries);
             Ok(())
         }
-        Err((seq, why)) => anyhow::bail!("audit log broken at entry {seq}: {why}"),
+        Some((seq, why)) => anyhow::bail!("audit log broken at entry {seq}: {why}"),
     }
 }
 

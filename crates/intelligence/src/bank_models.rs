@@ -221,7 +221,13 @@ pub async fn train(
         ))
     });
     let card = ModelCard::new(target.name(), now.to_rfc3339(), &data, &params, evaluation);
-    let card_json = serde_json::to_string(&card).map_err(|e| IntelError::Segment(e.to_string()))?;
+    // The registry keeps the fairness audit beside the card (an extra `fairness` field, ignored
+    // by `ModelCard` readers), so the console and `GET /v1/models` can show it later.
+    let mut card_value =
+        serde_json::to_value(&card).map_err(|e| IntelError::Segment(e.to_string()))?;
+    card_value["fairness"] =
+        serde_json::to_value(&fairness).map_err(|e| IntelError::Segment(e.to_string()))?;
+    let card_json = card_value.to_string();
     let model_json = model
         .to_json()
         .map_err(|e| IntelError::Segment(e.to_string()))?;

@@ -12,6 +12,7 @@ pub mod experiments;
 pub mod kpis;
 pub mod monitor;
 pub mod recommend;
+pub mod segment_map;
 
 use sextant_core::{ConsentPurpose, ConsentRefused, CustomerId};
 use sextant_features::{CustomerData, FEATURE_VERSION, FeatureVector};

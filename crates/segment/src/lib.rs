@@ -11,7 +11,9 @@
 //! * [`train`] — standardize, drop mostly-missing features and impute the rest, macro segments
 //!   (2–5), micro segments inside each (1–4, at most `max_leaves` leaves), and a [`Persona`]
 //!   per leaf: tags, a unique human name and a description with numbers from the centroid.
-//! * [`SegmentModel::assign`] — online assignment of a new or changed customer to its leaf.
+//! * [`SegmentModel::assign`] — online assignment of a new or changed customer to its leaf;
+//!   [`SegmentModel::standardized`] — the imputed, standardized vector it assigns.
+//! * [`pca`] — principal components by power iteration, for the console's 2-D segment map.
 //!
 //! **Invariant:** pure — no I/O, no async, no global state; randomness only from the seeds in
 //! the configs. Models ([`SegmentModel`], [`KMeansModel`], [`Standardizer`], [`Persona`]) are
@@ -53,6 +55,7 @@ mod kernel;
 mod kmeans;
 mod matrix;
 pub mod persona;
+mod projection;
 mod quality;
 mod segments;
 
@@ -60,6 +63,7 @@ pub use error::SegmentError;
 pub use kmeans::{KMeansConfig, KMeansModel, kmeans, lloyd};
 pub use matrix::{Matrix, Standardizer};
 pub use persona::{Distinguishing, Persona, PersonaTags};
+pub use projection::{Projection, pca};
 pub use quality::{KScore, MIN_SPLIT_SILHOUETTE, SILHOUETTE_SAMPLE, choose_k, silhouette};
 pub use segments::{
     Assignment, MIN_LEAF_ROWS, MIN_SPLIT_ROWS, SELECTION_ROWS, SegmentConfig, SegmentModel, train,

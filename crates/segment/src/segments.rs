@@ -134,6 +134,21 @@ impl SegmentModel {
     /// features (`feature_names` order) or for all input features (`input_features` order; the
     /// dropped ones are ignored). Missing values (NaN) are imputed as in training.
     pub fn assign(&self, features: &[f64]) -> Result<Assignment, SegmentError> {
+        let z = self.standardized(features)?;
+        let (m, _) = self.macro_model.predict(&z);
+        let (u, d2) = self.micro_models[m].predict(&z);
+        let leaf = self.leaf_offsets()[m] + u;
+        Ok(Assignment {
+            macro_segment: m,
+            leaf,
+            segment_id: self.personas[leaf].segment_id.clone(),
+            distance: d2.sqrt(),
+        })
+    }
+
+    /// The vector [`SegmentModel::assign`] places: the used features, missing values imputed as
+    /// in training, standardized (z-scores). Same inputs as `assign`.
+    pub fn standardized(&self, features: &[f64]) -> Result<Vec<f64>, SegmentError> {
         let mut x: Vec<f64> = if features.len() == self.feature_names.len() {
             features.to_vec()
         } else if features.len() == self.input_features.len() {
@@ -149,16 +164,7 @@ impl SegmentModel {
                 *v = m;
             }
         }
-        let z = self.standardizer.transform_row(&x);
-        let (m, _) = self.macro_model.predict(&z);
-        let (u, d2) = self.micro_models[m].predict(&z);
-        let leaf = self.leaf_offsets()[m] + u;
-        Ok(Assignment {
-            macro_segment: m,
-            leaf,
-            segment_id: self.personas[leaf].segment_id.clone(),
-            distance: d2.sqrt(),
-        })
+        Ok(self.standardizer.transform_row(&x))
     }
 
     /// Assigns one customer from named values; features the model uses but `names` lacks are

@@ -12,6 +12,7 @@ use utoipa::{Modify, OpenApi};
         crate::routes::customers::list,
         crate::routes::customers::get,
         crate::routes::customers::accounts,
+        crate::routes::customers::stats,
         crate::routes::transactions::list,
         crate::routes::transactions::create,
         crate::routes::products::list,
@@ -23,6 +24,11 @@ use utoipa::{Modify, OpenApi};
         crate::routes::privacy::rectify,
         crate::routes::privacy::erase,
         crate::routes::audit::list,
+        crate::routes::audit::verify,
+        crate::routes::console::me,
+        crate::routes::models::list,
+        crate::routes::segments::map,
+        crate::routes::segments::sentiment,
         crate::routes::reports::spend,
         crate::routes::reports::peers,
         crate::routes::segments::list,
@@ -66,7 +72,7 @@ use utoipa::{Modify, OpenApi};
     components(schemas(crate::error::Problem, crate::error::FieldProblem)),
     modifiers(&ApiKeyAuth),
     security(("api_key" = [])),
-    tags((name = "customers"), (name = "transactions"), (name = "products"), (name = "imports"), (name = "privacy"), (name = "audit"), (name = "reports"), (name = "segments"), (name = "recommendations"), (name = "reviews"), (name = "stream"), (name = "assistant"), (name = "experiments"), (name = "health"))
+    tags((name = "customers"), (name = "transactions"), (name = "products"), (name = "imports"), (name = "privacy"), (name = "audit"), (name = "reports"), (name = "segments"), (name = "recommendations"), (name = "reviews"), (name = "stream"), (name = "assistant"), (name = "experiments"), (name = "models"), (name = "health"))
 )]
 pub struct ApiDoc;
 

@@ -296,7 +296,7 @@ async fn docs_and_openapi(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
-    assert_eq!(resp.headers()["location"], "/login");
+    assert_eq!(resp.headers()["location"], "/login?next=/docs/");
     let login = app
         .http
         .post(format!("{}/login", app.base))

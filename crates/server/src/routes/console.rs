@@ -1,40 +1,67 @@
 //! The console session: a login form that trades an API key for an HttpOnly, SameSite=Strict
-//! cookie, so a browser can open the API docs (and later the console) without pasting headers.
+//! cookie, so a browser can open the console, the customer app and the API docs without pasting
+//! headers; and `GET /v1/me`, which tells the console who is signed in (the cookie is not
+//! readable by scripts).
 
+use super::ui;
 use crate::AppState;
-use crate::auth::{SESSION_COOKIE, authenticate, presented_key};
+use crate::auth::{Principal, SESSION_COOKIE, authenticate, presented_key};
 use crate::error::ApiError;
-use axum::Form;
-use axum::extract::{Request, State};
+use axum::extract::{Query, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::{Html, IntoResponse, Redirect, Response};
-use serde::Deserialize;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::{Form, Json};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 
-const LOGIN_HTML: &str = r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Sextant — sign in</title>
-<style>body{font-family:system-ui,sans-serif;max-width:28rem;margin:4rem auto;padding:0 1rem}
-input{width:100%;padding:.5rem;margin:.5rem 0;font-family:monospace}button{padding:.5rem 1rem}</style></head>
-<body><h1>Sextant</h1><p>Sign in with an API key (<code>sextant keys create --role analyst</code>).</p>
-<form method="post" action="/login"><label for="key">API key</label>
-<input id="key" name="key" type="password" autocomplete="off" required>
-<button type="submit">Sign in</button></form></body></html>"#;
+const LOGIN_HTML: &str = include_str!("../../console/login.html");
 
-pub(crate) async fn login_page() -> Html<&'static str> {
-    Html(LOGIN_HTML)
+/// Escape text for an HTML attribute or element.
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+fn login_html(status: StatusCode, next: Option<&str>, error: Option<&str>) -> Response {
+    let next = ui::local_path(next).unwrap_or_default();
+    let error = error
+        .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(e)))
+        .unwrap_or_default();
+    ui::html(
+        status,
+        LOGIN_HTML
+            .replace("{{next}}", &escape(&next))
+            .replace("{{error}}", &error),
+    )
+}
+
+/// `GET /login?next=/console/`: the sign-in form.
+pub(crate) async fn login_page(Query(q): Query<HashMap<String, String>>) -> Response {
+    login_html(StatusCode::OK, q.get("next").map(String::as_str), None)
 }
 
 #[derive(Deserialize)]
 pub(crate) struct LoginForm {
     key: String,
+    /// Where to go after signing in: a local path only (anything else is ignored).
+    next: Option<String>,
 }
 
-pub(crate) async fn login(
-    State(state): State<AppState>,
-    Form(form): Form<LoginForm>,
-) -> Result<Response, ApiError> {
+/// `POST /login`: a valid key sets the session cookie and redirects to the console (customer
+/// keys to the app, or to `next`); an invalid one shows the form again with a 401.
+pub(crate) async fn login(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Response {
     let key = form.key.trim();
-    authenticate(&state, key).await?;
+    let p = match authenticate(&state, key).await {
+        Ok(p) => p,
+        Err(ApiError::Unauthorized(m)) => {
+            return login_html(StatusCode::UNAUTHORIZED, form.next.as_deref(), Some(&m));
+        }
+        Err(e) => return e.into_response(),
+    };
     let secure = if state.config.secure_cookies {
         "; Secure"
     } else {
@@ -42,13 +69,16 @@ pub(crate) async fn login(
     };
     let cookie =
         format!("{SESSION_COOKIE}={key}; Path=/; HttpOnly; SameSite=Strict; Max-Age=28800{secure}");
-    let mut resp = Redirect::to("/docs/").into_response();
-    resp.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_str(&cookie)
-            .map_err(|_| ApiError::BadRequest("the key has invalid characters".into()))?,
-    );
-    Ok(resp)
+    let Ok(cookie) = HeaderValue::from_str(&cookie) else {
+        return login_html(
+            StatusCode::BAD_REQUEST,
+            form.next.as_deref(),
+            Some("the key has invalid characters"),
+        );
+    };
+    let mut resp = Redirect::to(&ui::landing(p.role, form.next.as_deref())).into_response();
+    resp.headers_mut().insert(header::SET_COOKIE, cookie);
+    resp
 }
 
 pub(crate) async fn logout() -> Response {
@@ -76,9 +106,35 @@ pub(crate) async fn require_session(
         return next.run(Request::from_parts(parts, body)).await;
     }
     if parts.uri.path().starts_with("/docs") {
-        (StatusCode::SEE_OTHER, [(header::LOCATION, "/login")]).into_response()
+        (
+            StatusCode::SEE_OTHER,
+            [(header::LOCATION, "/login?next=/docs/")],
+        )
+            .into_response()
     } else {
         ApiError::Unauthorized("an API key is required: send 'Authorization: Bearer <key>'".into())
             .into_response()
     }
+}
+
+/// Who is signed in.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct Me {
+    /// The key's id (never the secret).
+    key_id: String,
+    /// admin, analyst, reviewer, app or customer.
+    role: String,
+    /// For customer-scoped keys: the only customer this key may see.
+    customer_id: Option<String>,
+}
+
+/// The presented key's role and scope (any key), so a user interface can show what the key may do.
+#[utoipa::path(get, path = "/v1/me", tag = "health",
+    responses((status = 200, body = Me), (status = 401, body = crate::error::Problem)))]
+pub(crate) async fn me(p: Principal) -> Json<Me> {
+    Json(Me {
+        key_id: p.key_id,
+        role: p.role.as_str().to_string(),
+        customer_id: p.customer.map(|c| c.as_str().to_string()),
+    })
 }

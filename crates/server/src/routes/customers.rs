@@ -1,4 +1,4 @@
-//! Customers: list with a cursor, get one, their accounts.
+//! Customers: list with a cursor, get one, their accounts; the bank's row counts.
 
 use super::{decode_cursor, encode_cursor, parse_limit};
 use crate::AppState;
@@ -96,5 +96,33 @@ pub(crate) async fn accounts(
     }
     Ok(Json(AccountList {
         items: state.store.list_accounts(&id).await?,
+    }))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct Counts {
+    customers: u64,
+    accounts: u64,
+    transactions: u64,
+    products: u64,
+    audit_entries: u64,
+}
+
+/// How much the bank holds: row counts for the console's overview (staff roles).
+#[utoipa::path(get, path = "/v1/stats", tag = "customers",
+    responses((status = 200, body = Counts), (status = 403, body = crate::error::Problem)))]
+pub(crate) async fn stats(
+    p: Principal,
+    State(state): State<AppState>,
+) -> Result<Json<Counts>, ApiError> {
+    use sextant_store::Table;
+    p.require(STAFF, "read the bank's counts")?;
+    let s = state.store.as_ref();
+    Ok(Json(Counts {
+        customers: s.count(Table::Customers).await?,
+        accounts: s.count(Table::Accounts).await?,
+        transactions: s.count(Table::Transactions).await?,
+        products: s.count(Table::Products).await?,
+        audit_entries: s.count(Table::AuditLog).await?,
     }))
 }

@@ -6,6 +6,7 @@ pub(crate) mod console;
 pub(crate) mod customers;
 pub(crate) mod experiments;
 pub(crate) mod health;
+pub(crate) mod models;
 pub(crate) mod privacy;
 pub(crate) mod products;
 pub(crate) mod recommend;
@@ -13,10 +14,12 @@ pub(crate) mod reports;
 pub(crate) mod segments;
 pub(crate) mod stream;
 pub(crate) mod transactions;
+pub(crate) mod ui;
 
 use crate::AppState;
 use crate::error::ApiError;
 use axum::Router;
+use axum::response::Redirect;
 use axum::routing::{get, post};
 
 pub(crate) fn router(state: AppState) -> Router {
@@ -33,6 +36,20 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/login", get(console::login_page).post(console::login))
         .route("/logout", post(console::logout))
+        .route(
+            "/console",
+            get(|| async { Redirect::permanent("/console/") }),
+        )
+        .route("/console/", get(ui::console_page))
+        .route("/console/assets/{*path}", get(ui::asset))
+        .route("/app", get(|| async { Redirect::permanent("/app/") }))
+        .route("/app/", get(ui::app_page))
+        .route("/v1/me", get(console::me))
+        .route("/v1/stats", get(customers::stats))
+        .route("/v1/models", get(models::list))
+        .route("/v1/segments/map", get(segments::map))
+        .route("/v1/customers/{id}/sentiment", get(segments::sentiment))
+        .route("/v1/audit/verify", get(audit::verify))
         .route("/v1/customers", get(customers::list))
         .route(
             "/v1/customers/{id}",

@@ -380,6 +380,9 @@ pub(crate) async fn resolve_review(
         Ok((case, entry)) => {
             let mut v = case_json(&case);
             v["audit_seq"] = entry.seq.into();
+            // The reviewer sees the entry their decision wrote (subject is the pseudonym).
+            v["audit"] =
+                serde_json::to_value(&entry).map_err(|e| ApiError::Internal(e.to_string()))?;
             Ok(Json(v))
         }
         Err(current) => Err(ApiError::Conflict(format!(

@@ -1,14 +1,15 @@
 //! Segments, personas and features: the promoted model's personas with their sizes, a
 //! customer's segment assigned online, and a customer's features computed online. Profiling
-//! consent is required for anything about one customer (403 `consent-required`).
+//! consent is required for anything about one customer (403 `consent-required`). Also the
+//! segment map (customers projected to 2-D) and a customer's message sentiment over time.
 
 use super::customers::parse_customer_id;
 use crate::AppState;
 use crate::auth::Principal;
 use crate::error::ApiError;
 use axum::Json;
-use axum::extract::{Path, State};
-use serde::Serialize;
+use axum::extract::{Path, Query, State};
+use serde::{Deserialize, Serialize};
 use sextant_core::Role;
 
 const STAFF: &[Role] = &[Role::Admin, Role::Analyst, Role::Reviewer, Role::App];
@@ -191,4 +192,96 @@ pub(crate) async fn scores(
         decision_id: decision.id.to_string(),
         scores,
     }))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub(crate) struct MapQuery {
+    /// Customers to draw, 1–10000 (default 2000), in id order.
+    limit: Option<String>,
+}
+
+/// The segment map (analyst, admin): customers' standardized feature vectors projected onto
+/// their first two principal components, each with the segment the promoted model assigns, and
+/// the features that weigh most in each axis. Only customers with profiling consent have
+/// feature rows, so only they appear.
+#[utoipa::path(get, path = "/v1/segments/map", tag = "segments", params(MapQuery),
+    responses((status = 200, body = Object), (status = 403, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub(crate) async fn map(
+    p: Principal,
+    State(state): State<AppState>,
+    Query(q): Query<MapQuery>,
+) -> Result<Json<sextant_intelligence::segment_map::SegmentMap>, ApiError> {
+    p.require(&[Role::Admin, Role::Analyst], "read the segment map")?;
+    let limit = match q.limit.as_deref() {
+        None => 2000,
+        Some(s) => s
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=10_000).contains(n))
+            .ok_or_else(|| {
+                ApiError::invalid_field(
+                    "limit",
+                    format!(
+                        "'{}' is not a number between 1 and 10000",
+                        sextant_core::text::preview(s)
+                    ),
+                )
+            })?,
+    };
+    Ok(Json(
+        sextant_intelligence::segment_map::segment_map(state.store.as_ref(), &state.models, limit)
+            .await?,
+    ))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct SentimentPoint {
+    /// When the message was received (RFC 3339).
+    at: String,
+    channel: String,
+    /// −1 (negative) to 1 (positive).
+    sentiment: f64,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct SentimentSeries {
+    /// Scored messages, oldest first (the message text is not included).
+    points: Vec<SentimentPoint>,
+}
+
+/// The sentiment of a customer's messages over time, without their text (analyst, admin,
+/// reviewer; needs profiling consent).
+#[utoipa::path(get, path = "/v1/customers/{id}/sentiment", tag = "segments", params(("id" = String, Path, description = "Customer id")),
+    responses((status = 200, body = SentimentSeries), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
+pub(crate) async fn sentiment(
+    p: Principal,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<SentimentSeries>, ApiError> {
+    let id = parse_customer_id(&id)?;
+    p.require(
+        &[Role::Admin, Role::Analyst, Role::Reviewer],
+        "read a customer's sentiment",
+    )?;
+    let consents = state
+        .store
+        .consent_state(&id, &state.config.consent_defaults)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no customer '{id}'")))?;
+    consents.require(sextant_core::ConsentPurpose::Profiling)?;
+    let mut points: Vec<SentimentPoint> = state
+        .store
+        .list_messages(&id)
+        .await?
+        .into_iter()
+        .filter_map(|m| {
+            Some(SentimentPoint {
+                at: m.timestamp.to_rfc3339(),
+                channel: m.channel,
+                sentiment: m.sentiment?,
+            })
+        })
+        .collect();
+    points.sort_by(|a, b| a.at.cmp(&b.at));
+    Ok(Json(SentimentSeries { points }))
 }
