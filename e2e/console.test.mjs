@@ -206,6 +206,43 @@ function accessibilityProblems() {
   return problems;
 }
 
+test('the demo experiment is analysed, a new one is created, and KPIs and drift are visible', async () => {
+  await page.goto(`${server.base}/console/#/experiments`);
+  await page.waitForSelector('#experiment-detail table', { timeout: 30_000 });
+  const text = await page.textContent('#experiment-detail');
+  assert.match(text, /engine vs no_offer/);
+  assert.match(text, /significant/);
+  assert.match(text, /as designed/);
+  await shot(page, '09-experiment-analysis');
+  // The form names a bad field, then starts a valid experiment.
+  await page.fill('#experiment-spec', JSON.stringify({
+    id: 'Bad Id', name: 'x', kind: 'strategy', arms: [{ name: 'a', weight: 1 }, { name: 'b', weight: 1 }],
+  }));
+  await page.click('#experiment-form button[type=submit]');
+  await page.waitForSelector('#experiment-form .notice.error');
+  assert.match(await page.textContent('#experiment-form .notice.error'), /^id: /);
+  await page.fill('#experiment-spec', JSON.stringify({
+    id: 'aa-ui', name: 'A/A from the console', kind: 'strategy',
+    arms: [{ name: 'a1', weight: 1, config: { strategy: 'engine' } }, { name: 'a2', weight: 1, config: { strategy: 'engine' } }],
+  }));
+  await page.click('#experiment-form button[type=submit]');
+  await page.waitForSelector('#experiment-form .notice.ok');
+  const row = page.locator('tr.clickable', { hasText: 'aa-ui' });
+  await row.waitFor();
+  await row.focus();
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#stop-experiment');
+  await page.click('#stop-experiment');
+  await page.waitForFunction(() => !document.getElementById('stop-experiment')
+    && /Stopped/.test(document.getElementById('experiment-detail')?.textContent || ''));
+  // The overview: KPIs over time and drift of the promoted models.
+  await page.goto(`${server.base}/console/#/`);
+  await page.waitForSelector('#kpi-engagement', { timeout: 30_000 });
+  await page.waitForSelector('#drift-report', { timeout: 30_000 });
+  assert.match(await page.textContent('#drift-report'), /Churn v\d/);
+  await shot(page, '10-overview-kpis-drift');
+});
+
 test('controls are labelled and text meets WCAG AA contrast', async () => {
   for (const [path, ready] of [
     ['/console/', '#customer-count'],

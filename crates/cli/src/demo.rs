@@ -112,6 +112,87 @@ pub struct DemoArgs {
     /// Also write the admin key to this file (mode 0600), for scripts such as the browser tests.
     #[arg(long)]
     key_file: Option<PathBuf>,
+    /// Run the experiment `config/experiments/offer-strategy.json` on replayed synthetic traffic
+    /// (every customer asks for an offer and answers as the generator's response model says),
+    /// print its analysis and stop it, when no experiment exists yet.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    experiment: bool,
+}
+
+/// The demo's experiment: engine vs popularity vs no offer.
+const DEMO_EXPERIMENT: &str = include_str!("../../../config/experiments/offer-strategy.json");
+
+/// Create the demo experiment, replay the bank's customers through it, show the analysis, stop it
+/// (so every customer gets the engine's offers afterwards; the analysis stays in the console).
+async fn run_experiment(
+    cfg: &Config,
+    store: &dyn sextant_store::Store,
+    bank_seed: u64,
+) -> anyhow::Result<()> {
+    use sextant_intelligence::experiments;
+    let spec: sextant_experiment::ExperimentSpec = serde_json::from_str(DEMO_EXPERIMENT)?;
+    let id = spec.id.clone();
+    let now = chrono::Utc::now();
+    experiments::create(store, spec, "demo", now).await?;
+    let rec = sextant_intelligence::recommend::Recommender::load(
+        store,
+        &crate::recommend::rules_text(cfg, None)?,
+    )
+    .await?;
+    let master = crate::secrets::load(cfg)?;
+    let pseudonyms = master.pseudonymizer();
+    let subject = |c: &sextant_core::CustomerId| pseudonyms.customer(c);
+    let respond = |c: &sextant_core::CustomerId, p: &sextant_core::ProductId| {
+        c.as_str()
+            .parse::<u64>()
+            .ok()
+            .and_then(|n| sextant_synth::campaign::offer_acceptance(bank_seed, n, p.as_str()))
+    };
+    let bank = Default::default();
+    let cx = experiments::ReplayContext {
+        store,
+        rec: &rec,
+        segments: &sextant_intelligence::ModelCache::default(),
+        bank: &bank,
+        policy: &sextant_intelligence::Policy {
+            consent_defaults: cfg.server.consent_defaults.clone(),
+        },
+        subject: &subject,
+    };
+    let started = Instant::now();
+    let r = experiments::replay(&cx, &respond, bank_seed, u64::MAX, now, &|_| {}).await?;
+    let report = experiments::analyze(store, rec.rules(), &id, now)
+        .await?
+        .context("the demo experiment disappeared")?;
+    println!(
+        "Experiment '{id}' on replayed traffic ({} customers, {} offers, {} accepted, {:.1} s):",
+        r.customers,
+        r.offers,
+        r.accepted,
+        started.elapsed().as_secs_f64()
+    );
+    for s in report.analysis.arms.iter().chain(report.analysis.holdout.iter()) {
+        println!(
+            "  {:<11} {:>5} exposed, {:>4} converted ({:.1}%)",
+            s.name,
+            s.exposures,
+            s.conversions,
+            100.0 * s.conversion_rate.unwrap_or(0.0)
+        );
+    }
+    for c in &report.analysis.comparisons {
+        println!(
+            "  {} vs {}: {:+.1} pp, Holm-adjusted p = {:.4}{}",
+            c.treatment,
+            c.control,
+            100.0 * c.difference.unwrap_or(0.0),
+            c.p_value_adjusted.unwrap_or(1.0),
+            if c.significant { " (significant)" } else { "" }
+        );
+    }
+    experiments::stop(store, &id, "demo", chrono::Utc::now()).await?;
+    println!("  (stopped; the analysis stays at /v1/experiments/{id}/analysis and in the console)");
+    Ok(())
 }
 
 async fn wait_healthy(url: &str) {
@@ -296,6 +377,9 @@ pub async fn run(mut cfg: Config, args: &DemoArgs) -> anyhow::Result<()> {
                 Err(e) => println!("  {} not trained: {e}", target.name()),
             }
         }
+    }
+    if args.experiment && store.outcomes().experiments().await?.is_empty() {
+        run_experiment(&cfg, store.as_ref(), args.seed).await?;
     }
     let key = crate::keys::create(store.as_ref(), Role::Admin, None, "demo").await?;
     if let Some(path) = &args.key_file {

@@ -8,6 +8,7 @@ import {
 } from './ui.js';
 import { bars, hbars, line, scatter, legend, PALETTE } from './charts.js';
 import { renderCustomer } from './customer.js';
+import { kpiView, kpiTable, driftView, experimentsView } from './outcomes.js';
 
 const ALL = ['admin', 'analyst', 'reviewer', 'app'];
 const VIEWS = [
@@ -200,31 +201,14 @@ async function overview(body) {
   fill(kpis, async () => {
     const k = await optional('/v1/kpis');
     if (!k) return notice('KPIs are not available on this server yet.');
-    return kpiView(k);
+    const bySegment = await optional('/v1/kpis?group_by=segment');
+    return h('div', { class: 'stack' }, kpiView(k), bySegment ? kpiTable(bySegment) : null);
   });
   fill(drift, async () => {
     const d = await optional('/v1/monitor');
     if (!d) return notice('Drift monitoring is not available on this server yet.');
-    return genericView(d);
+    return driftView(d);
   });
-}
-
-/** KPIs: numbers as stats, series as lines, anything else as JSON. */
-function kpiView(k) {
-  const out = h('div', { class: 'stack' });
-  const stats = h('div', { class: 'stats' });
-  const entries = Array.isArray(k) ? k.map((x, i) => [x.name || String(i), x]) : Object.entries(k.kpis || k);
-  for (const [name, v] of entries) {
-    if (typeof v === 'number') stats.appendChild(stat(num(v, 3), label(name)));
-    else if (v && typeof v.value === 'number') stats.appendChild(stat(num(v.value, 3), label(v.name || name)));
-    else if (Array.isArray(v) && v.length && typeof v[0] === 'object' && 'value' in v[0]) {
-      out.appendChild(line([{ name, points: v.map((p) => ({ x: new Date(p.at || p.date || p.t), y: p.value })) }],
-        { title: label(name), format: (y) => num(y, 2) }));
-    }
-  }
-  out.prepend(stats);
-  if (!stats.children.length && out.children.length === 1) out.appendChild(genericView(k));
-  return out;
 }
 
 function genericView(v) {
@@ -510,7 +494,7 @@ async function models(body) {
     panel('Drift', drift));
   fill(drift, async () => {
     const d = await optional('/v1/monitor');
-    return d ? genericView(d) : notice('Drift monitoring is not available on this server yet.');
+    return d ? driftView(d) : notice('Drift monitoring is not available on this server yet.');
   });
 }
 
@@ -582,19 +566,8 @@ function fairnessPanel(a) {
 async function experiments(body) {
   const exp = h('div');
   const arms = h('div');
-  mount(body, panel('Experiments', exp), panel('Bandit arms', arms));
-  fill(exp, async () => {
-    const e = await optional('/v1/experiments');
-    if (!e) return notice('Experiments are not available on this server yet.');
-    const list = Array.isArray(e) ? e : e.experiments || e.items || [];
-    if (!list.length) return notice('No experiments.');
-    return table([
-      { label: 'Experiment', value: (x) => x.name || x.id },
-      { label: 'Status', value: (x) => x.status || '' },
-      { label: 'Variants', value: (x) => (x.variants || x.arms || []).map((v) => v.name || v.id || v).join(', ') },
-      { label: 'Started', value: (x) => when(x.started_at || x.created_at) },
-    ], list);
-  });
+  mount(body, exp, panel('Bandit arms', arms));
+  experimentsView(exp, me);
   fill(arms, async () => {
     const a = await get('/v1/recommendations/arms');
     return h('div', {},

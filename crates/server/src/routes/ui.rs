@@ -64,6 +64,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../../console/js/bank-app.js"),
     ),
     (
+        "js/outcomes.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../console/js/outcomes.js"),
+    ),
+    (
         "favicon.svg",
         "image/svg+xml",
         include_str!("../../console/favicon.svg"),
