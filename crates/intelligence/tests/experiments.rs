@@ -7,7 +7,6 @@
 
 use sextant_core::{ConsentPurpose, CustomerId};
 use sextant_experiment::{Arm, ExperimentSpec};
-use sextant_ingest::{ImportOptions, import_file};
 use sextant_intelligence::experiments::{self, ReplayContext};
 use sextant_intelligence::recommend::Recommender;
 use sextant_intelligence::{IntelError, ModelCache, Policy, kpis};
@@ -17,32 +16,20 @@ use sextant_testkit::{TestDb, on_both_backends};
 const SEED: u64 = 11;
 
 async fn bank(db: &TestDb, customers: u64) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = sextant_synth::Config {
+    sextant_testkit::import_generated(
+        db.store.as_ref(),
         customers,
-        months: 3,
-        seed: SEED,
-        ..Default::default()
-    };
-    sextant_synth::generate(&cfg, dir.path(), &|_| {}).unwrap();
-    for (kind, f) in [
-        (RecordKind::Products, "products.csv"),
-        (RecordKind::Customers, "customers_full.csv"),
-        (RecordKind::Accounts, "accounts.csv"),
-        (RecordKind::Consents, "consents.csv"),
-        (RecordKind::Events, "events.csv"),
-    ] {
-        import_file(
-            db.store.as_ref(),
-            kind,
-            &dir.path().join(f),
-            &ImportOptions::default(),
-            |_| {},
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{f}: {e}"));
-    }
-    dir
+        3,
+        SEED,
+        &[
+            (RecordKind::Products, "products.csv"),
+            (RecordKind::Customers, "customers_full.csv"),
+            (RecordKind::Accounts, "accounts.csv"),
+            (RecordKind::Consents, "consents.csv"),
+            (RecordKind::Events, "events.csv"),
+        ],
+    )
+    .await
 }
 
 fn spec(id: &str, arms: &[(&str, &str)], holdout: f64) -> ExperimentSpec {
@@ -313,30 +300,7 @@ fn planted_campaign_uplift_is_recovered() {
 /// Training stores the model's input and score distributions; the monitor compares the
 /// promoted version with today's feature store and says when labels are still missing.
 async fn drift_is_measured_against_training(db: TestDb) {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = sextant_synth::Config {
-        customers: 300,
-        months: 6,
-        seed: 5,
-        ..Default::default()
-    };
-    sextant_synth::generate(&cfg, dir.path(), &|_| {}).unwrap();
-    for (kind, f) in [
-        (RecordKind::Products, "products.csv"),
-        (RecordKind::Customers, "customers_full.csv"),
-        (RecordKind::Accounts, "accounts.csv"),
-        (RecordKind::Transactions, "transactions.csv"),
-    ] {
-        import_file(
-            db.store.as_ref(),
-            kind,
-            &dir.path().join(f),
-            &ImportOptions::default(),
-            |_| {},
-        )
-        .await
-        .unwrap();
-    }
+    let _dir = sextant_testkit::import_synthetic_bank(db.store.as_ref(), 300, 6, 5).await;
     let store = db.store.as_ref();
     let cutoff = chrono::DateTime::parse_from_rfc3339("2026-08-31T23:59:59Z")
         .unwrap()

@@ -9,29 +9,19 @@ use common::spawn;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use sextant_core::Role;
-use sextant_ingest::{ImportOptions, import_file};
 use sextant_store::RecordKind;
 use sextant_testkit::{TestDb, on_both_backends};
 
 async fn experiments_kpis_monitor_and_metrics(db: TestDb) {
     let app = spawn(db).await;
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = sextant_synth::Config {
-        customers: 2,
-        months: 1,
-        seed: 1,
-        ..Default::default()
-    };
-    sextant_synth::generate(&cfg, dir.path(), &|_| {}).unwrap();
-    import_file(
+    let _dir = sextant_testkit::import_generated(
         app.db.store.as_ref(),
-        RecordKind::Products,
-        &dir.path().join("products.csv"),
-        &ImportOptions::default(),
-        |_| {},
+        2,
+        1,
+        1,
+        &[(RecordKind::Products, "products.csv")],
     )
-    .await
-    .unwrap();
+    .await;
     let admin = app.key(Role::Admin, None).await;
     let analyst = app.key(Role::Analyst, None).await;
     let customer = app.key(Role::Customer, Some("1")).await;

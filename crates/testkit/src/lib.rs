@@ -194,6 +194,31 @@ pub async fn import_synthetic_bank(
     seed: u64,
 ) -> tempfile::TempDir {
     use sextant_store::RecordKind;
+    import_generated(
+        store,
+        customers,
+        months,
+        seed,
+        &[
+            (RecordKind::Products, "products.csv"),
+            (RecordKind::Customers, "customers_full.csv"),
+            (RecordKind::Accounts, "accounts.csv"),
+            (RecordKind::Transactions, "transactions.csv"),
+        ],
+    )
+    .await
+}
+
+/// Generate a synthetic bank and import just `files` (kind, file name in the bank) with the
+/// production importer, in that order. Keep the returned directory alive while the files are
+/// needed (the generator's labels are in it).
+pub async fn import_generated(
+    store: &dyn sextant_store::Store,
+    customers: u64,
+    months: u32,
+    seed: u64,
+    files: &[(sextant_store::RecordKind, &str)],
+) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
     let cfg = sextant_synth::Config {
         customers,
@@ -202,12 +227,7 @@ pub async fn import_synthetic_bank(
         ..Default::default()
     };
     sextant_synth::generate(&cfg, dir.path(), &|_| {}).expect("generate");
-    for (kind, f) in [
-        (RecordKind::Products, "products.csv"),
-        (RecordKind::Customers, "customers_full.csv"),
-        (RecordKind::Accounts, "accounts.csv"),
-        (RecordKind::Transactions, "transactions.csv"),
-    ] {
+    for &(kind, f) in files {
         sextant_ingest::import_file(
             store,
             kind,
