@@ -237,9 +237,14 @@ mod tests {
             assert!(ctype.starts_with(want), "{path}: {ctype}");
         }
         // No page or script pulls anything from another host, and no inline script or style.
-        for (name, body) in [("index.html", CONSOLE_HTML), ("app.html", APP_HTML)]
-            .into_iter()
-            .chain(ASSETS.iter().map(|(p, _, b)| (*p, *b)))
+        let login = include_str!("../../console/login.html");
+        for (name, body) in [
+            ("index.html", CONSOLE_HTML),
+            ("app.html", APP_HTML),
+            ("login.html", login),
+        ]
+        .into_iter()
+        .chain(ASSETS.iter().map(|(p, _, b)| (*p, *b)))
         {
             let body = body.replace("http://www.w3.org/2000/svg", "");
             for bad in [
@@ -248,7 +253,7 @@ mod tests {
                 assert!(!body.contains(bad), "{name} contains {bad}");
             }
         }
-        for page in [CONSOLE_HTML, APP_HTML] {
+        for page in [CONSOLE_HTML, APP_HTML, login] {
             assert!(!page.contains("<script>"), "inline script");
         }
     }
