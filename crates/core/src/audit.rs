@@ -18,6 +18,58 @@ pub struct AuditRecord {
     pub details: serde_json::Value,
 }
 
+/// SHA-256 (hex) of the canonical JSON of `inputs` (object keys sorted), the "inputs digest" an
+/// audit entry commits to: whoever holds the inputs can show they are the ones decided on.
+pub fn inputs_digest(inputs: &serde_json::Value) -> String {
+    hex::encode(Sha256::digest(inputs.to_string().as_bytes()))
+}
+
+impl AuditRecord {
+    /// Record the digest of the inputs a decision was made from (`details.inputs_digest`).
+    pub fn with_inputs(mut self, inputs: &serde_json::Value) -> Self {
+        self.object().insert(
+            "inputs_digest".into(),
+            serde_json::Value::String(inputs_digest(inputs)),
+        );
+        self
+    }
+
+    fn object(&mut self) -> &mut serde_json::Map<String, serde_json::Value> {
+        if !self.details.is_object() {
+            let v = std::mem::take(&mut self.details);
+            self.details = if v.is_null() {
+                serde_json::json!({})
+            } else {
+                serde_json::json!({ "value": v })
+            };
+        }
+        self.details.as_object_mut().expect("an object")
+    }
+
+    /// Every entry carries an inputs digest and the versions it was made with: the caller's
+    /// (`details.inputs_digest`, `details.versions`: rules, models, features…) where it gave
+    /// them, else the digest of the details it recorded; `versions.sextant` is always this
+    /// build's version.
+    pub fn complete(mut self) -> Self {
+        let digest = inputs_digest(&self.details);
+        let d = self.object();
+        d.entry("inputs_digest")
+            .or_insert(serde_json::Value::String(digest));
+        let versions = d
+            .entry("versions")
+            .or_insert_with(|| serde_json::json!({}));
+        if !versions.is_object() {
+            *versions = serde_json::json!({ "value": versions.take() });
+        }
+        versions
+            .as_object_mut()
+            .expect("an object")
+            .entry("sextant")
+            .or_insert(serde_json::Value::String(env!("CARGO_PKG_VERSION").into()));
+        self
+    }
+}
+
 /// A stored entry, with its place in the chain.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AuditEntry {
@@ -57,6 +109,7 @@ pub fn chain_hash(prev_hash: &str, seq: i64, at: DateTime<Utc>, r: &AuditRecord)
 
 /// Seal `record` as entry `seq` after `prev_hash`: the entry a store appends.
 pub fn seal(seq: i64, at: DateTime<Utc>, prev_hash: String, record: AuditRecord) -> AuditEntry {
+    let record = record.complete();
     let hash = chain_hash(&prev_hash, seq, at, &record);
     AuditEntry {
         seq,
@@ -97,4 +150,42 @@ pub fn verify_chain(entries: &[AuditEntry]) -> Result<(), (i64, String)> {
         prev = e.hash.clone();
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(details: serde_json::Value) -> AuditRecord {
+        AuditRecord {
+            actor: "a".into(),
+            action: "x.y".into(),
+            subject: "s".into(),
+            details,
+        }
+    }
+
+    #[test]
+    fn every_entry_gets_a_digest_and_versions() {
+        let e = seal(1, Utc::now(), GENESIS.into(), r(serde_json::json!({"n": 1})));
+        assert_eq!(
+            e.details["inputs_digest"],
+            inputs_digest(&serde_json::json!({"n": 1}))
+        );
+        assert_eq!(e.details["versions"]["sextant"], env!("CARGO_PKG_VERSION"));
+        // The caller's own digest and versions are kept; key order does not matter.
+        let inputs = serde_json::json!({"b": 2, "a": [1, 2]});
+        let given = r(serde_json::json!({"versions": {"rules": "r7"}})).with_inputs(&inputs);
+        let e = seal(1, Utc::now(), GENESIS.into(), given);
+        assert_eq!(
+            e.details["inputs_digest"],
+            inputs_digest(&serde_json::json!({"a": [1, 2], "b": 2}))
+        );
+        assert_eq!(e.details["versions"]["rules"], "r7");
+        assert_eq!(e.details["versions"]["sextant"], env!("CARGO_PKG_VERSION"));
+        // Non-object details are wrapped, and the chain still verifies.
+        let e = seal(1, Utc::now(), GENESIS.into(), r(serde_json::json!(5)));
+        assert_eq!(e.details["value"], 5);
+        assert!(verify_chain(&[e]).is_ok());
+    }
 }

@@ -509,7 +509,26 @@ pub async fn recommend(
             "versions": versions,
             "experiments": experiments,
         }),
-    };
+    }
+    // What the engine was given: enough to re-run the decision and show it is this one.
+    .with_inputs(&serde_json::json!({
+        "customer": g.customer.id,
+        "profile": {
+            "age": g.customer.age,
+            "income_minor": g.customer.income.minor,
+            "risk_profile": g.customer.risk_profile,
+            "engagement": g.customer.engagement_level,
+        },
+        "features": g.features.as_ref().map(|f| &f.values),
+        "segment": g.segment.as_ref().map(|(v, s, _)| (v, s)),
+        "consents": g.consents,
+        "holdings": g.accounts.iter().map(|a| (a.id.as_str(), a.product_id.as_ref().map(|p| p.as_str()))).collect::<Vec<_>>(),
+        "history": g.history.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+        "propensity": g.propensity.iter().map(|(f, (p, v))| (f.as_str(), p, v)).collect::<Vec<_>>(),
+        "experiments": experiments,
+        "channel": ask.channel,
+        "now": ask.now,
+    }));
     let entry: AuditEntry = store.record_decisions(&decisions, &reviews, audit).await?;
     crate::experiments::expose(
         store,
@@ -809,7 +828,15 @@ pub async fn resolve(
             "reason": case.reason,
             "has_note": res.note.is_some(),
         }),
-    };
+    }
+    // The reviewer's whole input (the note and changes are digested, not stored here).
+    .with_inputs(&serde_json::json!({
+        "review_id": review_id,
+        "decision_id": case.decision_id.as_str(),
+        "status": res.status.as_str(),
+        "note": res.note,
+        "modified_payload": outcome.modified_payload,
+    }));
     match store.resolve_review(review_id, &outcome, audit).await? {
         None => Err(IntelError::UnknownReview(review_id.to_string())),
         Some(Err(status)) => Ok(Err(status)),

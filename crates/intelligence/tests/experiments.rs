@@ -110,6 +110,25 @@ async fn offers_beat_no_offers_and_the_holdout_sees_nothing(db: TestDb) {
     assert!(audit.iter().any(|e| e.action == "experiment.create"));
 
     run_replay(&db, &rec, now).await;
+    // Every decision's audit entry commits to its inputs and versions.
+    let audit = store.audit_entries(0, 5000).await.unwrap();
+    let decisions: Vec<_> = audit
+        .iter()
+        .filter(|e| e.action == "decision.recommend")
+        .collect();
+    assert_eq!(decisions.len(), 600);
+    for e in decisions {
+        let d = e.details["inputs_digest"].as_str().unwrap();
+        assert_eq!(d.len(), 64, "{}", e.details);
+        assert!(e.details["versions"]["rules"].is_string(), "{}", e.details);
+        assert_eq!(e.details["versions"]["sextant"], env!("CARGO_PKG_VERSION"));
+    }
+    let digests: std::collections::HashSet<_> = audit
+        .iter()
+        .filter(|e| e.action == "decision.recommend")
+        .map(|e| e.details["inputs_digest"].as_str().unwrap())
+        .collect();
+    assert_eq!(digests.len(), 600, "one customer's inputs are not another's");
     let r = experiments::analyze(store, rec.rules(), "offers", now)
         .await
         .unwrap()
