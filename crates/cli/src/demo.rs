@@ -171,7 +171,12 @@ async fn run_experiment(
         r.accepted,
         started.elapsed().as_secs_f64()
     );
-    for s in report.analysis.arms.iter().chain(report.analysis.holdout.iter()) {
+    for s in report
+        .analysis
+        .arms
+        .iter()
+        .chain(report.analysis.holdout.iter())
+    {
         println!(
             "  {:<11} {:>5} exposed, {:>4} converted ({:.1}%)",
             s.name,

@@ -55,9 +55,7 @@ impl AuditRecord {
         let d = self.object();
         d.entry("inputs_digest")
             .or_insert(serde_json::Value::String(digest));
-        let versions = d
-            .entry("versions")
-            .or_insert_with(|| serde_json::json!({}));
+        let versions = d.entry("versions").or_insert_with(|| serde_json::json!({}));
         if !versions.is_object() {
             *versions = serde_json::json!({ "value": versions.take() });
         }
@@ -167,7 +165,12 @@ mod tests {
 
     #[test]
     fn every_entry_gets_a_digest_and_versions() {
-        let e = seal(1, Utc::now(), GENESIS.into(), r(serde_json::json!({"n": 1})));
+        let e = seal(
+            1,
+            Utc::now(),
+            GENESIS.into(),
+            r(serde_json::json!({"n": 1})),
+        );
         assert_eq!(
             e.details["inputs_digest"],
             inputs_digest(&serde_json::json!({"n": 1}))

@@ -128,7 +128,11 @@ async fn offers_beat_no_offers_and_the_holdout_sees_nothing(db: TestDb) {
         .filter(|e| e.action == "decision.recommend")
         .map(|e| e.details["inputs_digest"].as_str().unwrap())
         .collect();
-    assert_eq!(digests.len(), 600, "one customer's inputs are not another's");
+    assert_eq!(
+        digests.len(),
+        600,
+        "one customer's inputs are not another's"
+    );
     let r = experiments::analyze(store, rec.rules(), "offers", now)
         .await
         .unwrap()
