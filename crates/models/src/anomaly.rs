@@ -28,9 +28,13 @@
 //! `1 − exp(−max(z − 2, 0) / 2)`: 0 up to two sigmas, 0.39 at three, 0.78 at five, → 1.
 //!
 //! **Combined.** [`combine`]: the forest's excess over an ordinary point,
-//! `f = clamp((s − 0.5) / 0.5, 0, 1)`, and the baseline score `b` are joined as a noisy-OR,
-//! `1 − (1 − f)(1 − b)`: either signal alone can raise the score, both together raise it more,
-//! and neither can lower what the other found.
+//! `f = clamp((s − 0.5) / 0.5, 0, 1)`, and the baseline score `b` weighted by
+//! [`BASELINE_WEIGHT`] (0.3) are joined as a noisy-OR, `1 − (1 − f)(1 − 0.3·b)`: either signal
+//! can raise the score and neither can lower what the other found, but an amount far above the
+//! customer's usual alone reaches at most 0.3 — large legitimate payments (a holiday, a
+//! laptop) are common, so the baseline is corroboration, the forest the main evidence. On the
+//! synthetic bank the unweighted noisy-OR ranked frauds far worse (ROC-AUC 0.92 against 0.998
+//! with the weight; see README "Fraud / anomaly").
 
 use rand::seq::index::sample;
 use rand::{Rng, SeedableRng};
@@ -378,12 +382,15 @@ pub fn baseline_score(z: f64) -> f64 {
     1.0 - (-(z - 2.0).max(0.0) / 2.0).exp()
 }
 
+/// How much the baseline alone can raise the combined score.
+pub const BASELINE_WEIGHT: f64 = 0.3;
+
 /// One score in [0, 1] from the forest score and the baseline score (see the module docs):
-/// `1 − (1 − clamp((forest − 0.5)/0.5, 0, 1)) · (1 − baseline)`.
+/// `1 − (1 − clamp((forest − 0.5)/0.5, 0, 1)) · (1 − BASELINE_WEIGHT · baseline)`.
 pub fn combine(forest: f64, baseline: f64) -> f64 {
     let f = ((forest - 0.5) / 0.5).clamp(0.0, 1.0);
     let b = baseline.clamp(0.0, 1.0);
-    1.0 - (1.0 - f) * (1.0 - b)
+    1.0 - (1.0 - f) * (1.0 - BASELINE_WEIGHT * b)
 }
 
 #[cfg(test)]
@@ -489,7 +496,9 @@ mod tests {
         assert!((baseline_score(3.0) - 0.393_469).abs() < 1e-6);
         assert_eq!(combine(0.4, 0.0), 0.0);
         assert_eq!(combine(1.0, 0.0), 1.0);
-        assert!((combine(0.75, 0.5) - 0.75).abs() < 1e-12);
+        assert_eq!(combine(1.0, 1.0), 1.0);
+        assert!((combine(0.75, 0.5) - (1.0 - 0.5 * 0.85)).abs() < 1e-12);
+        assert!((combine(0.5, 1.0) - BASELINE_WEIGHT).abs() < 1e-12);
         assert!(combine(0.75, 0.5) >= combine(0.75, 0.0));
     }
 }
