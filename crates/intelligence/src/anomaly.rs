@@ -480,7 +480,7 @@ impl ForestCache {
 }
 
 /// The customer's `limit` most recent debits, scored with the promoted forest (profiling
-/// consent required). `NoModel`-like `NotFound` when no anomaly model is promoted.
+/// consent required). `Conflict` (409) when no anomaly model is promoted.
 pub async fn score_customer(
     store: &dyn Store,
     cache: &ForestCache,
@@ -490,7 +490,7 @@ pub async fn score_customer(
 ) -> Result<CustomerAnomalies> {
     require_profiling(store, id, policy).await?;
     let (version, forest) = cache.get(store).await?.ok_or_else(|| {
-        IntelError::NotFound(
+        IntelError::Conflict(
             "no anomaly model has been promoted yet: run `sextant model anomalies --train`".into(),
         )
     })?;

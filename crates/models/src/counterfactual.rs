@@ -71,6 +71,10 @@ pub struct Counterfactual {
     pub distance: f64,
 }
 
+/// Grid values per feature tried in the two-feature search (nearest first), bounding it to
+/// `PAIR_GRID²` model evaluations per pair of features.
+pub const PAIR_GRID: usize = 25;
+
 fn show(v: f64, percent: bool) -> String {
     if percent {
         format!("{:.0}%", v * 100.0)
@@ -191,12 +195,12 @@ pub fn counterfactuals(
         r[*j] = row[*j];
     }
     if out.is_empty() && max_changes >= 2 {
-        // Pairs: the nearest 40 grid values of each (the grids are sorted by distance).
+        // Pairs: the nearest PAIR_GRID values of each (the grids are sorted by distance).
         let mut best: Option<Counterfactual> = None;
         for (p, (a, i, gi)) in usable.iter().enumerate() {
             for (b, j, gj) in usable.iter().skip(p + 1) {
-                for &ci in gi.iter().take(40) {
-                    for &cj in gj.iter().take(40) {
+                for &ci in gi.iter().take(PAIR_GRID) {
+                    for &cj in gj.iter().take(PAIR_GRID) {
                         let d = dist(a, row[*i], ci.0) + dist(b, row[*j], cj.0);
                         if best.as_ref().is_some_and(|x| x.distance <= d) {
                             continue;

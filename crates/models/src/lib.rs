@@ -35,7 +35,7 @@ pub mod metrics;
 
 pub use calibration::Platt;
 pub use card::ModelCard;
-pub use counterfactual::{Actionable, Counterfactual, Direction, counterfactuals};
+pub use counterfactual::{Actionable, Change, Counterfactual, Direction, counterfactuals};
 pub use dataset::{ColumnKind, ColumnSpec, Dataset, FeatureInfo, MAX_LEVELS, Schema};
 pub use error::ModelError;
 pub use evaluate::{
