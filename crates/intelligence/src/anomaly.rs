@@ -406,7 +406,7 @@ pub async fn train(
         "positives": 0,
         "feature_names": TX_FEATURES,
         "params": params,
-        "combination": "1 - (1 - clamp((forest - 0.5) / 0.5, 0, 1)) * (1 - 0.3 * baseline)",
+        "combination": "1 - (1 - clamp((forest - 0.5) / 0.5, 0, 1)) * (1 - 0.1 * baseline)",
     });
     let json = forest
         .to_json()

@@ -222,10 +222,11 @@ async fn check_credit_counterfactuals(db: &TestDb, policy: &Policy, customers: u
 }
 
 // Measured on this bank (1 500 customers, 3 months, seed 7; 127 396 debits, 156 frauds):
-// forest 0.9997, baseline 0.645, combined 0.998 ROC-AUC; combined precision at 156 = 0.72.
+// ROC-AUC forest 0.9997, baseline 0.645, combined 0.9997; combined precision at 156 = 0.795.
+// The gates sit a little under.
 const GATE_FOREST_AUC: f64 = 0.99;
 const GATE_BASELINE_AUC: f64 = 0.6;
 const GATE_COMBINED_AUC: f64 = 0.99;
-const GATE_COMBINED_P_AT_FRAUDS: f64 = 0.6;
+const GATE_COMBINED_P_AT_FRAUDS: f64 = 0.7;
 
 on_both_backends!(anomaly_scores_rank_the_injected_frauds);

@@ -29,12 +29,14 @@
 //!
 //! **Combined.** [`combine`]: the forest's excess over an ordinary point,
 //! `f = clamp((s − 0.5) / 0.5, 0, 1)`, and the baseline score `b` weighted by
-//! [`BASELINE_WEIGHT`] (0.3) are joined as a noisy-OR, `1 − (1 − f)(1 − 0.3·b)`: either signal
+//! [`BASELINE_WEIGHT`] (0.1) are joined as a noisy-OR, `1 − (1 − f)(1 − 0.1·b)`: either signal
 //! can raise the score and neither can lower what the other found, but an amount far above the
-//! customer's usual alone reaches at most 0.3 — large legitimate payments (a holiday, a
-//! laptop) are common, so the baseline is corroboration, the forest the main evidence. On the
-//! synthetic bank the unweighted noisy-OR ranked frauds far worse (ROC-AUC 0.92 against 0.998
-//! with the weight; see README "Fraud / anomaly").
+//! customer's usual alone reaches at most 0.1 — large legitimate payments (a holiday, a
+//! laptop) are common, so the baseline is corroboration and the forest (which also sees the
+//! amount against the customer's median as a feature) the main evidence. The weight was
+//! measured on the demo bank (2 000 customers, 12 months, 155 labelled frauds among 500 831
+//! debits): precision at 50 was 1.00 / 1.00 / 0.90 / 0.36 for weights 0.05 / 0.1 / 0.2 / 0.3
+//! (unweighted: far worse), precision at 155 highest at 0.1 (0.671; the forest alone 0.665).
 
 use rand::seq::index::sample;
 use rand::{Rng, SeedableRng};
@@ -383,7 +385,7 @@ pub fn baseline_score(z: f64) -> f64 {
 }
 
 /// How much the baseline alone can raise the combined score.
-pub const BASELINE_WEIGHT: f64 = 0.3;
+pub const BASELINE_WEIGHT: f64 = 0.1;
 
 /// One score in [0, 1] from the forest score and the baseline score (see the module docs):
 /// `1 − (1 − clamp((forest − 0.5)/0.5, 0, 1)) · (1 − BASELINE_WEIGHT · baseline)`.
@@ -497,7 +499,7 @@ mod tests {
         assert_eq!(combine(0.4, 0.0), 0.0);
         assert_eq!(combine(1.0, 0.0), 1.0);
         assert_eq!(combine(1.0, 1.0), 1.0);
-        assert!((combine(0.75, 0.5) - (1.0 - 0.5 * 0.85)).abs() < 1e-12);
+        assert!((combine(0.75, 0.5) - (1.0 - 0.5 * 0.95)).abs() < 1e-12);
         assert!((combine(0.5, 1.0) - BASELINE_WEIGHT).abs() < 1e-12);
         assert!(combine(0.75, 0.5) >= combine(0.75, 0.0));
     }
