@@ -293,17 +293,16 @@ fn grow(
         return at;
     }
     // Features that vary in this node, with their ranges.
-    let mut candidates = Vec::with_capacity(d);
-    for j in 0..d {
-        let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-        for &i in &idx {
-            lo = lo.min(rows[i][j]);
-            hi = hi.max(rows[i][j]);
-        }
-        if hi > lo {
-            candidates.push((j, lo, hi));
-        }
-    }
+    let candidates: Vec<(usize, f64, f64)> = (0..d)
+        .filter_map(|j| {
+            let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+            for &i in &idx {
+                lo = lo.min(rows[i][j]);
+                hi = hi.max(rows[i][j]);
+            }
+            (hi > lo).then_some((j, lo, hi))
+        })
+        .collect();
     if candidates.is_empty() {
         nodes.push(Node::Leaf { size });
         return at;

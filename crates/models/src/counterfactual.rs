@@ -159,7 +159,7 @@ pub fn counterfactuals(
                 a.feature
             )));
         };
-        if !(a.min <= a.max) {
+        if a.min.is_nan() || a.max.is_nan() || a.min > a.max {
             return Err(ModelError::InvalidInput(format!(
                 "counterfactual feature `{}`: min {} is above max {}",
                 a.feature, a.min, a.max
