@@ -276,10 +276,10 @@ fn reason(j: usize, f: &TxFeatures, t: &Transaction) -> Option<String> {
             "{:.0}% of your transactions in the previous 24 hours were declined",
             v * 100.0
         )),
-        "log_transactions_1h" if v > 0.0 => Some(format!(
-            "{:.0} transactions in the hour before",
-            v.exp() - 1.0
-        )),
+        "log_transactions_1h" if v > 0.0 => Some(match (v.exp() - 1.0).round() as u64 {
+            1 => "another transaction in the hour before".into(),
+            n => format!("{n} transactions in the hour before"),
+        }),
         "declined" if v > 0.0 => Some("the transaction was declined".into()),
         _ => None,
     }

@@ -77,7 +77,12 @@ pub const PAIR_GRID: usize = 25;
 
 fn show(v: f64, percent: bool) -> String {
     if percent {
-        format!("{:.0}%", v * 100.0)
+        let p = v * 100.0;
+        if p.abs() < 10.0 {
+            format!("{p:.1}%")
+        } else {
+            format!("{p:.0}%")
+        }
     } else if v.abs() >= 100.0 {
         format!("{v:.0}")
     } else {
