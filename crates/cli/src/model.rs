@@ -51,6 +51,9 @@ pub struct DataArgs {
     budget: f32,
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Folds for Platt calibration (each one an extra fit); 0 = no calibration.
+    #[arg(long, default_value_t = 3)]
+    calibration_folds: usize,
 }
 
 #[derive(Subcommand)]
@@ -131,6 +134,18 @@ pub enum ModelCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Write the point-in-time table a bank model learns from as CSV: `customer_id`, the model
+    /// features (empty when missing) and `label` — e.g. for `model evaluate` or another library.
+    ExportBank {
+        /// churn, credit-default, or propensity:<product family>.
+        #[arg(long, value_parser = sextant_intelligence::bank_models::Target::parse)]
+        target: sextant_intelligence::bank_models::Target,
+        /// The cutoff (RFC 3339); default: 90 days before now.
+        #[arg(long)]
+        cutoff: Option<String>,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Registered models with their data hashes and metrics.
     List,
     /// Serve NAME:VERSION from now on; with --thresholds, only if it passes the fairness gate on
@@ -193,6 +208,7 @@ fn params(a: &DataArgs) -> TrainParams {
         gbdt: GbdtParams {
             budget: a.budget,
             seed: a.seed,
+            calibration_folds: a.calibration_folds,
             ..Default::default()
         },
         ..Default::default()
@@ -421,6 +437,56 @@ pub async fn run(cfg: &Config, cmd: ModelCommand) -> anyhow::Result<()> {
                 json,
             )
             .await?
+        }
+        ModelCommand::ExportBank {
+            target,
+            cutoff,
+            out,
+        } => {
+            let cutoff = match cutoff {
+                Some(c) => sextant_core::transaction::parse_timestamp(&c)
+                    .map_err(|e| anyhow::anyhow!("--cutoff: {e}"))?,
+                None => chrono::Utc::now() - chrono::Duration::days(90),
+            };
+            let store = crate::open(cfg).await?;
+            let policy = sextant_intelligence::Policy {
+                consent_defaults: cfg.server.consent_defaults.clone(),
+            };
+            let t = sextant_intelligence::bank_models::training_set(
+                store.as_ref(),
+                &policy,
+                target,
+                cutoff,
+            )
+            .await?;
+            let mut w = csv::Writer::from_path(&out)
+                .with_context(|| format!("writing {}", out.display()))?;
+            let mut header = vec!["customer_id".to_string()];
+            header.extend(t.names.iter().cloned());
+            header.push("label".into());
+            w.write_record(&header)?;
+            let d = t.names.len();
+            for (i, id) in t.ids.iter().enumerate() {
+                let mut rec = vec![id.to_string()];
+                rec.extend(t.x[i * d..(i + 1) * d].iter().map(|v| {
+                    if v.is_nan() {
+                        String::new()
+                    } else {
+                        v.to_string()
+                    }
+                }));
+                rec.push((t.y[i] as u8).to_string());
+                w.write_record(&rec)?;
+            }
+            w.flush()?;
+            println!(
+                "wrote {}: {} rows ({} positive), {} features, as of {}",
+                out.display(),
+                t.ids.len(),
+                t.y.iter().filter(|&&v| v == 1.0).count(),
+                d,
+                cutoff.format("%Y-%m-%d")
+            );
         }
         ModelCommand::List => {
             let store = crate::open(cfg).await?;

@@ -120,15 +120,23 @@ impl Trained {
     }
 }
 
-/// Train `target` on every customer with profiling consent: features as of `cutoff`, the
-/// outcome from the accounts' state and closing dates after it. Registers a new version.
-pub async fn train(
+/// A point-in-time training table: one row per customer with profiling consent who was a
+/// customer at the cutoff, the model features (row-major) as of the cutoff, the label after it.
+#[derive(Debug, Clone)]
+pub struct TrainingSet {
+    pub names: Vec<String>,
+    pub x: Vec<f64>,
+    pub y: Vec<f64>,
+    pub ids: Vec<CustomerId>,
+}
+
+/// Build the table [`train`] learns from (also what `sextant model export-bank` writes).
+pub async fn training_set(
     store: &dyn Store,
     policy: &Policy,
     target: Target,
     cutoff: chrono::DateTime<chrono::Utc>,
-    budget: f32,
-) -> Result<Trained> {
+) -> Result<TrainingSet> {
     let cols = model_features();
     let names: Vec<String> = cols.iter().map(|&i| FEATURES[i].name.to_string()).collect();
     let families: std::collections::HashMap<_, _> = store
@@ -186,6 +194,19 @@ pub async fn train(
             ids.push(c.id.clone());
         }
     }
+    Ok(TrainingSet { names, x, y, ids })
+}
+
+/// Train `target` on every customer with profiling consent: features as of `cutoff`, the
+/// outcome from the accounts' state and closing dates after it. Registers a new version.
+pub async fn train(
+    store: &dyn Store,
+    policy: &Policy,
+    target: Target,
+    cutoff: chrono::DateTime<chrono::Utc>,
+    budget: f32,
+) -> Result<Trained> {
+    let TrainingSet { names, x, y, ids } = training_set(store, policy, target, cutoff).await?;
     if y.is_empty() {
         return Err(IntelError::NoData);
     }
