@@ -7,7 +7,8 @@
 //! are, for every threshold `t` the model splits that feature on inside the allowed range, `t`
 //! itself and the largest float below it (the two sides of the split), plus the range's ends.
 //! Values are tried nearest first; the first that flips the decision is that feature's smallest
-//! change. Distance is measured as a share of the feature's allowed range, so features of
+//! change. When no single feature suffices, pairs are searched on a coarser grid of each
+//! feature ([`PAIR_GRID`] values spread over its range). Distance is measured as a share of the feature's allowed range, so features of
 //! different scales compare. Only the features the caller lists are ever changed — the caller
 //! decides what is actionable (never age, protected or immutable attributes) — and a feature
 //! whose current value is missing is not proposed.
@@ -71,8 +72,9 @@ pub struct Counterfactual {
     pub distance: f64,
 }
 
-/// Grid values per feature tried in the two-feature search (nearest first), bounding it to
-/// `PAIR_GRID²` model evaluations per pair of features.
+/// Grid values per feature tried in the two-feature search, spread from the nearest to the
+/// farthest, bounding it to `PAIR_GRID²` model evaluations per pair of features (so the pair
+/// found is the smallest on that coarser grid).
 pub const PAIR_GRID: usize = 25;
 
 fn show(v: f64, percent: bool) -> String {
@@ -200,12 +202,24 @@ pub fn counterfactuals(
         r[*j] = row[*j];
     }
     if out.is_empty() && max_changes >= 2 {
-        // Pairs: the nearest PAIR_GRID values of each (the grids are sorted by distance).
+        // Pairs: PAIR_GRID values of each grid spread evenly from nearest to farthest (the
+        // grids are sorted by distance), so the search covers the whole allowed range.
+        let coarse = |g: &[(f64, f64, bool)]| -> Vec<(f64, f64, bool)> {
+            if g.len() <= PAIR_GRID {
+                return g.to_vec();
+            }
+            let mut idx: Vec<usize> = (0..PAIR_GRID)
+                .map(|k| (k * (g.len() - 1) + (PAIR_GRID - 1) / 2) / (PAIR_GRID - 1))
+                .collect();
+            idx.dedup();
+            idx.into_iter().map(|i| g[i]).collect()
+        };
+        let coarse: Vec<_> = usable.iter().map(|(_, _, g)| coarse(g)).collect();
         let mut best: Option<Counterfactual> = None;
-        for (p, (a, i, gi)) in usable.iter().enumerate() {
-            for (b, j, gj) in usable.iter().skip(p + 1) {
-                for &ci in gi.iter().take(PAIR_GRID) {
-                    for &cj in gj.iter().take(PAIR_GRID) {
+        for (p, (a, i, _)) in usable.iter().enumerate() {
+            for (q, (b, j, _)) in usable.iter().enumerate().skip(p + 1) {
+                for &ci in &coarse[p] {
+                    for &cj in &coarse[q] {
                         let d = dist(a, row[*i], ci.0) + dist(b, row[*j], cj.0);
                         if best.as_ref().is_some_and(|x| x.distance <= d) {
                             continue;
@@ -355,17 +369,19 @@ mod tests {
     #[test]
     fn two_changes_when_one_is_not_enough() {
         let (m, _) = model();
-        // Narrow ranges so neither change alone is enough.
+        // True logit 4u − 2s − 2: utilisation down to 0.3 alone leaves ≈ 1.1, savings up to 0
+        // alone ≈ 1.8, both ≈ −0.8.
         let mut a = actionable();
+        a[0].min = 0.3;
+        a[1].max = 0.0;
         let row = [0.95, -0.95, 40.0];
-        let p = m.calibrated_proba(&row).unwrap();
-        a[0].min = 0.45;
-        a[1].max = -0.2;
-        let single = counterfactuals(&m, &row, p.min(0.5), &a, 1).unwrap();
-        let pair = counterfactuals(&m, &row, p.min(0.5), &a, 2).unwrap();
-        if single.is_empty() && !pair.is_empty() {
-            assert_eq!(pair[0].changes.len(), 2);
-            assert!(pair[0].probability < p.min(0.5));
-        }
+        assert!(m.calibrated_proba(&row).unwrap() >= 0.5);
+        assert!(counterfactuals(&m, &row, 0.5, &a, 1).unwrap().is_empty());
+        let pair = counterfactuals(&m, &row, 0.5, &a, 2).unwrap();
+        assert_eq!(pair.len(), 1, "{pair:?}");
+        assert_eq!(pair[0].changes.len(), 2);
+        let r = [pair[0].changes[0].to, pair[0].changes[1].to, 40.0];
+        assert!(m.calibrated_proba(&r).unwrap() < 0.5);
+        assert!((m.calibrated_proba(&r).unwrap() - pair[0].probability).abs() < 1e-12);
     }
 }
