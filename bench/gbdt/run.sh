@@ -15,8 +15,11 @@ WORK=${WORK:-$TARGET_DIR/bench-gbdt}
 HERE=$(cd "$(dirname "$0")" && pwd)
 
 cargo build --release -p sextant
-S=$TARGET_DIR/release/sextant
+S=$(cd "$TARGET_DIR/release" && pwd)/sextant
 mkdir -p "$WORK"
+WORK=$(cd "$WORK" && pwd)
+# Run inside WORK: sextant creates its key files in the working directory.
+cd "$WORK"
 export SEXTANT_DATABASE="$WORK/bank.db"
 if [ ! -f "$WORK/churn.csv" ]; then
   rm -rf "$WORK/bank" "$WORK/bank.db"*
