@@ -217,12 +217,30 @@ async fn score(cfg: &Config, n: usize) -> anyhow::Result<()> {
     let cache = sextant_intelligence::bank_models::BankModelCache::default();
     let mut micros = Vec::with_capacity(ids.len());
     let mut models = 0;
+    let (mut declined, mut example) = (0, None);
+    let mut declined_micros = Vec::new();
     for id in &ids {
         let start = Instant::now();
         let scores =
             sextant_intelligence::bank_models::score(store.as_ref(), &cache, id, &policy).await?;
-        micros.push(start.elapsed().as_secs_f64() * 1e6);
+        let us = start.elapsed().as_secs_f64() * 1e6;
+        micros.push(us);
         models = scores.len();
+        if scores.iter().any(|s| s.decision == Some("decline")) {
+            declined_micros.push(us);
+        }
+        for s in &scores {
+            if s.decision == Some("decline") {
+                declined += 1;
+                if example.is_none() {
+                    example = s
+                        .counterfactuals
+                        .as_ref()
+                        .and_then(|c| c.first())
+                        .map(|c| c.text.clone());
+                }
+            }
+        }
     }
     micros.sort_by(f64::total_cmp);
     let q = |p: f64| micros[((micros.len() - 1) as f64 * p).round() as usize];
@@ -233,5 +251,15 @@ async fn score(cfg: &Config, n: usize) -> anyhow::Result<()> {
         q(0.99),
         micros[micros.len() - 1]
     );
+    if declined > 0 {
+        declined_micros.sort_by(f64::total_cmp);
+        println!(
+            "credit declined for {declined} (counterfactuals searched: median {:.0} µs per customer); e.g. {}",
+            declined_micros[declined_micros.len() / 2],
+            example
+                .as_deref()
+                .unwrap_or("no single or paired change flips it")
+        );
+    }
     Ok(())
 }

@@ -51,6 +51,9 @@ pub struct DataArgs {
     budget: f32,
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Folds for Platt calibration (each one an extra fit); 0 = no calibration.
+    #[arg(long, default_value_t = 3)]
+    calibration_folds: usize,
 }
 
 #[derive(Subcommand)]
@@ -104,6 +107,44 @@ pub enum ModelCommand {
         /// TOML fairness thresholds; a violation by gender, age band or region blocks --promote.
         #[arg(long)]
         thresholds: Option<PathBuf>,
+    },
+    /// Transaction fraud / anomaly scores: train the isolation forest on every consenting
+    /// customer's debits, score one customer's recent debits, or evaluate against labels.
+    Anomalies {
+        /// Train a new version on the bank's transactions (and promote it unless --no-promote).
+        #[arg(long)]
+        train: bool,
+        #[arg(long, requires = "train")]
+        no_promote: bool,
+        /// Trees in the forest.
+        #[arg(long, default_value_t = 150)]
+        trees: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Score this customer's most recent debits with the promoted model.
+        #[arg(long)]
+        customer: Option<String>,
+        /// How many of the customer's debits.
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
+        /// Evaluate the promoted model against a CSV whose first column is a fraud
+        /// transaction id (e.g. the synthetic bank's labels/fraud.csv).
+        #[arg(long)]
+        labels: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write the point-in-time table a bank model learns from as CSV: `customer_id`, the model
+    /// features (empty when missing) and `label` — e.g. for `model evaluate` or another library.
+    ExportBank {
+        /// churn, credit-default, or propensity:<product family>.
+        #[arg(long, value_parser = sextant_intelligence::bank_models::Target::parse)]
+        target: sextant_intelligence::bank_models::Target,
+        /// The cutoff (RFC 3339); default: 90 days before now.
+        #[arg(long)]
+        cutoff: Option<String>,
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Registered models with their data hashes and metrics.
     List,
@@ -167,6 +208,7 @@ fn params(a: &DataArgs) -> TrainParams {
         gbdt: GbdtParams {
             budget: a.budget,
             seed: a.seed,
+            calibration_folds: a.calibration_folds,
             ..Default::default()
         },
         ..Default::default()
@@ -373,10 +415,90 @@ pub async fn run(cfg: &Config, cmd: ModelCommand) -> anyhow::Result<()> {
                 );
             }
         }
+        ModelCommand::Anomalies {
+            train,
+            no_promote,
+            trees,
+            seed,
+            customer,
+            limit,
+            labels,
+            json,
+        } => {
+            anomalies(
+                cfg,
+                train,
+                !no_promote,
+                trees,
+                seed,
+                customer,
+                limit,
+                labels,
+                json,
+            )
+            .await?
+        }
+        ModelCommand::ExportBank {
+            target,
+            cutoff,
+            out,
+        } => {
+            let cutoff = match cutoff {
+                Some(c) => sextant_core::transaction::parse_timestamp(&c)
+                    .map_err(|e| anyhow::anyhow!("--cutoff: {e}"))?,
+                None => chrono::Utc::now() - chrono::Duration::days(90),
+            };
+            let store = crate::open(cfg).await?;
+            let policy = sextant_intelligence::Policy {
+                consent_defaults: cfg.server.consent_defaults.clone(),
+            };
+            let t = sextant_intelligence::bank_models::training_set(
+                store.as_ref(),
+                &policy,
+                target,
+                cutoff,
+            )
+            .await?;
+            let mut w = csv::Writer::from_path(&out)
+                .with_context(|| format!("writing {}", out.display()))?;
+            let mut header = vec!["customer_id".to_string()];
+            header.extend(t.names.iter().cloned());
+            header.push("label".into());
+            w.write_record(&header)?;
+            let d = t.names.len();
+            for (i, id) in t.ids.iter().enumerate() {
+                let mut rec = vec![id.to_string()];
+                rec.extend(t.x[i * d..(i + 1) * d].iter().map(|v| {
+                    if v.is_nan() {
+                        String::new()
+                    } else {
+                        v.to_string()
+                    }
+                }));
+                rec.push((t.y[i] as u8).to_string());
+                w.write_record(&rec)?;
+            }
+            w.flush()?;
+            println!(
+                "wrote {}: {} rows ({} positive), {} features, as of {}",
+                out.display(),
+                t.ids.len(),
+                t.y.iter().filter(|&&v| v == 1.0).count(),
+                d,
+                cutoff.format("%Y-%m-%d")
+            );
+        }
         ModelCommand::List => {
             let store = crate::open(cfg).await?;
             for m in store.list_models().await? {
-                let card: ModelCard = serde_json::from_str(&m.card)?;
+                // Every card has these fields (GBDT model cards and the anomaly forest's).
+                #[derive(serde::Deserialize)]
+                struct Summary {
+                    rows: usize,
+                    feature_names: Vec<String>,
+                    data_hash: String,
+                }
+                let card: Summary = serde_json::from_str(&m.card)?;
                 let at = chrono::DateTime::from_timestamp_micros(m.created_at).unwrap_or_default();
                 println!(
                     "{}:{}  {}  {} rows, {} features, data {}{}",
@@ -385,7 +507,7 @@ pub async fn run(cfg: &Config, cmd: ModelCommand) -> anyhow::Result<()> {
                     at.format("%Y-%m-%d %H:%M"),
                     card.rows,
                     card.feature_names.len(),
-                    &card.data_hash[..16],
+                    &card.data_hash[..16.min(card.data_hash.len())],
                     if m.promoted { "  (promoted)" } else { "" }
                 );
             }
@@ -500,4 +622,110 @@ fn fairness_gate(
         violations.extend(sextant_fairness::check(&report, &t));
     }
     Ok(violations)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn anomalies(
+    cfg: &Config,
+    train: bool,
+    promote: bool,
+    trees: usize,
+    seed: u64,
+    customer: Option<String>,
+    limit: usize,
+    labels: Option<PathBuf>,
+    json: bool,
+) -> anyhow::Result<()> {
+    use sextant_intelligence::anomaly;
+    if !train && customer.is_none() && labels.is_none() {
+        anyhow::bail!("give --train, --customer ID or --labels FILE");
+    }
+    let store = crate::open(cfg).await?;
+    let policy = sextant_intelligence::Policy {
+        consent_defaults: cfg.server.consent_defaults.clone(),
+    };
+    if train {
+        let params = sextant_models::anomaly::ForestParams {
+            trees,
+            seed,
+            ..Default::default()
+        };
+        let started = std::time::Instant::now();
+        let t = anomaly::train(store.as_ref(), &policy, &params, promote).await?;
+        println!(
+            "{}:{}  {} debits of {} customers, data {}, {:.1} s{}",
+            anomaly::ANOMALY_MODEL,
+            t.version,
+            t.rows,
+            t.customers,
+            &t.data_hash[..16],
+            started.elapsed().as_secs_f64(),
+            if t.promoted { ", promoted" } else { "" }
+        );
+    }
+    if let Some(path) = labels {
+        let rec = store
+            .get_model(anomaly::ANOMALY_MODEL, None)
+            .await?
+            .context("no anomaly model is promoted: run `sextant model anomalies --train`")?;
+        let forest = sextant_models::anomaly::IsolationForest::from_json(&rec.model)?;
+        let mut r =
+            csv::Reader::from_path(&path).with_context(|| format!("reading {}", path.display()))?;
+        let mut frauds = std::collections::HashSet::new();
+        for rec in r.records() {
+            let rec = rec.with_context(|| format!("reading {}", path.display()))?;
+            frauds.insert(rec.get(0).unwrap_or_default().to_string());
+        }
+        let e =
+            anomaly::evaluate(store.as_ref(), &policy, &forest, &frauds, &[10, 50, 100]).await?;
+        if json {
+            println!("{}", serde_json::to_string_pretty(&e)?);
+        } else {
+            println!(
+                "{} debits scored, {} labelled fraud; model {}:{}",
+                e.transactions,
+                e.frauds,
+                anomaly::ANOMALY_MODEL,
+                rec.version
+            );
+            println!("{:<10} {:>8}  precision@k", "score", "ROC-AUC");
+            for (name, q) in [
+                ("forest", &e.forest),
+                ("baseline", &e.baseline),
+                ("combined", &e.combined),
+            ] {
+                let p: Vec<String> = q
+                    .precision_at
+                    .iter()
+                    .map(|(k, p)| format!("@{k} {p:.3}"))
+                    .collect();
+                println!("{name:<10} {:>8.4}  {}", q.roc_auc, p.join("  "));
+            }
+        }
+    }
+    if let Some(id) = customer {
+        let id =
+            sextant_core::CustomerId::parse(&id).map_err(|e| anyhow::anyhow!("--customer: {e}"))?;
+        let cache = anomaly::ForestCache::default();
+        let a = anomaly::score_customer(store.as_ref(), &cache, &id, &policy, limit).await?;
+        if json {
+            println!("{}", serde_json::to_string_pretty(&a)?);
+        } else {
+            for t in &a.transactions {
+                println!(
+                    "{:.3}  {}  {:>10} {}  {}  {}",
+                    t.score,
+                    t.timestamp.format("%Y-%m-%d %H:%M"),
+                    t.amount,
+                    t.country,
+                    t.merchant.as_deref().unwrap_or("-"),
+                    t.status
+                );
+                for r in &t.reasons {
+                    println!("       - {r}");
+                }
+            }
+        }
+    }
+    Ok(())
 }

@@ -567,3 +567,68 @@ fn recommend_checks_rules_trains_shows_and_evaluates() {
     let sim = ok(sextant(t.path()).args(["recommend", "simulate", "--rounds", "2000"]));
     assert!(sim.contains("cumulative regret"), "{sim}");
 }
+
+#[test]
+fn anomalies_train_score_and_evaluate_and_bank_tables_export() {
+    let t = tempfile::tempdir().unwrap();
+    ok(sextant(t.path()).args([
+        "generate",
+        "--customers",
+        "300",
+        "--months",
+        "3",
+        "--out",
+        "bank",
+    ]));
+    ok(sextant(t.path()).args(["import", "bank", "bank", "--quiet"]));
+    let err = fails(sextant(t.path()).args(["model", "anomalies"]));
+    assert!(
+        err.contains("give --train, --customer ID or --labels FILE"),
+        "{err}"
+    );
+    let out = ok(sextant(t.path()).args(["model", "anomalies", "--train", "--trees", "50"]));
+    assert!(
+        out.starts_with("transaction_anomaly:1 ") && out.contains("promoted"),
+        "{out}"
+    );
+    assert!(ok(sextant(t.path()).args(["model", "list"])).contains("transaction_anomaly:1"));
+    // A customer with profiling consent (the bank's consents.csv decides) gets scored debits.
+    let mut r = csv::Reader::from_path(t.path().join("bank/consents.csv")).unwrap();
+    let id = r
+        .records()
+        .map(|r| r.unwrap())
+        .find(|r| &r[2] == "profiling" && &r[3] == "true")
+        .map(|r| r[1].to_string())
+        .unwrap();
+    let out = ok(sextant(t.path()).args([
+        "model",
+        "anomalies",
+        "--customer",
+        &id,
+        "--limit",
+        "3",
+        "--json",
+    ]));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(v["transactions"].as_array().unwrap().len() <= 3, "{v}");
+    let out =
+        ok(sextant(t.path()).args(["model", "anomalies", "--labels", "bank/labels/fraud.csv"]));
+    assert!(out.contains("combined"), "{out}");
+    let out = ok(sextant(t.path()).args([
+        "model",
+        "export-bank",
+        "--target",
+        "churn",
+        "--cutoff",
+        "2026-09-30T00:00:00Z",
+        "--out",
+        "churn.csv",
+    ]));
+    assert!(out.starts_with("wrote churn.csv: "), "{out}");
+    let header = std::fs::read_to_string(t.path().join("churn.csv")).unwrap();
+    let header = header.lines().next().unwrap();
+    assert!(
+        header.starts_with("customer_id,age,") && header.ends_with(",label"),
+        "{header}"
+    );
+}

@@ -120,15 +120,23 @@ impl Trained {
     }
 }
 
-/// Train `target` on every customer with profiling consent: features as of `cutoff`, the
-/// outcome from the accounts' state and closing dates after it. Registers a new version.
-pub async fn train(
+/// A point-in-time training table: one row per customer with profiling consent who was a
+/// customer at the cutoff, the model features (row-major) as of the cutoff, the label after it.
+#[derive(Debug, Clone)]
+pub struct TrainingSet {
+    pub names: Vec<String>,
+    pub x: Vec<f64>,
+    pub y: Vec<f64>,
+    pub ids: Vec<CustomerId>,
+}
+
+/// Build the table [`train`] learns from (also what `sextant model export-bank` writes).
+pub async fn training_set(
     store: &dyn Store,
     policy: &Policy,
     target: Target,
     cutoff: chrono::DateTime<chrono::Utc>,
-    budget: f32,
-) -> Result<Trained> {
+) -> Result<TrainingSet> {
     let cols = model_features();
     let names: Vec<String> = cols.iter().map(|&i| FEATURES[i].name.to_string()).collect();
     let families: std::collections::HashMap<_, _> = store
@@ -186,6 +194,19 @@ pub async fn train(
             ids.push(c.id.clone());
         }
     }
+    Ok(TrainingSet { names, x, y, ids })
+}
+
+/// Train `target` on every customer with profiling consent: features as of `cutoff`, the
+/// outcome from the accounts' state and closing dates after it. Registers a new version.
+pub async fn train(
+    store: &dyn Store,
+    policy: &Policy,
+    target: Target,
+    cutoff: chrono::DateTime<chrono::Utc>,
+    budget: f32,
+) -> Result<Trained> {
+    let TrainingSet { names, x, y, ids } = training_set(store, policy, target, cutoff).await?;
     if y.is_empty() {
         return Err(IntelError::NoData);
     }
@@ -328,6 +349,117 @@ pub struct Score {
     pub reasons: Vec<String>,
     /// The ten largest SHAP values: (feature, value, contribution to the log-odds).
     pub shap: Vec<(String, f64, f64)>,
+    /// Credit default only: the decision at [`CREDIT_DECISION_THRESHOLD`], "approve" or
+    /// "decline".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decision: Option<&'static str>,
+    /// Credit default only, when declined: the smallest changes to one (or two) actionable
+    /// features that would make the decision approve, smallest first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub counterfactuals: Option<Vec<CreditCounterfactual>>,
+}
+
+/// A change that would turn a declined credit decision into approve.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CreditCounterfactual {
+    /// E.g. "with credit utilisation below 30% (now 62%) the decision would be approve
+    /// (default probability 41% instead of 58%)".
+    pub text: String,
+    /// Calibrated default probability after the change.
+    pub probability: f64,
+    pub changes: Vec<sextant_models::Change>,
+}
+
+/// Credit is declined when the calibrated default probability is at least this (the same
+/// threshold the fairness audit judges decisions at).
+pub const CREDIT_DECISION_THRESHOLD: f64 = 0.5;
+
+/// Features never proposed in a counterfactual: who the customer is (age, tenure), what the
+/// source system reports, and what a customer cannot change by acting differently.
+pub const IMMUTABLE: &[&str] = &["age", "tenure_years", "income_annual", "risk_profile_score"];
+
+/// The features a credit counterfactual may change, with their allowed ranges and directions:
+/// things a customer can act on (pay down cards, save more, spend less on discretionary items
+/// and cash, avoid declined payments). Never age, protected or immutable attributes.
+pub fn credit_actionable() -> Vec<sextant_models::Actionable> {
+    use sextant_models::{Actionable, Direction};
+    let a = |feature: &str, label: &str, min: f64, max: f64, direction| Actionable {
+        feature: feature.into(),
+        label: label.into(),
+        min,
+        max,
+        direction,
+        percent: true,
+    };
+    vec![
+        a(
+            "credit_utilization",
+            "credit utilisation",
+            0.0,
+            1.0,
+            Direction::Decrease,
+        ),
+        a(
+            "savings_rate",
+            "savings rate",
+            -1.0,
+            1.0,
+            Direction::Increase,
+        ),
+        a(
+            "discretionary_share",
+            "discretionary spending share",
+            0.0,
+            1.0,
+            Direction::Decrease,
+        ),
+        a(
+            "spend_share_cash",
+            "cash withdrawal share",
+            0.0,
+            1.0,
+            Direction::Decrease,
+        ),
+        a(
+            "declined_share_3m",
+            "declined payments share (3 months)",
+            0.0,
+            1.0,
+            Direction::Decrease,
+        ),
+    ]
+}
+
+fn credit_counterfactuals(
+    model: &Gbdt,
+    values: &[f64],
+    probability: f64,
+) -> Result<Vec<CreditCounterfactual>> {
+    let names = model.feature_names();
+    let candidates: Vec<_> = credit_actionable()
+        .into_iter()
+        .filter(|a| names.contains(&a.feature))
+        .collect();
+    let found =
+        sextant_models::counterfactuals(model, values, CREDIT_DECISION_THRESHOLD, &candidates, 2)
+            .map_err(|e| IntelError::Segment(e.to_string()))?;
+    Ok(found
+        .into_iter()
+        .map(|c| CreditCounterfactual {
+            text: format!(
+                "with {} the decision would be approve (default probability {:.0}% instead of {:.0}%)",
+                c.changes
+                    .iter()
+                    .map(|x| x.text.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" and "),
+                c.probability * 100.0,
+                probability * 100.0
+            ),
+            probability: c.probability,
+            changes: c.changes,
+        })
+        .collect())
 }
 
 /// Promoted bank models, parsed once per version and kept in memory for scoring.
@@ -335,6 +467,8 @@ pub struct Score {
 pub struct BankModelCache {
     /// Per model name: when the promoted version was last looked up, and that model (if any).
     models: std::sync::Mutex<std::collections::HashMap<&'static str, Cached>>,
+    /// The promoted transaction anomaly forest.
+    pub anomaly: crate::anomaly::ForestCache,
 }
 
 type Cached = (std::time::Instant, Option<(i64, std::sync::Arc<Gbdt>)>);
@@ -431,12 +565,27 @@ pub async fn score_vector(
         let e = model
             .explain(&values)
             .map_err(|e| IntelError::Segment(e.to_string()))?;
+        let probability = model
+            .calibrated_proba(&values)
+            .map_err(|e| IntelError::Segment(e.to_string()))?;
+        let (decision, counterfactuals) = if target == Target::CreditDefault {
+            if probability >= CREDIT_DECISION_THRESHOLD {
+                (
+                    Some("decline"),
+                    Some(credit_counterfactuals(&model, &values, probability)?),
+                )
+            } else {
+                (Some("approve"), Some(Vec::new()))
+            }
+        } else {
+            (None, None)
+        };
         out.push(Score {
             model: target.name().to_string(),
             version,
-            probability: model
-                .calibrated_proba(&values)
-                .map_err(|e| IntelError::Segment(e.to_string()))?,
+            probability,
+            decision,
+            counterfactuals,
             raw_score: e.raw_score,
             base_value: e.base_value,
             reasons: reason_codes(&e, 3),
@@ -478,5 +627,26 @@ mod tests {
         assert!(Target::parse("happiness").is_err());
         let names: std::collections::HashSet<_> = Target::ALL.iter().map(|t| t.name()).collect();
         assert_eq!(names.len(), Target::ALL.len());
+    }
+
+    #[test]
+    fn credit_counterfactuals_change_only_actionable_model_features() {
+        let model: Vec<&str> = model_features().iter().map(|&i| FEATURES[i].name).collect();
+        for a in credit_actionable() {
+            assert!(
+                model.contains(&a.feature.as_str()),
+                "{} is a model feature",
+                a.feature
+            );
+            assert!(
+                !IMMUTABLE.contains(&a.feature.as_str()),
+                "{} is immutable",
+                a.feature
+            );
+            assert!(!a.feature.contains("age") && !a.feature.starts_with("has_"));
+        }
+        for f in IMMUTABLE {
+            assert!(sextant_features::index_of(f).is_some(), "{f} exists");
+        }
     }
 }

@@ -7,6 +7,7 @@
 //! anything about a customer — batch or online, features or segments. A customer without it
 //! gets nothing computed, and withdrawing it removes what was derived (`refresh_features`).
 
+pub mod anomaly;
 pub mod bank_models;
 pub mod experiments;
 pub mod kpis;

@@ -10,6 +10,10 @@
 //! * [`metrics`](mod@metrics) — ROC-AUC, PR-AUC, log loss, Brier, precision/recall/F1, matching
 //!   scikit-learn; [`evaluate`] — stratified k-fold CV of both models; [`render_table`].
 //! * [`reason_codes`] — the top features behind a prediction, in plain words.
+//! * [`anomaly`] — an isolation forest with exact per-feature path-length reasons, a robust
+//!   (median / MAD) baseline, and the formula combining them into one anomaly score.
+//! * [`counterfactuals`] — the smallest change to one or two actionable features that flips a
+//!   [`Gbdt`] decision, found by scanning the model's own split thresholds.
 //! * [`ModelCard`] — the record the model registry stores.
 //!
 //! Every explanation satisfies `base_value + Σ shap == raw_score` (log-odds).
@@ -17,8 +21,10 @@
 //! **Invariant:** pure computation; the only I/O is reading the CSV file in
 //! [`Dataset::from_csv`]. No async, no network, no clock.
 
+pub mod anomaly;
 mod calibration;
 mod card;
+mod counterfactual;
 mod dataset;
 mod error;
 mod evaluate;
@@ -29,6 +35,7 @@ pub mod metrics;
 
 pub use calibration::Platt;
 pub use card::ModelCard;
+pub use counterfactual::{Actionable, Change, Counterfactual, Direction, counterfactuals};
 pub use dataset::{ColumnKind, ColumnSpec, Dataset, FeatureInfo, MAX_LEVELS, Schema};
 pub use error::ModelError;
 pub use evaluate::{

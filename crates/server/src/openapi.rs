@@ -36,6 +36,7 @@ use utoipa::{Modify, OpenApi};
         crate::routes::segments::features,
         crate::routes::segments::insights,
         crate::routes::segments::scores,
+        crate::routes::segments::anomalies,
         crate::routes::recommend::recommendations,
         crate::routes::recommend::feedback,
         crate::routes::privacy::get_contact_preferences,

@@ -213,6 +213,61 @@ async fn segments_and_features_follow_profiling_consent(db: TestDb) {
         StatusCode::FORBIDDEN
     );
 
+    // The credit score carries its decision (and counterfactuals, empty when approved).
+    let credit = &v["scores"][0];
+    assert!(
+        credit["decision"] == "approve" || credit["decision"] == "decline",
+        "{credit}"
+    );
+    assert!(credit["counterfactuals"].is_array(), "{credit}");
+
+    // Transaction anomaly scores: 409 until a model is promoted, then the customer's own key
+    // sees its most recent debits scored with reasons; profiling consent gates it.
+    let path = format!("/v1/customers/{with}/transactions/anomalies?limit=5");
+    assert_eq!(app.get(&path, Some(&own)).await.0, StatusCode::CONFLICT);
+    let trained = sextant_intelligence::anomaly::train(
+        app.db.store.as_ref(),
+        &Policy::default(),
+        &sextant_models::anomaly::ForestParams::default(),
+        true,
+    )
+    .await
+    .unwrap();
+    // A promotion reaches scoring within PROMOTION_CHECK (the 409 above was cached).
+    tokio::time::sleep(sextant_intelligence::bank_models::PROMOTION_CHECK).await;
+    let (s, v) = app.get(&path, Some(&own)).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["model"], "transaction_anomaly");
+    assert_eq!(v["version"], trained.version);
+    let txs = v["transactions"].as_array().unwrap();
+    assert!(!txs.is_empty() && txs.len() <= 5, "{v}");
+    for t in txs {
+        let score = t["score"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&score), "{t}");
+        assert!(
+            t["reasons"].is_array() && t["contributions"].is_array(),
+            "{t}"
+        );
+    }
+    assert_eq!(
+        app.get(
+            &format!("/v1/customers/{with}/transactions/anomalies?limit=0"),
+            Some(&own)
+        )
+        .await
+        .0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        app.get(
+            &format!("/v1/customers/{without}/transactions/anomalies"),
+            Some(&analyst)
+        )
+        .await
+        .0,
+        StatusCode::FORBIDDEN
+    );
+
     // Insights need personalization consent.
     let grant = json!({"consents": {"personalization": true}});
     app.send(

@@ -79,6 +79,10 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/customers/{id}/insights", get(segments::insights))
         .route("/v1/customers/{id}/scores", get(segments::scores))
         .route(
+            "/v1/customers/{id}/transactions/anomalies",
+            get(segments::anomalies),
+        )
+        .route(
             "/v1/customers/{id}/recommendations",
             get(recommend::recommendations),
         )

@@ -285,3 +285,37 @@ pub(crate) async fn sentiment(
     points.sort_by(|a, b| a.at.cmp(&b.at));
     Ok(Json(SentimentSeries { points }))
 }
+
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+pub(crate) struct AnomalyQuery {
+    /// How many of the most recent debits to score, 1–500 (default 50).
+    limit: Option<String>,
+}
+
+/// Fraud / anomaly scores of the customer's most recent debits, newest first: a combined score
+/// in [0, 1] (isolation forest plus the customer's own amount baseline), its two parts, and the
+/// reasons in plain words (staff, or the customer's own key; needs profiling consent; 409 until
+/// an anomaly model is promoted).
+#[utoipa::path(get, path = "/v1/customers/{id}/transactions/anomalies", tag = "segments",
+    params(("id" = String, Path, description = "Customer id"), AnomalyQuery),
+    responses((status = 200, body = Object), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
+pub(crate) async fn anomalies(
+    p: Principal,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<AnomalyQuery>,
+) -> Result<Json<sextant_intelligence::anomaly::CustomerAnomalies>, ApiError> {
+    let id = parse_customer_id(&id)?;
+    p.require_self_or(&id, STAFF, "read a customer's transaction anomaly scores")?;
+    let limit = super::parse_limit(q.limit.as_deref())?;
+    Ok(Json(
+        sextant_intelligence::anomaly::score_customer(
+            state.store.as_ref(),
+            &state.bank_models.anomaly,
+            &id,
+            &state.policy(),
+            limit as usize,
+        )
+        .await?,
+    ))
+}
