@@ -245,7 +245,14 @@ pub async fn list(store: &dyn Store) -> Result<Vec<Experiment>> {
 #[derive(Default)]
 pub struct ExperimentCache {
     state: Mutex<(Option<Instant>, Arc<Vec<ExperimentSpec>>)>,
+    /// (experiment, customer) pairs this process has stored an exposure for: a customer's later
+    /// requests skip the write (the store keeps the first row anyway). Bounded: cleared past
+    /// [`EXPOSED_MEMORY`] pairs.
+    exposed: Mutex<std::collections::HashSet<(String, String)>>,
 }
+
+/// How many exposures a process remembers before starting over.
+const EXPOSED_MEMORY: usize = 200_000;
 
 impl ExperimentCache {
     pub async fn running(&self, store: &dyn Store) -> Result<Arc<Vec<ExperimentSpec>>> {
@@ -267,6 +274,37 @@ impl ExperimentCache {
         *self.state.lock().expect("experiment cache poisoned") =
             (Some(Instant::now()), specs.clone());
         Ok(specs)
+    }
+
+    /// Store the first exposure of `customer` to each experiment in `effects`, skipping pairs
+    /// this process already stored.
+    pub async fn expose_new(
+        &self,
+        store: &dyn Store,
+        effects: &[ArmEffect],
+        customer: &CustomerId,
+        decision: Option<&str>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<()> {
+        let key = |e: &ArmEffect| (e.experiment.clone(), customer.as_str().to_string());
+        let fresh: Vec<ArmEffect> = {
+            let seen = self.exposed.lock().expect("exposure memory poisoned");
+            effects
+                .iter()
+                .filter(|e| !seen.contains(&key(e)))
+                .cloned()
+                .collect()
+        };
+        if fresh.is_empty() {
+            return Ok(());
+        }
+        expose(store, &fresh, customer, decision, now).await?;
+        let mut seen = self.exposed.lock().expect("exposure memory poisoned");
+        if seen.len() + fresh.len() > EXPOSED_MEMORY {
+            seen.clear();
+        }
+        seen.extend(fresh.iter().map(key));
+        Ok(())
     }
 
     /// Forget the cache (after a local create or stop).

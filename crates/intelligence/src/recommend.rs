@@ -530,14 +530,15 @@ pub async fn recommend(
         "now": ask.now,
     }));
     let entry: AuditEntry = store.record_decisions(&decisions, &reviews, audit).await?;
-    crate::experiments::expose(
-        store,
-        &effects,
-        id,
-        decisions.first().map(|d| d.id.as_str()),
-        at,
-    )
-    .await?;
+    rec.experiments
+        .expose_new(
+            store,
+            &effects,
+            id,
+            decisions.first().map(|d| d.id.as_str()),
+            at,
+        )
+        .await?;
     for s in shown.iter().filter(|s| s.reviewed) {
         // Delivered now: shown once, like any other offer.
         store.set_decision_status(&s.decision_id, "shown").await?;
@@ -585,10 +586,11 @@ async fn contact_context(
         .filter_map(|e| e.decision_id.as_ref().map(|d| d.as_str()))
         .collect();
     let mut history: BTreeMap<ContactChannel, ChannelStats> = BTreeMap::new();
-    for d in store.list_decisions(&g.customer.id).await? {
-        if d.kind != KIND || d.at < since {
-            continue;
-        }
+    for d in store
+        .outcomes()
+        .recent_decisions(g.customer.id.as_str(), KIND, since.timestamp_micros())
+        .await?
+    {
         let Some(ch) = d.payload["contact"]["channel"]
             .as_str()
             .and_then(|c| serde_json::from_value::<ContactChannel>(c.into()).ok())

@@ -118,6 +118,14 @@ pub trait OutcomeStore: Send + Sync {
     ) -> Result<()>;
     /// The training distributions of a model version: `(name, reference JSON)`.
     async fn references(&self, model: &str, version: i64) -> Result<Vec<(String, String)>>;
+    /// A customer's decisions of `kind` made at or after `since` (µs), oldest first (the
+    /// channel orchestrator's contact history; indexed by customer and time).
+    async fn recent_decisions(
+        &self,
+        customer_id: &str,
+        kind: &str,
+        since: i64,
+    ) -> Result<Vec<sextant_core::Decision>>;
     /// A customer's contact preferences (JSON), if they set any.
     async fn contact_preferences(&self, customer_id: &str) -> Result<Option<String>>;
     /// Replace a customer's contact preferences.
@@ -207,6 +215,12 @@ pub(crate) mod sql {
     pub const REFS_DELETE: &str = "DELETE FROM model_references WHERE model = $1 AND version = $2";
     pub const REFS_INSERT: &str =
         "INSERT INTO model_references (model, version, name, reference) VALUES ($1, $2, $3, $4)";
+    pub fn recent_decisions() -> String {
+        format!(
+            "SELECT {} FROM decisions WHERE customer_id = $1 AND at >= $3 AND kind = $2 ORDER BY at, id",
+            crate::rows::DECISION_COLS
+        )
+    }
     pub const PREFS: &str = "SELECT body FROM contact_preferences WHERE customer_id = $1";
     pub const PREFS_PUT: &str = "INSERT INTO contact_preferences (customer_id, body, updated_at) VALUES ($1, $2, $3) \
         ON CONFLICT (customer_id) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at";

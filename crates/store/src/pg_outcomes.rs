@@ -156,6 +156,20 @@ impl OutcomeStore for PgStore {
         Ok(())
     }
 
+    async fn recent_decisions(
+        &self,
+        customer_id: &str,
+        kind: &str,
+        since: i64,
+    ) -> Result<Vec<sextant_core::Decision>> {
+        self.query(
+            &sql::recent_decisions(),
+            &[&customer_id, &kind, &since],
+            crate::rows::decision,
+        )
+        .await
+    }
+
     async fn contact_preferences(&self, customer_id: &str) -> Result<Option<String>> {
         Ok(self
             .query(sql::PREFS, &[&customer_id], outcomes::body_row)

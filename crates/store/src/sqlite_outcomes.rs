@@ -173,6 +173,24 @@ impl OutcomeStore for SqliteStore {
         .await
     }
 
+    async fn recent_decisions(
+        &self,
+        customer_id: &str,
+        kind: &str,
+        since: i64,
+    ) -> Result<Vec<sextant_core::Decision>> {
+        let (id, kind) = (customer_id.to_string(), kind.to_string());
+        self.read(move |c| {
+            collect(
+                c,
+                &lite(&sql::recent_decisions()),
+                params![id, kind, since],
+                crate::rows::decision,
+            )
+        })
+        .await
+    }
+
     async fn contact_preferences(&self, customer_id: &str) -> Result<Option<String>> {
         let id = customer_id.to_string();
         self.read(move |c| Ok(collect(c, &lite(sql::PREFS), [id], outcomes::body_row)?.pop()))
