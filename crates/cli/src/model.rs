@@ -339,15 +339,9 @@ pub async fn run(cfg: &Config, cmd: ModelCommand) -> anyhow::Result<()> {
             thresholds,
         } => {
             use sextant_intelligence::bank_models::train;
-            let cutoff = match cutoff {
-                Some(c) => sextant_core::transaction::parse_timestamp(&c)
-                    .map_err(|e| anyhow::anyhow!("--cutoff: {e}"))?,
-                None => chrono::Utc::now() - chrono::Duration::days(90),
-            };
+            let cutoff = bank_cutoff(cutoff)?;
             let store = crate::open(cfg).await?;
-            let policy = sextant_intelligence::Policy {
-                consent_defaults: cfg.server.consent_defaults.clone(),
-            };
+            let policy = policy_of(cfg);
             let started = std::time::Instant::now();
             let t = train(store.as_ref(), &policy, target, cutoff, budget).await?;
             let violations = match &thresholds {
@@ -443,15 +437,9 @@ pub async fn run(cfg: &Config, cmd: ModelCommand) -> anyhow::Result<()> {
             cutoff,
             out,
         } => {
-            let cutoff = match cutoff {
-                Some(c) => sextant_core::transaction::parse_timestamp(&c)
-                    .map_err(|e| anyhow::anyhow!("--cutoff: {e}"))?,
-                None => chrono::Utc::now() - chrono::Duration::days(90),
-            };
+            let cutoff = bank_cutoff(cutoff)?;
             let store = crate::open(cfg).await?;
-            let policy = sextant_intelligence::Policy {
-                consent_defaults: cfg.server.consent_defaults.clone(),
-            };
+            let policy = policy_of(cfg);
             let t = sextant_intelligence::bank_models::training_set(
                 store.as_ref(),
                 &policy,
@@ -641,9 +629,7 @@ async fn anomalies(
         anyhow::bail!("give --train, --customer ID or --labels FILE");
     }
     let store = crate::open(cfg).await?;
-    let policy = sextant_intelligence::Policy {
-        consent_defaults: cfg.server.consent_defaults.clone(),
-    };
+    let policy = policy_of(cfg);
     if train {
         let params = sextant_models::anomaly::ForestParams {
             trees,
@@ -728,4 +714,20 @@ async fn anomalies(
         }
     }
     Ok(())
+}
+
+/// `--cutoff` for the bank's models: the given time, or 90 days ago.
+fn bank_cutoff(cutoff: Option<String>) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
+    Ok(match cutoff {
+        Some(c) => sextant_core::transaction::parse_timestamp(&c)
+            .map_err(|e| anyhow::anyhow!("--cutoff: {e}"))?,
+        None => chrono::Utc::now() - chrono::Duration::days(90),
+    })
+}
+
+/// What may be derived about customers, as configured.
+fn policy_of(cfg: &Config) -> sextant_intelligence::Policy {
+    sextant_intelligence::Policy {
+        consent_defaults: cfg.server.consent_defaults.clone(),
+    }
 }
