@@ -167,15 +167,18 @@ pub(crate) async fn render(state: &AppState) -> Result<String, crate::error::Api
         }
         m.customers_in_memory.set(v.customers_in_memory as i64);
     }
-    for rec in state.store.list_models().await? {
-        let g = m.model_version.get_or_create(&ModelLabels {
-            model: rec.name.clone(),
-        });
-        if rec.promoted {
-            g.set(rec.version);
-        } else if g.get() == 0 {
-            g.set(0);
-        }
+    // One cheap lookup per model the server serves (never the registry's model bodies).
+    let names = sextant_intelligence::bank_models::Target::ALL
+        .iter()
+        .map(|t| t.name())
+        .chain([sextant_intelligence::anomaly::ANOMALY_MODEL]);
+    for name in names {
+        let version = state.store.promoted_model_version(name).await?.unwrap_or(0);
+        m.model_version
+            .get_or_create(&ModelLabels {
+                model: name.to_string(),
+            })
+            .set(version);
     }
     let running = state
         .store

@@ -256,6 +256,10 @@ async fn experiments_kpis_monitor_and_metrics(db: TestDb) {
         "ids never become labels"
     );
     assert!(text.contains("sextant_experiments_running 0"), "{text}");
+    assert!(
+        text.contains("sextant_model_promoted_version{model=\"churn\"} 0"),
+        "{text}"
+    );
     assert!(text.contains("# EOF"));
 }
 
