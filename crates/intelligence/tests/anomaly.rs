@@ -7,39 +7,13 @@
 use std::collections::HashSet;
 
 use sextant_core::{ConsentPurpose, ConsentRecord, CustomerId};
-use sextant_ingest::{ImportOptions, import_file};
 use sextant_intelligence::anomaly::{self, ForestCache};
 use sextant_intelligence::{IntelError, Policy};
 use sextant_models::anomaly::{ForestParams, IsolationForest};
-use sextant_store::RecordKind;
 use sextant_testkit::{TestDb, on_both_backends};
 
 async fn bank(db: &TestDb, customers: u64) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = sextant_synth::Config {
-        customers,
-        months: 3,
-        seed: 7,
-        ..Default::default()
-    };
-    sextant_synth::generate(&cfg, dir.path(), &|_| {}).unwrap();
-    for (kind, f) in [
-        (RecordKind::Products, "products.csv"),
-        (RecordKind::Customers, "customers_full.csv"),
-        (RecordKind::Accounts, "accounts.csv"),
-        (RecordKind::Transactions, "transactions.csv"),
-    ] {
-        import_file(
-            db.store.as_ref(),
-            kind,
-            &dir.path().join(f),
-            &ImportOptions::default(),
-            |_| {},
-        )
-        .await
-        .unwrap();
-    }
-    dir
+    sextant_testkit::import_synthetic_bank(db.store.as_ref(), customers, 3, 7).await
 }
 
 fn frauds(dir: &std::path::Path) -> HashSet<String> {

@@ -6,9 +6,7 @@
 use sextant_core::secrets::MasterKey;
 use sextant_core::{CustomerId, CustomerMessage, MessageId};
 use sextant_store::crypt::EncryptedStore;
-use sextant_store::{
-    Batch, ConversationRow, GoalRow, KbDocumentRow, RecordKind, Store, StoreError, TurnRow,
-};
+use sextant_store::{ConversationRow, GoalRow, KbDocumentRow, Store, StoreError, TurnRow};
 use sextant_testkit::{TestDb, on_both_backends};
 
 fn doc(id: &str, title: &str) -> KbDocumentRow {
@@ -93,20 +91,6 @@ fn message(id: &str, customer: &str, body: &str) -> CustomerMessage {
 
 fn cid(id: &str) -> CustomerId {
     CustomerId::parse(id).unwrap()
-}
-
-async fn import_customers(store: &dyn Store, ids: &[&str]) {
-    let mut sink = store
-        .begin_import(RecordKind::Customers, "c.csv")
-        .await
-        .unwrap();
-    let rows = ids
-        .iter()
-        .map(|id| (1, sextant_testkit::customer_fixture(id), Default::default()))
-        .collect();
-    assert!(sink.write(Batch::Customers(rows)).await.unwrap().is_empty());
-    assert!(sink.finish().await.unwrap().is_empty());
-    sink.commit(0).await.unwrap();
 }
 
 /// Every value of the first column of `sql`, read straight from the database (bypassing the
@@ -481,7 +465,7 @@ async fn goals_upsert_and_progress(db: TestDb) {
 }
 
 async fn messages_are_idempotent_and_backfilled(db: TestDb) {
-    import_customers(db.store.as_ref(), &["1", "2"]).await;
+    sextant_testkit::import_customers(db.store.as_ref(), &["1", "2"]).await;
     let a = db.store.assistant();
     assert!(
         a.insert_message(&message("m1", "1", "first"))
@@ -554,7 +538,7 @@ async fn messages_are_idempotent_and_backfilled(db: TestDb) {
 
 async fn turns_states_and_messages_are_encrypted_at_rest(db: TestDb) {
     let enc = EncryptedStore::new(db.store.clone(), MasterKey::from_bytes([7; 32]).cipher());
-    import_customers(&enc, &["1"]).await;
+    sextant_testkit::import_customers(&enc, &["1"]).await;
     let words = "I lost my job and cannot pay the rent this month";
     let state = "{\"slots\":{\"iban\":\"DE89370400440532013000\"}}";
     let a = enc.assistant();
@@ -639,7 +623,7 @@ async fn turns_states_and_messages_are_encrypted_at_rest(db: TestDb) {
 
 async fn erasure_and_export_cover_conversations_and_goals(db: TestDb) {
     let enc = EncryptedStore::new(db.store.clone(), MasterKey::from_bytes([9; 32]).cipher());
-    import_customers(&enc, &["1", "2"]).await;
+    sextant_testkit::import_customers(&enc, &["1", "2"]).await;
     let a = enc.assistant();
     a.save_turns(
         &conv("c1", "1", "{\"a\":1}", 10),

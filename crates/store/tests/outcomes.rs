@@ -7,7 +7,7 @@ use sextant_core::{
     ConsentPurpose, ConsentRecord, CustomerEvent, CustomerId, CustomerMessage, EventId, EventKind,
     MessageId, ProductId,
 };
-use sextant_store::{Batch, ExperimentRow, ExposureRow, RecordKind, Store};
+use sextant_store::{ExperimentRow, ExposureRow};
 use sextant_testkit::{TestDb, on_both_backends};
 
 fn exp(id: &str, at: i64) -> ExperimentRow {
@@ -54,20 +54,6 @@ fn event(id: &str, c: &str, at: i64, kind: EventKind, value: Option<i32>) -> Cus
     }
 }
 
-async fn import_customers(store: &dyn Store, ids: &[&str]) {
-    let mut sink = store
-        .begin_import(RecordKind::Customers, "c.csv")
-        .await
-        .unwrap();
-    let rows = ids
-        .iter()
-        .map(|id| (1, sextant_testkit::customer_fixture(id), Default::default()))
-        .collect();
-    assert!(sink.write(Batch::Customers(rows)).await.unwrap().is_empty());
-    assert!(sink.finish().await.unwrap().is_empty());
-    sink.commit(0).await.unwrap();
-}
-
 async fn experiments_are_unique_and_move(db: TestDb) {
     let o = db.store.outcomes();
     assert!(o.experiment_insert(&exp("a", 10)).await.unwrap());
@@ -101,7 +87,7 @@ async fn experiments_are_unique_and_move(db: TestDb) {
 }
 
 async fn exposures_are_sticky_and_outcomes_follow_them(db: TestDb) {
-    import_customers(db.store.as_ref(), &["1", "2", "3"]).await;
+    sextant_testkit::import_customers(db.store.as_ref(), &["1", "2", "3"]).await;
     let o = db.store.outcomes();
     o.experiment_insert(&exp("e", 1)).await.unwrap();
     let n = o

@@ -77,6 +77,28 @@ macro_rules! on_both_backends {
     };
 }
 
+/// Import [`customer_fixture`]s with these ids through the production import sink (all or
+/// nothing; panics on any reject).
+pub async fn import_customers(store: &dyn sextant_store::Store, ids: &[&str]) {
+    use sextant_store::{Batch, RecordKind};
+    let mut sink = store
+        .begin_import(RecordKind::Customers, "c.csv")
+        .await
+        .expect("begin import");
+    let rows = ids
+        .iter()
+        .map(|id| (1, customer_fixture(id), Default::default()))
+        .collect();
+    assert!(
+        sink.write(Batch::Customers(rows))
+            .await
+            .expect("write")
+            .is_empty()
+    );
+    assert!(sink.finish().await.expect("finish").is_empty());
+    sink.commit(0).await.expect("commit");
+}
+
 /// A plain customer for store tests: `Customer_<id>`, 30, 50 000 EUR, budget, low risk.
 pub fn customer_fixture(id: &str) -> sextant_core::Customer {
     sextant_core::Customer {
