@@ -403,6 +403,52 @@ impl Bus {
             })
     }
 
+    /// Deletes every stored message on a partition's subject and on the dead-letter subject whose
+    /// payload `matches` (a data-subject erasure), and returns how many. The server overwrites a
+    /// deleted message's bytes (JetStream's default secure erase). Scans the messages one by one
+    /// with the stream's message-get API: cost grows with what the stream retains (`max_age`).
+    pub async fn erase_messages(
+        &self,
+        partition: u32,
+        matches: impl Fn(&[u8]) -> bool,
+    ) -> Result<u64, BusError> {
+        self.check_partition(partition)?;
+        let mut n = 0;
+        for subject in [self.cfg.subject(partition), self.cfg.dead_letter_subject()] {
+            let mut seq = 1;
+            loop {
+                let m = match self
+                    .stream
+                    .raw_message_builder()
+                    .sequence(seq)
+                    .next_by_subject(subject.clone())
+                    .send()
+                    .await
+                {
+                    Ok(m) => m,
+                    Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => break,
+                    Err(e) => {
+                        return Err(BusError::Stream {
+                            stream: self.cfg.stream.clone(),
+                            cause: format!("cannot read '{subject}' from sequence {seq}: {e}"),
+                        });
+                    }
+                };
+                if matches(&m.payload) {
+                    let gone = self.stream.delete_message(m.sequence).await.map_err(|e| {
+                        BusError::Stream {
+                            stream: self.cfg.stream.clone(),
+                            cause: format!("cannot delete message {}: {e}", m.sequence),
+                        }
+                    })?;
+                    n += u64::from(gone);
+                }
+                seq = m.sequence + 1;
+            }
+        }
+        Ok(n)
+    }
+
     /// Stream sequence of the newest message on a partition's subject, 0 if it has none.
     pub async fn last_seq(&self, partition: u32) -> Result<u64, BusError> {
         self.check_partition(partition)?;

@@ -88,21 +88,38 @@ pub async fn run(cfg: &Config, cmd: CustomerCommand) -> anyhow::Result<()> {
             if !yes {
                 bail!("erasing customer '{id}' cannot be undone: add --yes to confirm");
             }
-            let Some(counts) = store.erase_customer(&id).await? else {
+            let Some(erased) =
+                sextant_intelligence::unlearn::erase_customer(store.as_ref(), &id).await?
+            else {
                 bail!("no customer '{id}'")
             };
-            let deleted: std::collections::BTreeMap<String, u64> = counts.into_iter().collect();
+            let mut deleted = erased.deleted;
+            if cfg.stream.nats_url.is_some() {
+                // NATS mode: the customer's raw events retained by the JetStream stream go too.
+                let stream = crate::stream::build(cfg, store.clone()).await?;
+                if let Some(n) = stream.erase(&id).await? {
+                    deleted.insert("stream_messages".into(), n);
+                }
+            }
             let tombstone = pseudonyms.customer(&id);
             store
                 .append_audit(AuditRecord {
                     actor: "cli".into(),
                     action: "dsr.erase".into(),
                     subject: tombstone.clone(),
-                    details: serde_json::json!({ "deleted": deleted }),
+                    details: serde_json::json!({
+                        "deleted": deleted,
+                        "unlearned_decisions": erased.unlearned_decisions,
+                        "unlearned_assignments": erased.unlearned_assignments,
+                        "not_unlearned": erased.not_unlearned,
+                    }),
                 })
                 .await?;
             let total: u64 = deleted.values().sum();
-            println!("erased customer {id}: {total} rows deleted; the audit log keeps {tombstone}");
+            println!(
+                "erased customer {id}: {total} rows deleted; {} decisions and {} experiment assignments unlearned from the bandits ({} could not be); the audit log keeps {tombstone}",
+                erased.unlearned_decisions, erased.unlearned_assignments, erased.not_unlearned
+            );
         }
     }
     Ok(())

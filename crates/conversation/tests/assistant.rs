@@ -333,7 +333,7 @@ async fn context_scoping_and_validation(db: TestDb) {
     assert!(after < before, "{before} → {after}");
 
     // Erasure removes conversations and goals.
-    db.store.erase_customer(&who).await.unwrap();
+    db.store.erase_customer(&who, &[]).await.unwrap();
     assert!(a.conversation(&r.conversation_id, None).await.is_err());
     assert!(
         db.store

@@ -469,6 +469,8 @@ pub struct BankModelCache {
     models: std::sync::Mutex<std::collections::HashMap<&'static str, Cached>>,
     /// The promoted transaction anomaly forest.
     pub anomaly: crate::anomaly::ForestCache,
+    /// The feature table, served from memory.
+    pub features: crate::serving::FeatureCache,
 }
 
 type Cached = (std::time::Instant, Option<(i64, std::sync::Arc<Gbdt>)>);
@@ -529,17 +531,14 @@ pub async fn score(
     policy: &Policy,
 ) -> Result<Vec<Score>> {
     // The feature store's current row when there is one of this version (what the batch refresh
-    // or the last online computation stored); otherwise compute now, from the same definition.
+    // or the last online computation stored), served from memory; otherwise compute now, from
+    // the same definition. Consent is read from the store first, every time.
     require_profiling(store, id, policy).await?;
-    let stored = match store.get_features(id).await? {
-        Some(row) if row.version == sextant_features::FEATURE_VERSION as i64 => {
-            serde_json::from_str::<sextant_features::FeatureVector>(&row.vector).ok()
-        }
-        _ => None,
-    };
-    let all = match stored {
+    let all = match cache.features.get(store, id).await? {
         Some(v) => v,
-        None => crate::compute_features(store, id, policy, chrono::Utc::now()).await?,
+        None => std::sync::Arc::new(
+            crate::compute_features(store, id, policy, chrono::Utc::now()).await?,
+        ),
     };
     let out = score_vector(store, cache, &all, &Target::ALL).await?;
     if out.is_empty() {

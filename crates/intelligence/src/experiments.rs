@@ -366,6 +366,10 @@ impl ExperimentCache {
                     arm: arm.clone(),
                     first_at: now.timestamp_micros(),
                     decision_id: None,
+                    context: Some(serde_json::to_string(x).map_err(|e| IntelError::Corrupt {
+                        what: "bandit context",
+                        reason: e.to_string(),
+                    })?),
                 }])
                 .await?;
             if new == 1 {
@@ -483,6 +487,7 @@ pub async fn expose(
             arm: e.arm.clone(),
             first_at: now.timestamp_micros(),
             decision_id: decision.map(String::from),
+            context: None,
         })
         .collect();
     store.outcomes().expose(&rows).await?;

@@ -14,6 +14,8 @@ pub mod kpis;
 pub mod monitor;
 pub mod recommend;
 pub mod segment_map;
+pub mod serving;
+pub mod unlearn;
 
 use sextant_core::{ConsentPurpose, ConsentRefused, CustomerId};
 use sextant_features::{CustomerData, FEATURE_VERSION, FeatureVector};

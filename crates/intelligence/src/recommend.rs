@@ -163,7 +163,7 @@ impl Recommender {
     }
 
     /// Forget the cached state so the next request reads the store (after a local update).
-    fn invalidate(&self) {
+    pub fn invalidate(&self) {
         self.state
             .lock()
             .expect("recommender cache poisoned")

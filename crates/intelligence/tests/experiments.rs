@@ -8,7 +8,8 @@
 use sextant_core::{ConsentPurpose, CustomerId};
 use sextant_experiment::{Arm, ExperimentSpec};
 use sextant_intelligence::experiments::{self, ReplayContext};
-use sextant_intelligence::recommend::Recommender;
+use sextant_intelligence::recommend::{POLICY, Recommender};
+use sextant_intelligence::unlearn;
 use sextant_intelligence::{IntelError, ModelCache, Policy, kpis};
 use sextant_store::RecordKind;
 use sextant_testkit::{TestDb, on_both_backends};
@@ -272,6 +273,94 @@ async fn a_bandit_experiment_moves_traffic_to_the_better_arm(db: TestDb) {
         "{:?}",
         r.analysis.warnings
     );
+
+    // Erasure unlearns: a customer who accepted an offer under the engine arm, and one in the
+    // arm that showed nothing, are erased; every bandit is then what it would be had they never
+    // been here.
+    let arms = store.outcomes().experiment_arms("bandit").await.unwrap();
+    let mut accepted = None;
+    for (c, arm) in arms.iter().filter(|(_, a)| a == "engine") {
+        let id = CustomerId::parse(c).unwrap();
+        let events = store.list_events(&id).await.unwrap();
+        if events
+            .iter()
+            .any(|e| e.kind == sextant_core::EventKind::Accept && e.decision_id.is_some())
+        {
+            accepted = Some((id, arm.clone()));
+            break;
+        }
+    }
+    let (who, _) = accepted.expect("someone accepted under the engine arm");
+    let silent = CustomerId::parse(&arms.iter().find(|(_, a)| a == "none").unwrap().0).unwrap();
+    let nba_before = store.bandit_arms(POLICY).await.unwrap();
+    for id in [&who, &silent] {
+        let erased = unlearn::erase_customer(store, id).await.unwrap().unwrap();
+        assert_eq!(erased.not_unlearned, 0, "{erased:?}");
+        assert_eq!(erased.unlearned_assignments, 1, "{erased:?}");
+        assert!(erased.deleted["customers"] == 1, "{erased:?}");
+    }
+    let stats = experiments::bandit_stats(store, &rec.rules().bandit_config(), "bandit")
+        .await
+        .unwrap();
+    assert_eq!(stats.iter().map(|a| a.pulls).sum::<u64>(), 598, "{stats:?}");
+    // The recommendation bandit equals one learned from scratch on everyone who is left.
+    let nba_after = store.bandit_arms(POLICY).await.unwrap();
+    assert_ne!(nba_before, nba_after, "the accepted offer's arm moved back");
+    let mut scratch = sextant_recommend::Bandit::new(rec.rules().bandit_config());
+    let mut after = None;
+    loop {
+        let page = store.list_customers(after.as_ref(), 200).await.unwrap();
+        let Some(last) = page.last() else { break };
+        after = Some(last.id.clone());
+        for c in &page {
+            let events = store.list_events(&c.id).await.unwrap();
+            for d in store.list_decisions(&c.id).await.unwrap() {
+                if d.kind != sextant_intelligence::recommend::KIND {
+                    continue;
+                }
+                let r: sextant_recommend::Recommendation =
+                    serde_json::from_value(d.payload["recommendation"].clone()).unwrap();
+                let signals: Vec<_> = events
+                    .iter()
+                    .filter(|e| e.decision_id.as_ref() == Some(&d.id))
+                    .map(|e| e.kind)
+                    .collect();
+                for (n, k) in signals.iter().enumerate() {
+                    scratch.apply_feedback(
+                        r.product_id.as_str(),
+                        &r.context,
+                        r.prior,
+                        &signals[..n],
+                        *k,
+                    );
+                }
+            }
+        }
+    }
+    assert_eq!(scratch.arms.len(), nba_after.len());
+    for row in &nba_after {
+        let stored: sextant_recommend::ArmState = serde_json::from_str(&row.state).unwrap();
+        let fresh = &scratch.arms[&row.arm];
+        assert_eq!(
+            (
+                stored.pulls,
+                stored.accepts,
+                stored.clicks,
+                stored.dismisses
+            ),
+            (fresh.pulls, fresh.accepts, fresh.clicks, fresh.dismisses),
+            "{}",
+            row.arm
+        );
+        for (a, b) in stored
+            .a_inv
+            .iter()
+            .zip(&fresh.a_inv)
+            .chain(stored.b.iter().zip(&fresh.b))
+        {
+            assert!((a - b).abs() < 1e-6, "{}: {a} vs {b}", row.arm);
+        }
+    }
 }
 
 on_both_backends!(

@@ -255,7 +255,71 @@ async fn bank_models_train_point_in_time_and_explain(db: TestDb) {
     ));
 }
 
+/// The feature table served from memory: loaded whole, then kept current from what was written
+/// since — a refresh stamped with an older `as_of` included — agreeing bit for bit with the store
+/// and with the online computation; another version's row leaves it.
+async fn features_are_served_from_memory_and_follow_writes(db: TestDb) {
+    let _dir = bank(&db, 60, false).await;
+    let store = db.store.as_ref();
+    let policy = Policy::default();
+    for i in 1..=40 {
+        grant(&db, &i.to_string(), true).await;
+    }
+    let as_of = chrono::Utc::now();
+    refresh_features(store, &policy, as_of, &|_, _| {})
+        .await
+        .unwrap();
+    let cache = sextant_intelligence::serving::FeatureCache::default();
+    assert!(cache.is_empty());
+    cache.sync(store).await.unwrap();
+    assert_eq!(cache.len(), 40);
+    let id = CustomerId::parse("7").unwrap();
+    let same = |a: &sextant_features::FeatureVector, b: &sextant_features::FeatureVector| {
+        a.values.len() == b.values.len()
+            && a.values
+                .iter()
+                .zip(&b.values)
+                .all(|(x, y)| x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()))
+    };
+    let served = cache.get(store, &id).await.unwrap().unwrap();
+    let online = compute_features(store, &id, &policy, as_of).await.unwrap();
+    assert!(same(&served, &online), "memory, store and online agree");
+
+    // A refresh as of an earlier date (an older computed_at) still reaches memory: the cache
+    // follows write time, not the features' as-of date.
+    let earlier = as_of - chrono::Duration::days(40);
+    refresh_features(store, &policy, earlier, &|_, _| {})
+        .await
+        .unwrap();
+    let recomputed = compute_features(store, &id, &policy, earlier)
+        .await
+        .unwrap();
+    assert!(!same(&recomputed, &online), "the two dates differ");
+    assert!(
+        same(&cache.get(store, &id).await.unwrap().unwrap(), &online),
+        "polled at most once a second"
+    );
+    cache.sync_now(store).await.unwrap();
+    assert!(same(
+        &cache.get(store, &id).await.unwrap().unwrap(),
+        &recomputed
+    ));
+
+    // A row of another feature version is not served; eviction is immediate.
+    let mut row = store.get_features(&id).await.unwrap().unwrap();
+    row.version += 1;
+    store.put_features(&[row]).await.unwrap();
+    cache.sync_now(store).await.unwrap();
+    assert!(cache.peek(&id).is_none());
+    assert_eq!(cache.len(), 39);
+    let other = CustomerId::parse("8").unwrap();
+    assert!(cache.peek(&other).is_some());
+    cache.evict(&other);
+    assert!(cache.peek(&other).is_none());
+}
+
 on_both_backends!(
+    features_are_served_from_memory_and_follow_writes,
     profiling_consent_gates_features_and_segments,
     seed_002_profiles_alone_segment,
     bank_models_train_point_in_time_and_explain

@@ -186,6 +186,35 @@ impl Stream {
     }
 }
 
+impl Stream {
+    /// Erasure of everything the stream holds about a customer outside the store: [`Stream::forget`]
+    /// (in-memory state here and, announced, in every process), then in NATS mode the customer's
+    /// raw events still retained by the JetStream stream — on their partition's subject and on
+    /// the dead-letter subject — are deleted. Returns the messages deleted (`None` in embedded
+    /// mode, whose event log lives in the store and is erased with it).
+    pub async fn erase(&self, id: &CustomerId) -> Result<Option<u64>> {
+        self.forget(id);
+        let Some(bus) = self.inner.bus.clone() else {
+            return Ok(None);
+        };
+        let partition = sextant_stream::partition_of(id.as_str(), bus.partitions());
+        let n = bus
+            .erase_messages(partition, |payload| {
+                #[derive(serde::Deserialize)]
+                struct Who<'a> {
+                    #[serde(borrow)]
+                    customer_id: Option<std::borrow::Cow<'a, str>>,
+                }
+                serde_json::from_slice::<Who>(payload)
+                    .ok()
+                    .and_then(|w| w.customer_id)
+                    .is_some_and(|c| c == id.as_str())
+            })
+            .await?;
+        Ok(Some(n))
+    }
+}
+
 fn forget_here(inner: &Inner, id: &CustomerId) {
     let engines: Vec<Arc<Mutex<Engine>>> = inner
         .engines

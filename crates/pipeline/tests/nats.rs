@@ -1,7 +1,7 @@
 //! NATS mode across processes (two `Stream`s sharing PostgreSQL and one JetStream stream): an
 //! event submitted on one is processed by the worker of the other, and the committed alert
 //! reaches the live subscribers of both; an erasure on one drops the customer's live state on
-//! the other.
+//! the other and deletes the customer's events from the JetStream stream, leaving others'.
 
 use serde_json::{Value, json};
 use sextant_bus::{Bus, BusConfig};
@@ -73,7 +73,32 @@ async fn alerts_from_one_process_reach_subscribers_of_another() {
     // Erased through process b: process a, which holds the customer's windows, drops them.
     let id = sextant_core::CustomerId::parse("n1").unwrap();
     assert!(a.customer_view(&id).is_some());
-    b.forget(&id);
+    // Another customer's event, which the erasure must leave on the stream.
+    let mut other = debit("m1", 13, 1_500);
+    other["customer_id"] = json!("n2");
+    other["transaction_id"] = json!("t-m1");
+    assert_eq!(b.submit(&[other], "test").await.unwrap().accepted, 1);
+    let n2_partition = sextant_stream::partition_of("n2", 4);
+    let n2_seq = bus_a.last_seq(n2_partition).await.unwrap();
+    assert!(n2_seq > 0);
+    // The erasure also deletes the customer's raw events retained by JetStream.
+    assert_eq!(
+        b.erase(&id).await.unwrap(),
+        Some(13),
+        "all 13 of n1's events"
+    );
+    let n1_partition = sextant_stream::partition_of("n1", 4);
+    let is_n1 = |p: &[u8]| serde_json::from_slice::<Value>(p).unwrap()["customer_id"] == "n1";
+    assert_eq!(
+        bus_a.erase_messages(n1_partition, is_n1).await.unwrap(),
+        0,
+        "none left"
+    );
+    assert_eq!(
+        bus_a.last_seq(n2_partition).await.unwrap(),
+        n2_seq,
+        "n2's event stays"
+    );
     for _ in 0..200 {
         if a.customer_view(&id).is_none() {
             break;

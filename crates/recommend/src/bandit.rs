@@ -158,6 +158,23 @@ impl ArmState {
             }
         }
     }
+
+    /// The inverse of [`ArmState::add_outer`]: `(A − xxᵀ)⁻¹ = A⁻¹ + (A⁻¹x)(A⁻¹x)ᵀ / (1 − xᵀA⁻¹x)`.
+    /// Only called for an `x` that was added before, so `A − xxᵀ ⪰ I` and the denominator is
+    /// positive (`xᵀA⁻¹x < 1`); a non-positive one (state that never held `x`) is refused.
+    fn remove_outer(&mut self, x: &[f64; D]) -> bool {
+        let u = self.a_inv_times(x);
+        let denom = 1.0 - dot(x, &u);
+        if denom.is_nan() || denom <= 1e-12 {
+            return false;
+        }
+        for i in 0..D {
+            for j in 0..D {
+                self.a_inv[i * D + j] += u[i] * u[j] / denom;
+            }
+        }
+        true
+    }
 }
 
 /// A slice as a D-vector: missing entries 0, extra ignored, non-finite → 0.
@@ -275,6 +292,67 @@ impl Bandit {
             *b += step * xi;
         }
         state.reward_sum += reward_delta;
+    }
+
+    /// Undo [`Bandit::update`] with the same arguments (exact up to rounding): `A ← A − xxᵀ`,
+    /// `b −= (r − prior)·x`, pulls − 1 for a pull; `b −= reward_delta·x` otherwise. Used to
+    /// unlearn an erased customer's contribution. False (nothing changed) when the arm does not
+    /// exist or cannot have held this pull.
+    pub fn unupdate(
+        &mut self,
+        arm: &str,
+        x: &[f64],
+        prior: f64,
+        reward_delta: f64,
+        new_pull: bool,
+    ) -> bool {
+        let x = fixed(x);
+        let Some(state) = self.arms.get_mut(arm) else {
+            return false;
+        };
+        let step = if new_pull {
+            if state.pulls == 0 || !state.remove_outer(&x) {
+                return false;
+            }
+            state.pulls -= 1;
+            reward_delta - prior
+        } else {
+            reward_delta
+        };
+        for (b, xi) in state.b.iter_mut().zip(&x) {
+            *b -= step * xi;
+        }
+        state.reward_sum -= reward_delta;
+        true
+    }
+
+    /// Unlearn one decision entirely: the net effect of [`Bandit::apply_feedback`] over all of
+    /// its signals (oldest first) is one pull with the decision's final reward plus the signal
+    /// counters, so this removes exactly that. A decision without signals taught nothing.
+    pub fn forget_decision(
+        &mut self,
+        arm: &str,
+        x: &[f64],
+        prior: f64,
+        signals: &[EventKind],
+    ) -> bool {
+        if signals.is_empty() {
+            return true;
+        }
+        if !self.unupdate(arm, x, prior, decision_reward(signals), true) {
+            return false;
+        }
+        let state = self.arms.get_mut(arm).expect("unupdate found the arm");
+        for k in signals {
+            let n = match k {
+                EventKind::Accept => &mut state.accepts,
+                EventKind::Click => &mut state.clicks,
+                EventKind::Dismiss => &mut state.dismisses,
+                EventKind::Impression | EventKind::Survey => continue,
+            };
+            *n = n.saturating_sub(1);
+        }
+        true
     }
 
     /// Apply a new signal `new` of a decision whose earlier signals (oldest first) are
@@ -398,6 +476,103 @@ mod tests {
         let direct = inverse(&a);
         for (s, d) in b.arms["p"].a_inv.iter().zip(&direct) {
             assert!((s - d).abs() < 1e-9, "{s} vs {d}");
+        }
+    }
+
+    /// One decision's feedback: (customer, arm, context, prior, signals).
+    type Taught = (u64, &'static str, [f64; D], f64, Vec<EventKind>);
+
+    /// Feedback of several customers' decisions.
+    fn history() -> Vec<Taught> {
+        use EventKind::*;
+        let kinds = [
+            vec![Impression, Click, Accept],
+            vec![Dismiss],
+            vec![Click],
+            vec![Accept, Dismiss],
+            vec![Impression],
+            vec![Click, Impression],
+        ];
+        (0..60)
+            .map(|i| {
+                let arm = if i % 3 == 0 { "card" } else { "savings" };
+                (
+                    i % 7,
+                    arm,
+                    ctx(i),
+                    0.05 + (i % 5) as f64 * 0.03,
+                    kinds[(i % 6) as usize].clone(),
+                )
+            })
+            .collect()
+    }
+
+    fn learn_all(h: &[Taught], skip: Option<u64>) -> Bandit {
+        let mut b = Bandit::new(config());
+        for (who, arm, x, prior, signals) in h {
+            if Some(*who) == skip {
+                continue;
+            }
+            for (n, k) in signals.iter().enumerate() {
+                b.apply_feedback(arm, x, *prior, &signals[..n], *k);
+            }
+        }
+        b
+    }
+
+    #[test]
+    fn forgetting_a_customer_equals_never_having_learned_from_them() {
+        let h = history();
+        let mut forgot = learn_all(&h, None);
+        for (who, arm, x, prior, signals) in &h {
+            if *who == 3 {
+                assert!(forgot.forget_decision(arm, x, *prior, signals));
+            }
+        }
+        let never = learn_all(&h, Some(3));
+        assert_eq!(
+            forgot.arms.keys().collect::<Vec<_>>(),
+            never.arms.keys().collect::<Vec<_>>()
+        );
+        for (arm, f) in &forgot.arms {
+            let n = &never.arms[arm];
+            assert_eq!(
+                (f.pulls, f.accepts, f.clicks, f.dismisses),
+                (n.pulls, n.accepts, n.clicks, n.dismisses),
+                "{arm}"
+            );
+            for (a, b) in f.a_inv.iter().zip(&n.a_inv).chain(f.b.iter().zip(&n.b)) {
+                assert!((a - b).abs() < 1e-9, "{arm}: {a} vs {b}");
+            }
+            assert!((f.reward_sum - n.reward_sum).abs() < 1e-9);
+            let x = ctx(99);
+            assert!((forgot.score(arm, &x, 0.1).ucb - never.score(arm, &x, 0.1).ucb).abs() < 1e-9);
+        }
+        // The customer's decisions had moved the arms: forgetting is not a no-op.
+        let all = learn_all(&h, None);
+        assert_ne!(all.arms["card"].pulls, forgot.arms["card"].pulls);
+    }
+
+    #[test]
+    fn a_pull_the_arm_never_held_is_refused() {
+        let mut b = Bandit::new(config());
+        assert!(!b.unupdate("card", &ctx(1), 0.1, 1.0, true), "no such arm");
+        b.update("card", &ctx(1), 0.1, 1.0, true);
+        assert!(b.unupdate("card", &ctx(1), 0.1, 1.0, true));
+        assert!(
+            !b.unupdate("card", &ctx(1), 0.1, 1.0, true),
+            "no pulls left"
+        );
+        let back = &b.arms["card"];
+        let fresh = ArmState::default();
+        assert_eq!(back.pulls, 0);
+        for (a, f) in back
+            .a_inv
+            .iter()
+            .zip(&fresh.a_inv)
+            .chain(back.b.iter().zip(&fresh.b))
+        {
+            assert!((a - f).abs() < 1e-12, "{a} vs {f}");
         }
     }
 

@@ -315,6 +315,11 @@ async fn erasure_leaves_no_pii(db: TestDb) {
     assert_eq!(v["deleted"]["transactions"], 5);
     assert_eq!(v["deleted"]["messages"], 1);
     assert_eq!(v["deleted"]["customers"], 1);
+    assert_eq!(
+        v["unlearned_decisions"], 0,
+        "no recommendation had feedback"
+    );
+    assert_eq!(v["not_unlearned"], 0);
     let tombstone = master()
         .pseudonymizer()
         .customer(&CustomerId::parse("1").unwrap());

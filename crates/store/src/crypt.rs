@@ -657,8 +657,12 @@ impl Store for EncryptedStore {
     async fn list_decisions(&self, id: &CustomerId) -> Result<Vec<Decision>> {
         self.inner.list_decisions(id).await
     }
-    async fn erase_customer(&self, id: &CustomerId) -> Result<Option<Vec<(String, u64)>>> {
-        self.inner.erase_customer(id).await
+    async fn erase_customer(
+        &self,
+        id: &CustomerId,
+        unlearn: &[crate::ArmWrite],
+    ) -> Result<Option<Vec<(String, u64)>>> {
+        self.inner.erase_customer(id, unlearn).await
     }
     async fn offer_outcomes(&self) -> Result<Vec<(ProtectedAttributes, bool)>> {
         self.inner.offer_outcomes().await
@@ -691,6 +695,13 @@ impl Store for EncryptedStore {
     }
     async fn get_features(&self, id: &CustomerId) -> Result<Option<crate::FeatureRow>> {
         self.inner.get_features(id).await
+    }
+    async fn features_written_since(
+        &self,
+        after: (i64, Option<&CustomerId>),
+        limit: u32,
+    ) -> Result<Vec<(i64, crate::FeatureRow)>> {
+        self.inner.features_written_since(after, limit).await
     }
     async fn scan_features(
         &self,

@@ -206,7 +206,15 @@ pub trait Store: Send + Sync + 'static {
     /// per table, or `None` if the customer is unknown (neither imported, nor seen on the
     /// stream, nor holding conversations or goals). SQLite also zeroes freed pages and truncates
     /// the WAL.
-    async fn erase_customer(&self, id: &CustomerId) -> Result<Option<Vec<(String, u64)>>>;
+    ///
+    /// `unlearn` are bandit arms rewritten without the customer's contribution (compare-and-swap
+    /// on each arm's version, in the same transaction): if any arm changed since it was read,
+    /// nothing is erased and the error is [`StoreError::Conflict`] (read again and retry).
+    async fn erase_customer(
+        &self,
+        id: &CustomerId,
+        unlearn: &[ArmWrite],
+    ) -> Result<Option<Vec<(String, u64)>>>;
 
     /// Every offer shown (an `impression` event) with the customer's protected attributes and
     /// whether the customer accepted that product afterwards: input to fairness audits.
@@ -234,6 +242,13 @@ pub trait Store: Send + Sync + 'static {
     /// Upsert feature vectors, all in one transaction.
     async fn put_features(&self, rows: &[FeatureRow]) -> Result<()>;
     async fn get_features(&self, id: &CustomerId) -> Result<Option<FeatureRow>>;
+    /// Feature rows (any version) written after the cursor `(written_at µs, customer id)`, in
+    /// write order, each with its `written_at`: what an in-memory copy of the table must apply.
+    async fn features_written_since(
+        &self,
+        after: (i64, Option<&CustomerId>),
+        limit: u32,
+    ) -> Result<Vec<(i64, FeatureRow)>>;
     /// Feature rows of one version in customer-id order, strictly after `after`.
     async fn scan_features(
         &self,

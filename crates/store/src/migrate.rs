@@ -69,6 +69,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0010_outcomes.sql"),
         postgres: include_str!("../migrations/postgres/0010_outcomes.sql"),
     },
+    Migration {
+        version: 11,
+        name: "serving",
+        sqlite: include_str!("../migrations/sqlite/0011_serving.sql"),
+        postgres: include_str!("../migrations/postgres/0011_serving.sql"),
+    },
 ];
 
 pub(crate) const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)";

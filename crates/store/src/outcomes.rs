@@ -42,6 +42,8 @@ pub struct ExposureRow {
     /// µs since the epoch.
     pub first_at: i64,
     pub decision_id: Option<String>,
+    /// Bandit allocation: the context (JSON array) the assignment's pull was learned from.
+    pub context: Option<String>,
 }
 
 /// Something an exposed customer did after the first exposure: `accept`, `click` or `dismiss`
@@ -183,11 +185,11 @@ pub(crate) mod sql {
         "UPDATE experiments SET status = $2, updated_at = $3 WHERE id = $1";
     pub const EXP_MONITOR: &str =
         "UPDATE experiments SET monitor = $2, updated_at = $3 WHERE id = $1";
-    pub const EXPOSE: &str = "INSERT INTO experiment_exposures (experiment_id, customer_id, arm, first_at, decision_id) \
-        VALUES ($1, $2, $3, $4, $5) ON CONFLICT (experiment_id, customer_id) DO NOTHING";
-    pub const EXPOSURE: &str = "SELECT experiment_id, customer_id, arm, first_at, decision_id FROM experiment_exposures \
+    pub const EXPOSE: &str = "INSERT INTO experiment_exposures (experiment_id, customer_id, arm, first_at, decision_id, context) \
+        VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (experiment_id, customer_id) DO NOTHING";
+    pub const EXPOSURE: &str = "SELECT experiment_id, customer_id, arm, first_at, decision_id, context FROM experiment_exposures \
         WHERE experiment_id = $1 AND customer_id = $2";
-    pub const CUSTOMER_EXPOSURES: &str = "SELECT experiment_id, customer_id, arm, first_at, decision_id FROM experiment_exposures \
+    pub const CUSTOMER_EXPOSURES: &str = "SELECT experiment_id, customer_id, arm, first_at, decision_id, context FROM experiment_exposures \
         WHERE customer_id = $1 ORDER BY experiment_id";
     pub const EXPOSURE_COUNTS: &str = "SELECT arm, COUNT(*) FROM experiment_exposures WHERE experiment_id = $1 \
         GROUP BY arm ORDER BY arm";
@@ -250,6 +252,7 @@ pub(crate) fn exposure_row(r: &dyn Cells) -> Result<ExposureRow> {
         arm: req_text(r, 2, T, "arm")?,
         first_at: req_int(r, 3, T, "first_at")?,
         decision_id: r.text(4)?,
+        context: r.text(5)?,
     })
 }
 

@@ -8,8 +8,8 @@ use crate::postgres::PgStore;
 use crate::{OutcomeStore, Result};
 use async_trait::async_trait;
 
-const EXPOSE_MANY: &str = "INSERT INTO experiment_exposures (experiment_id, customer_id, arm, first_at, decision_id) \
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[]) \
+const EXPOSE_MANY: &str = "INSERT INTO experiment_exposures (experiment_id, customer_id, arm, first_at, decision_id, context) \
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[]) \
     ON CONFLICT (experiment_id, customer_id) DO NOTHING";
 
 impl PgStore {
@@ -87,7 +87,9 @@ impl OutcomeStore for PgStore {
         let a: Vec<&str> = rows.iter().map(|r| r.arm.as_str()).collect();
         let t: Vec<i64> = rows.iter().map(|r| r.first_at).collect();
         let d: Vec<Option<&str>> = rows.iter().map(|r| r.decision_id.as_deref()).collect();
-        self.outcome_exec(EXPOSE_MANY, &[&e, &c, &a, &t, &d]).await
+        let x: Vec<Option<&str>> = rows.iter().map(|r| r.context.as_deref()).collect();
+        self.outcome_exec(EXPOSE_MANY, &[&e, &c, &a, &t, &d, &x])
+            .await
     }
 
     async fn exposure(

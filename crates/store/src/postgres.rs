@@ -516,7 +516,11 @@ impl Store for PgStore {
         self.query(&sql, &[&id.as_str()], rows::decision).await
     }
 
-    async fn erase_customer(&self, id: &CustomerId) -> Result<Option<Vec<(String, u64)>>> {
+    async fn erase_customer(
+        &self,
+        id: &CustomerId,
+        unlearn: &[crate::ArmWrite],
+    ) -> Result<Option<Vec<(String, u64)>>> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let exists = tx
@@ -536,6 +540,14 @@ impl Store for PgStore {
             .try_get(0)?;
         if !exists && !streamed && !assisted {
             return Ok(None);
+        }
+        for w in unlearn {
+            if !bandit_put_on(&*tx, &w.policy, &w.arm, &w.state, w.expected).await? {
+                return Err(StoreError::Conflict(format!(
+                    "bandit arm '{}/{}' changed during the erasure",
+                    w.policy, w.arm
+                )));
+            }
         }
         let mut counts = Vec::new();
         for (table, sql) in crate::stream::ERASE {
@@ -655,6 +667,7 @@ impl Store for PgStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let stmt = tx.prepare(rows::sql::UPSERT_FEATURES).await?;
+        let written = now_micros();
         for r in rows {
             tx.execute(
                 &stmt,
@@ -663,6 +676,7 @@ impl Store for PgStore {
                     &r.version,
                     &r.computed_at,
                     &r.vector,
+                    &written,
                 ],
             )
             .await?;
@@ -676,6 +690,20 @@ impl Store for PgStore {
             .query(rows::sql::GET_FEATURES, &[&id.as_str()], rows::feature_row)
             .await?
             .pop())
+    }
+
+    async fn features_written_since(
+        &self,
+        after: (i64, Option<&CustomerId>),
+        limit: u32,
+    ) -> Result<Vec<(i64, crate::FeatureRow)>> {
+        let id = after.1.map_or("", |c| c.as_str());
+        self.query(
+            rows::sql::FEATURES_WRITTEN,
+            &[&after.0, &id, &i64::from(limit)],
+            rows::written_feature_row,
+        )
+        .await
     }
 
     async fn scan_features(

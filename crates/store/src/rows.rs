@@ -433,6 +433,15 @@ pub(crate) fn feature_row(row: &dyn Cells) -> Result<crate::FeatureRow> {
     })
 }
 
+/// A feature row with its `written_at` (column 4).
+pub(crate) fn written_feature_row(row: &dyn Cells) -> Result<(i64, crate::FeatureRow)> {
+    let r = Reader {
+        row,
+        table: "features",
+    };
+    Ok((r.int(4, "written_at")?, feature_row(row)?))
+}
+
 pub(crate) const SEGMENT_MODEL_COLS: &str =
     "version, created_at, feature_version, trained_on, data_hash, model, promoted";
 
@@ -478,9 +487,12 @@ pub(crate) fn segment_size(row: &dyn Cells) -> Result<(String, u64)> {
 
 /// SQL shared by both backends, written with `$n` placeholders (SQLite gets `?n`).
 pub(crate) mod sql {
-    pub const UPSERT_FEATURES: &str = "INSERT INTO features (customer_id, version, computed_at, vector) VALUES ($1, $2, $3, $4) \
+    pub const UPSERT_FEATURES: &str = "INSERT INTO features (customer_id, version, computed_at, vector, written_at) VALUES ($1, $2, $3, $4, $5) \
         ON CONFLICT (customer_id) DO UPDATE SET version = excluded.version, computed_at = excluded.computed_at, \
-        vector = excluded.vector";
+        vector = excluded.vector, written_at = excluded.written_at";
+    /// Rows written after the keyset cursor `(written_at, customer_id)`, oldest write first.
+    pub const FEATURES_WRITTEN: &str = "SELECT customer_id, version, computed_at, vector, written_at FROM features \
+        WHERE written_at > $1 OR (written_at = $1 AND customer_id > $2) ORDER BY written_at, customer_id LIMIT $3";
     pub const GET_FEATURES: &str =
         "SELECT customer_id, version, computed_at, vector FROM features WHERE customer_id = $1";
     pub const SCAN_FEATURES: &str = "SELECT customer_id, version, computed_at, vector FROM features \

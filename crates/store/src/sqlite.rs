@@ -670,8 +670,13 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn erase_customer(&self, id: &CustomerId) -> Result<Option<Vec<(String, u64)>>> {
+    async fn erase_customer(
+        &self,
+        id: &CustomerId,
+        unlearn: &[crate::ArmWrite],
+    ) -> Result<Option<Vec<(String, u64)>>> {
         let id = id.as_str().to_string();
+        let unlearn = unlearn.to_vec();
         self.write(move |c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let exists: Option<i64> = tx
@@ -689,6 +694,14 @@ impl Store for SqliteStore {
             )?;
             if exists.is_none() && !streamed && !assisted {
                 return Ok(None);
+            }
+            for w in &unlearn {
+                if !bandit_put_on(&tx, &w.policy, &w.arm, &w.state, w.expected)? {
+                    return Err(StoreError::Conflict(format!(
+                        "bandit arm '{}/{}' changed during the erasure",
+                        w.policy, w.arm
+                    )));
+                }
             }
             let mut counts = Vec::new();
             for (table, sql) in crate::stream::ERASE {
@@ -816,7 +829,8 @@ impl Store for SqliteStore {
                         r.customer_id.as_str(),
                         r.version,
                         r.computed_at,
-                        r.vector
+                        r.vector,
+                        now_micros()
                     ])?;
                 }
             }
@@ -829,6 +843,26 @@ impl Store for SqliteStore {
     async fn get_features(&self, id: &CustomerId) -> Result<Option<crate::FeatureRow>> {
         let id = id.as_str().to_string();
         self.read(move |c| features_on(c, &id)).await
+    }
+
+    async fn features_written_since(
+        &self,
+        after: (i64, Option<&CustomerId>),
+        limit: u32,
+    ) -> Result<Vec<(i64, crate::FeatureRow)>> {
+        let (at, id) = (
+            after.0,
+            after.1.map_or(String::new(), |c| c.as_str().to_string()),
+        );
+        self.read(move |c| {
+            collect(
+                c,
+                &rows::sql::sqlite(rows::sql::FEATURES_WRITTEN),
+                params![at, id, limit],
+                rows::written_feature_row,
+            )
+        })
+        .await
     }
 
     async fn scan_features(

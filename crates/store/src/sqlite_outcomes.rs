@@ -87,7 +87,8 @@ impl OutcomeStore for SqliteStore {
                         r.customer_id,
                         r.arm,
                         r.first_at,
-                        r.decision_id
+                        r.decision_id,
+                        r.context
                     ])? as u64;
                 }
             }

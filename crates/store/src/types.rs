@@ -322,6 +322,15 @@ pub struct ReviewOutcome {
     pub at: i64,
 }
 
+/// A bandit arm to rewrite: its new state, if its version is still `expected`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArmWrite {
+    pub policy: String,
+    pub arm: String,
+    pub state: String,
+    pub expected: i64,
+}
+
 /// One bandit arm as stored: its serialized state and compare-and-swap version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArmRow {

@@ -678,7 +678,7 @@ async fn erasure_and_export_cover_conversations_and_goals(db: TestDb) {
     assert_eq!(json["conversations"][1]["turns"][2]["text"], "turn 3");
     assert_eq!(json["goals"][0]["target_minor"], 250_000);
 
-    let counts = enc.erase_customer(&cid("1")).await.unwrap().unwrap();
+    let counts = enc.erase_customer(&cid("1"), &[]).await.unwrap().unwrap();
     let n = |counts: &[(String, u64)], t: &str| {
         counts.iter().find(|(name, _)| name == t).map(|(_, n)| *n)
     };
@@ -708,7 +708,7 @@ async fn erasure_and_export_cover_conversations_and_goals(db: TestDb) {
     assert_eq!(a.recent_turns("c3", 10).await.unwrap().len(), 2);
     assert_eq!(a.goals("2").await.unwrap().len(), 1);
 
-    let counts = enc.erase_customer(&cid("77")).await.unwrap().unwrap();
+    let counts = enc.erase_customer(&cid("77"), &[]).await.unwrap().unwrap();
     assert_eq!(
         (
             n(&counts, "conversations"),
@@ -717,10 +717,10 @@ async fn erasure_and_export_cover_conversations_and_goals(db: TestDb) {
         ),
         (Some(1), Some(1), Some(0))
     );
-    let counts = enc.erase_customer(&cid("78")).await.unwrap().unwrap();
+    let counts = enc.erase_customer(&cid("78"), &[]).await.unwrap().unwrap();
     assert_eq!(n(&counts, "goals"), Some(1));
-    assert!(enc.erase_customer(&cid("88")).await.unwrap().is_none());
-    assert!(enc.erase_customer(&cid("77")).await.unwrap().is_none());
+    assert!(enc.erase_customer(&cid("88"), &[]).await.unwrap().is_none());
+    assert!(enc.erase_customer(&cid("77"), &[]).await.unwrap().is_none());
 }
 
 on_both_backends!(

@@ -31,6 +31,7 @@ fn exposure(e: &str, c: &str, arm: &str, at: i64) -> ExposureRow {
         arm: arm.into(),
         first_at: at,
         decision_id: None,
+        context: (arm != "holdout").then(|| "[1.0,0.5]".to_string()),
     }
 }
 
@@ -108,6 +109,13 @@ async fn exposures_are_sticky_and_outcomes_follow_them(db: TestDb) {
     );
     let x = o.exposure("e", "1").await.unwrap().unwrap();
     assert_eq!((x.arm.as_str(), x.first_at), ("control", 1_000));
+    assert_eq!(
+        x.context.as_deref(),
+        Some("[1.0,0.5]"),
+        "the context round-trips"
+    );
+    let h = o.exposure("e", "3").await.unwrap().unwrap();
+    assert_eq!(h.context, None);
     assert_eq!(
         o.exposure_counts("e").await.unwrap(),
         [
@@ -220,7 +228,11 @@ async fn exposures_are_sticky_and_outcomes_follow_them(db: TestDb) {
         .unwrap();
     assert_eq!(export.experiment_exposures.len(), 1);
     assert_eq!(export.contact_preferences.unwrap()["preferred"][0], "email");
-    db.store.erase_customer(&cid("2")).await.unwrap().unwrap();
+    db.store
+        .erase_customer(&cid("2"), &[])
+        .await
+        .unwrap()
+        .unwrap();
     assert!(o.exposure("e", "2").await.unwrap().is_none());
     assert!(o.contact_preferences("2").await.unwrap().is_none());
     assert!(o.exposure("e", "1").await.unwrap().is_some());

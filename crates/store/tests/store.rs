@@ -1015,7 +1015,7 @@ async fn erasure_removes_reviews_and_notes_are_encrypted(db: TestDb) {
     assert_eq!(export.reviews.len(), 1);
     assert_eq!(export.reviews[0].note, outcome.note);
 
-    let counts = enc.erase_customer(&cid("1")).await.unwrap().unwrap();
+    let counts = enc.erase_customer(&cid("1"), &[]).await.unwrap().unwrap();
     let n = |t: &str| counts.iter().find(|(name, _)| name == t).map(|(_, n)| *n);
     assert_eq!(
         (n("reviews"), n("decisions"), n("customers")),

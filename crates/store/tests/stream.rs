@@ -504,7 +504,7 @@ async fn erasure_removes_stream_rows(db: TestDb) {
         .unwrap();
 
     let counts = enc
-        .erase_customer(&CustomerId::parse("1").unwrap())
+        .erase_customer(&CustomerId::parse("1").unwrap(), &[])
         .await
         .unwrap()
         .unwrap();
@@ -552,14 +552,14 @@ async fn erasure_removes_stream_rows(db: TestDb) {
 
     // A customer seen only on the stream can be erased too; an unknown one cannot.
     let counts = enc
-        .erase_customer(&CustomerId::parse("77").unwrap())
+        .erase_customer(&CustomerId::parse("77").unwrap(), &[])
         .await
         .unwrap()
         .unwrap();
     let n = |t: &str| counts.iter().find(|(name, _)| name == t).map(|(_, n)| *n);
     assert_eq!((n("event_log"), n("customers")), (Some(1), Some(0)));
     assert!(
-        enc.erase_customer(&CustomerId::parse("88").unwrap())
+        enc.erase_customer(&CustomerId::parse("88").unwrap(), &[])
             .await
             .unwrap()
             .is_none()

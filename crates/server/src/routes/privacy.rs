@@ -134,6 +134,7 @@ pub(crate) async fn put_consents(
         if purpose == ConsentPurpose::Profiling && !granted {
             // Withdrawing profiling consent removes what was derived from it, at once.
             state.store.delete_profiling(&id).await?;
+            state.bank_models.features.evict(&id);
         }
         audit(
             &state,
@@ -289,6 +290,12 @@ pub(crate) struct Erasure {
     /// Rows deleted per table.
     #[schema(value_type = Object)]
     deleted: std::collections::BTreeMap<String, u64>,
+    /// Recommendation decisions whose feedback was subtracted from the bandit (exact unlearning).
+    unlearned_decisions: u64,
+    /// Bandit-allocated experiment assignments subtracted from their experiment's bandit.
+    unlearned_assignments: u64,
+    /// Contributions that could not be subtracted (an assignment that showed no offer).
+    not_unlearned: u64,
     /// The pseudonym the audit log keeps for this customer.
     tombstone: String,
 }
@@ -304,26 +311,44 @@ pub(crate) async fn erase(
 ) -> Result<Json<Erasure>, ApiError> {
     let id = parse_customer_id(&id)?;
     p.require(&[Role::Admin], "erase a customer")?;
-    let counts = state
-        .store
-        .erase_customer(&id)
+    let erased = sextant_intelligence::unlearn::erase_customer(state.store.as_ref(), &id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no customer '{id}'")))?;
     state.keys.evict_customer(&id);
-    if let Some(stream) = &state.stream {
-        stream.forget(&id);
+    state.bank_models.features.evict(&id);
+    if let Some(rec) = state.recommender.read().await.as_ref() {
+        rec.invalidate();
     }
-    let deleted: std::collections::BTreeMap<String, u64> = counts.into_iter().collect();
+    let mut deleted = erased.deleted;
+    if let Some(stream) = &state.stream {
+        // The raw events still held by the JetStream stream (NATS mode) are deleted too.
+        let purged = stream.erase(&id).await.map_err(|e| {
+            ApiError::Internal(format!(
+                "the customer's rows are erased but their events on the stream are not: {e}; retry the erasure"
+            ))
+        })?;
+        if let Some(n) = purged {
+            deleted.insert("stream_messages".into(), n);
+        }
+    }
     audit(
         &state,
         &p,
         "dsr.erase",
         &id,
-        serde_json::json!({ "deleted": deleted }),
+        serde_json::json!({
+            "deleted": deleted,
+            "unlearned_decisions": erased.unlearned_decisions,
+            "unlearned_assignments": erased.unlearned_assignments,
+            "not_unlearned": erased.not_unlearned,
+        }),
     )
     .await?;
     Ok(Json(Erasure {
         deleted,
+        unlearned_decisions: erased.unlearned_decisions,
+        unlearned_assignments: erased.unlearned_assignments,
+        not_unlearned: erased.not_unlearned,
         tombstone: state.pseudonyms.customer(&id),
     }))
 }
