@@ -234,6 +234,125 @@ async fn bad_transactions_are_named(db: TestDb) {
     assert_eq!(db.store.count(Table::Transactions).await.unwrap(), 0);
 }
 
+/// Whether the `(customer, time)` index on transactions exists, read from the catalogue.
+async fn customer_time_index_exists(db: &TestDb) -> bool {
+    let n: i64 = match &db.schema {
+        None => rusqlite::Connection::open(&db.url)
+            .unwrap()
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'transactions_customer_ts'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap(),
+        Some(schema) => {
+            let (client, conn) =
+                tokio_postgres::connect(&sextant_testkit::pg_url(), tokio_postgres::NoTls)
+                    .await
+                    .unwrap();
+            tokio::spawn(conn);
+            client
+                .query_one(
+                    "SELECT count(*) FROM pg_indexes WHERE schemaname = $1 AND indexname = 'transactions_customer_ts'",
+                    &[schema],
+                )
+                .await
+                .unwrap()
+                .get(0)
+        }
+    };
+    n == 1
+}
+
+/// `n` transactions alternating between customers 1 (account a1) and 2 (a2), one second apart;
+/// `bad_last`: one more row whose account belongs to another customer.
+fn bulk_transactions(n: usize, bad_last: bool) -> String {
+    use std::fmt::Write;
+    let mut s = format!("{TX_HEADER}\n");
+    let ts = |i: usize| {
+        format!(
+            "2026-01-01T{:02}:{:02}:{:02}Z",
+            i / 3600,
+            i / 60 % 60,
+            i % 60
+        )
+    };
+    for i in 0..n {
+        let (c, a) = if i % 2 == 0 { ("1", "a1") } else { ("2", "a2") };
+        writeln!(
+            s,
+            "bulk{i},{c},{a},{},-{},EUR,Rewe,groceries,5411,card_present,DE,,",
+            ts(i),
+            100 + i
+        )
+        .unwrap();
+    }
+    if bad_last {
+        writeln!(
+            s,
+            "bulkbad,1,a2,{},-1,EUR,,groceries,,card_online,DE,,",
+            ts(n)
+        )
+        .unwrap();
+    }
+    s
+}
+
+/// A bulk load into an empty table drops the `(customer, time)` index and rebuilds it before
+/// COMMIT: afterwards it exists and serves queries; a failed bulk load leaves it in place; a
+/// re-import is idempotent.
+async fn bulk_load_rebuilds_the_customer_time_index(db: TestDb) {
+    const N: usize = 12_000; // above PostgreSQL's bulk-load threshold (10 000 staged rows)
+    let dir = tempfile::tempdir().unwrap();
+    seeded(&db, &dir).await;
+    assert!(customer_time_index_exists(&db).await);
+
+    let bad = file(&dir, "bad.csv", bulk_transactions(N, true));
+    assert_eq!(
+        rejected(&db, RecordKind::Transactions, &bad).await,
+        [format!(
+            "line {}, column account_id: account 'a2' does not exist for customer '1'",
+            N + 2
+        )]
+    );
+    assert_eq!(db.store.count(Table::Transactions).await.unwrap(), 0);
+    assert!(
+        customer_time_index_exists(&db).await,
+        "a failed import keeps the index"
+    );
+
+    let good = file(&dir, "good.csv", bulk_transactions(N, false));
+    let rec = import(&db, RecordKind::Transactions, &good)
+        .await
+        .unwrap()
+        .import
+        .unwrap();
+    assert_eq!((rec.rows_written, rec.rows_new), (N as u64, N as u64));
+    assert!(
+        customer_time_index_exists(&db).await,
+        "rebuilt before COMMIT"
+    );
+    let newest = db
+        .store
+        .list_transactions(&CustomerId::parse("2").unwrap(), None, 3)
+        .await
+        .unwrap();
+    assert_eq!(
+        newest.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(),
+        [N - 1, N - 3, N - 5].map(|i| format!("bulk{i}"))
+    );
+    assert_eq!(newest[0].amount.minor, -(100 + N as i64 - 1));
+
+    let again = import(&db, RecordKind::Transactions, &good)
+        .await
+        .unwrap()
+        .import
+        .unwrap();
+    assert_eq!((again.rows_written, again.rows_new), (N as u64, 0));
+    assert_eq!(db.store.count(Table::Transactions).await.unwrap(), N as u64);
+    assert!(customer_time_index_exists(&db).await);
+}
+
 async fn skip_invalid_writes_valid_rows_and_a_rejects_file(db: TestDb) {
     let dir = tempfile::tempdir().unwrap();
     seeded(&db, &dir).await;
@@ -369,6 +488,7 @@ async fn consents_import_with_history(db: TestDb) {
 }
 
 on_both_backends!(
+    bulk_load_rebuilds_the_customer_time_index,
     consents_import_with_history,
     seed_002_schema_imports_unchanged,
     re_import_is_idempotent,

@@ -369,13 +369,45 @@ impl Store for SqliteStore {
 
     async fn begin_import(&self, kind: RecordKind, source: &str) -> Result<Box<dyn ImportSink>> {
         let guard = self.writer.clone().lock_owned().await;
-        let (guard, before) = tokio::task::spawn_blocking(move || -> Result<_> {
-            guard.execute_batch("BEGIN IMMEDIATE")?;
-            let before = count_table(&guard, kind.table());
-            if before.is_err() {
-                guard.execute_batch("ROLLBACK")?;
+        let (guard, before, owners) = tokio::task::spawn_blocking(move || -> Result<_> {
+            // Transactions are checked against accounts in memory (see `AccountOwners`), so the
+            // per-row foreign-key probe is switched off for this connection. The pragma is a
+            // no-op inside a transaction: it is set before BEGIN and restored after COMMIT or
+            // ROLLBACK (`end_import`).
+            let in_memory = kind == RecordKind::Transactions
+                && count_table(&guard, Table::Accounts)? <= MAX_OWNERS_IN_MEMORY;
+            if in_memory {
+                guard.execute_batch("PRAGMA foreign_keys = OFF")?;
             }
-            Ok((guard, before?))
+            if kind == RecordKind::Transactions {
+                // The index rebuild before COMMIT sorts every key: with temporary files in
+                // memory that sort held the whole index in RAM (RSS grew with the table); on
+                // disk it spills past the cache size. Restored by `end_import`.
+                guard.execute_batch("PRAGMA temp_store = FILE")?;
+            }
+            let started = guard.execute_batch("BEGIN IMMEDIATE");
+            if let Err(e) = started {
+                end_import(&guard, kind, in_memory);
+                return Err(e.into());
+            }
+            // Inside the write transaction: accounts cannot change until this import ends.
+            let loaded = (|| -> Result<_> {
+                let before = count_table(&guard, kind.table())?;
+                let owners = if in_memory {
+                    Some(Arc::new(AccountOwners::load(&guard)?))
+                } else {
+                    None
+                };
+                Ok((before, owners))
+            })();
+            match loaded {
+                Ok((before, owners)) => Ok((guard, before, owners)),
+                Err(e) => {
+                    guard.execute_batch("ROLLBACK")?;
+                    end_import(&guard, kind, in_memory);
+                    Err(e)
+                }
+            }
         })
         .await??;
         Ok(Box::new(SqliteImport {
@@ -383,6 +415,9 @@ impl Store for SqliteStore {
             record: ImportRecord::start(kind, source),
             kind,
             before,
+            fk_off: owners.is_some(),
+            owners,
+            rebuild: None,
         }))
     }
 
@@ -1625,16 +1660,101 @@ struct SqliteImport {
     conn: Option<OwnedMutexGuard<Connection>>,
     record: ImportRecord,
     kind: RecordKind,
+    /// Rows in the table when the import began.
     before: u64,
+    /// `PRAGMA foreign_keys` is off on the connection for this import (restored at the end).
+    fk_off: bool,
+    /// Accounts by id, for the in-memory reference check of transactions.
+    owners: Option<Arc<AccountOwners>>,
+    /// Secondary indexes dropped for a bulk load (their `CREATE INDEX` statements), rebuilt
+    /// before COMMIT; `None` while they are in place.
+    rebuild: Option<Vec<String>>,
+}
+
+/// Largest accounts table whose ids are loaded into memory to check transactions' references
+/// (about 80 bytes an account; beyond this the per-row foreign-key probe is used). Memory
+/// depends on the accounts table, never on the size of the imported file.
+const MAX_OWNERS_IN_MEMORY: u64 = 1_000_000;
+
+/// Every account's owner, loaded once inside the import's write transaction (so it cannot go
+/// stale before COMMIT): replaces SQLite's per-row foreign-key probe of
+/// `(account_id, customer_id)` against accounts' unique index — one B-tree descent with text
+/// keys a row — by a hash lookup.
+struct AccountOwners(std::collections::HashMap<Box<str>, Box<str>>);
+
+impl AccountOwners {
+    fn load(conn: &Connection) -> Result<Self> {
+        let mut stmt = conn.prepare("SELECT id, customer_id FROM accounts")?;
+        let map = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?.into_boxed_str(),
+                    r.get::<_, String>(1)?.into_boxed_str(),
+                ))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(Self(map))
+    }
+
+    /// The account exists and belongs to the transaction's customer (what the foreign key
+    /// `(account_id, customer_id) REFERENCES accounts (id, customer_id)` checks).
+    fn knows(&self, t: &Transaction) -> bool {
+        self.0
+            .get(t.account_id.as_str())
+            .is_some_and(|c| &**c == t.customer_id.as_str())
+    }
+}
+
+/// After COMMIT or ROLLBACK of an import: switch foreign-key enforcement back on if the import
+/// switched it off, and temporary files back to memory (see `connect`).
+fn end_import(conn: &Connection, kind: RecordKind, fk_off: bool) {
+    if fk_off && let Err(e) = conn.execute_batch("PRAGMA foreign_keys = ON") {
+        tracing::error!(error = %e, "could not re-enable foreign keys after an import");
+    }
+    if kind == RecordKind::Transactions
+        && let Err(e) = conn.execute_batch("PRAGMA temp_store = MEMORY")
+    {
+        tracing::error!(error = %e, "could not restore temp_store after an import");
+    }
+}
+
+/// Drop `table`'s secondary indexes for a bulk load, returning their `CREATE INDEX` statements
+/// to run before COMMIT. Building an index once from sorted keys is much cheaper than updating
+/// it row by row. Unique indexes stay (they enforce a constraint the load relies on), as do the
+/// implicit ones (primary key, UNIQUE constraints: no SQL in `sqlite_master`). SQLite DDL is
+/// transactional: a rolled-back import gets its indexes back, and other connections keep
+/// reading their snapshot, indexes included, until COMMIT.
+fn drop_secondary_indexes(conn: &Connection, table: &str) -> Result<Vec<String>> {
+    let indexes: Vec<(String, String)> = conn
+        .prepare(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ?1 \
+             AND sql IS NOT NULL ORDER BY name",
+        )?
+        .query_map([table], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut dropped = Vec::new();
+    for (name, sql) in indexes {
+        if sql
+            .trim_start()
+            .get(..13)
+            .is_some_and(|p| p.eq_ignore_ascii_case("CREATE UNIQUE"))
+        {
+            continue;
+        }
+        conn.execute_batch(&format!("DROP INDEX \"{name}\""))?;
+        dropped.push(sql);
+    }
+    Ok(dropped)
 }
 
 impl Drop for SqliteImport {
     fn drop(&mut self) {
         // Dropped without commit or rollback (an error or a cancelled task): discard the writes.
-        if let Some(conn) = self.conn.take()
-            && let Err(e) = conn.execute_batch("ROLLBACK")
-        {
-            tracing::error!(error = %e, import = %self.record.id, "rollback of abandoned import failed");
+        if let Some(conn) = self.conn.take() {
+            if let Err(e) = conn.execute_batch("ROLLBACK") {
+                tracing::error!(error = %e, import = %self.record.id, "rollback of abandoned import failed");
+            }
+            end_import(&conn, self.kind, self.fk_off);
         }
     }
 }
@@ -2002,7 +2122,14 @@ const CONSENTS: Upsert<crate::ConsentImport> = Upsert {
     },
 };
 
-fn write_batch(conn: &Connection, import_id: &str, batch: &Batch) -> Result<(u64, Vec<RowReject>)> {
+/// Write one batch inside the import's transaction. `owners`: check transactions' account
+/// references in memory (foreign keys are off on the connection).
+fn write_batch(
+    conn: &Connection,
+    import_id: &str,
+    batch: &Batch,
+    owners: Option<&AccountOwners>,
+) -> Result<(u64, Vec<RowReject>)> {
     let mut rejects = Vec::new();
     let mut written = 0u64;
     match batch {
@@ -2074,9 +2201,27 @@ fn write_batch(conn: &Connection, import_id: &str, batch: &Batch) -> Result<(u64
         Batch::Accounts(rows) => {
             written += upsert_rows(conn, import_id, &ACCOUNTS, rows, &mut rejects)?
         }
-        Batch::Transactions(rows) => {
-            written += upsert_rows(conn, import_id, &TRANSACTIONS, rows, &mut rejects)?
-        }
+        Batch::Transactions(rows) => match owners {
+            Some(o) if !rows.iter().all(|(_, t)| o.knows(t)) => {
+                // Rare: unknown references. Reject them here, write the rest.
+                let mut known = Vec::with_capacity(rows.len());
+                for (line, t) in rows {
+                    if o.knows(t) {
+                        known.push((*line, t.clone()));
+                    } else {
+                        let (column, reason) = (TRANSACTIONS.reference)(t);
+                        rejects.push(RowReject {
+                            line: *line,
+                            column: Some(column),
+                            reason,
+                        });
+                    }
+                }
+                written += upsert_rows(conn, import_id, &TRANSACTIONS, &known, &mut rejects)?;
+                rejects.sort_by_key(|r| r.line);
+            }
+            _ => written += upsert_rows(conn, import_id, &TRANSACTIONS, rows, &mut rejects)?,
+        },
         Batch::Products(rows) => {
             written += upsert_rows(conn, import_id, &PRODUCTS, rows, &mut rejects)?
         }
@@ -2101,13 +2246,32 @@ impl ImportSink for SqliteImport {
             .take()
             .ok_or_else(|| StoreError::Task("import already finished".into()))?;
         let import_id = self.record.id.clone();
+        let owners = self.owners.clone();
+        // A bulk load (this import outgrows what the table held at its start, e.g. any import
+        // into an empty table): drop the secondary indexes now and rebuild them before COMMIT.
+        // Only for transactions, the one table imported in the millions.
+        let drop_indexes = self.kind == RecordKind::Transactions
+            && self.rebuild.is_none()
+            && self.record.rows_written + batch.len() as u64 > self.before;
+        let table = self.kind.table().name();
         let (conn, res) = tokio::task::spawn_blocking(move || {
-            let res = write_batch(&conn, &import_id, &batch);
+            let res = (|| -> Result<_> {
+                let dropped = if drop_indexes {
+                    Some(drop_secondary_indexes(&conn, table)?)
+                } else {
+                    None
+                };
+                let out = write_batch(&conn, &import_id, &batch, owners.as_deref())?;
+                Ok((dropped, out))
+            })();
             (conn, res)
         })
         .await?;
         self.conn = Some(conn);
-        let (written, rejects) = res?;
+        let (dropped, (written, rejects)) = res?;
+        if dropped.is_some() {
+            self.rebuild = dropped;
+        }
         self.record.rows_written += written;
         Ok(rejects)
     }
@@ -2123,9 +2287,13 @@ impl ImportSink for SqliteImport {
             .take()
             .ok_or_else(|| StoreError::Task("import already finished".into()))?;
         let mut rec = self.record.clone();
-        let (kind, before) = (self.kind, self.before);
+        let (kind, before, fk_off) = (self.kind, self.before, self.fk_off);
+        let rebuild = self.rebuild.take().unwrap_or_default();
         let (conn, res) = tokio::task::spawn_blocking(move || {
             let res = (|| -> Result<ImportRecord> {
+                for sql in &rebuild {
+                    conn.execute_batch(sql)?;
+                }
                 let after = count_table(&conn, kind.table())?;
                 rec.rows_new = after.saturating_sub(before);
                 rec.rows_rejected = rejected;
@@ -2147,6 +2315,7 @@ impl ImportSink for SqliteImport {
             // Leave the connection usable: the transaction may still be open.
             let _ = conn.execute_batch("ROLLBACK");
         }
+        end_import(&conn, kind, fk_off);
         drop(conn);
         res
     }
@@ -2157,8 +2326,11 @@ impl ImportSink for SqliteImport {
             .take()
             .ok_or_else(|| StoreError::Task("import already finished".into()))?;
         let rec = self.record.clone();
+        let (kind, fk_off) = (self.kind, self.fk_off);
         tokio::task::spawn_blocking(move || -> Result<()> {
-            conn.execute_batch("ROLLBACK")?;
+            let rolled_back = conn.execute_batch("ROLLBACK");
+            end_import(&conn, kind, fk_off);
+            rolled_back?;
             conn.execute(
                 "INSERT INTO imports (id, kind, source, started_at, finished_at, status) VALUES (?1, ?2, ?3, ?4, ?5, 'rolled_back')",
                 params![rec.id, rec.kind, rec.source, rec.started_at, now_micros()],
