@@ -181,6 +181,13 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // Load the feature table into memory now rather than on the first score request.
+    let warm = state.clone();
+    tokio::spawn(async move {
+        if let Err(e) = warm.bank_models.features.sync(warm.store.as_ref()).await {
+            tracing::warn!(error = %e, "loading the feature table into memory failed; scores will retry");
+        }
+    });
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await
