@@ -268,10 +268,7 @@ async fn two_nats_workers_share_the_stream_and_survive_a_sigkill() {
             .collect();
         msgs
     };
-    let (client, conn) = tokio_postgres::connect(&sextant_testkit::pg_url(), tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
+    let client = sextant_testkit::pg_client().await;
     let applied = || async {
         client
             .query_one(

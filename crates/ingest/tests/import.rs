@@ -246,11 +246,7 @@ async fn customer_time_index_exists(db: &TestDb) -> bool {
             )
             .unwrap(),
         Some(schema) => {
-            let (client, conn) =
-                tokio_postgres::connect(&sextant_testkit::pg_url(), tokio_postgres::NoTls)
-                    .await
-                    .unwrap();
-            tokio::spawn(conn);
+            let client = sextant_testkit::pg_client().await;
             client
                 .query_one(
                     "SELECT count(*) FROM pg_indexes WHERE schemaname = $1 AND indexname = 'transactions_customer_ts'",

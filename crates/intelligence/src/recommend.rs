@@ -684,6 +684,14 @@ pub struct FeedbackApplied {
     pub arm_stats: Option<sextant_recommend::ArmStats>,
 }
 
+/// The recommendation a decision recorded (what was offered, its context and prior).
+pub fn recommendation_of(d: &Decision) -> Result<Recommendation> {
+    serde_json::from_value(d.payload["recommendation"].clone()).map_err(|e| IntelError::Corrupt {
+        what: "recommendation decision",
+        reason: e.to_string(),
+    })
+}
+
 /// The decision a feedback event refers to, if it is a recommendation; `None` otherwise.
 pub async fn feedback_decision(store: &dyn Store, id: &DecisionId) -> Result<Option<Decision>> {
     Ok(store.get_decision(id).await?.filter(|d| d.kind == KIND))
@@ -697,11 +705,7 @@ pub async fn feedback(
     decision: &Decision,
     fb: &Feedback,
 ) -> Result<FeedbackApplied> {
-    let r: Recommendation = serde_json::from_value(decision.payload["recommendation"].clone())
-        .map_err(|e| IntelError::Corrupt {
-            what: "recommendation decision",
-            reason: e.to_string(),
-        })?;
+    let r = recommendation_of(decision)?;
     let arm = r.product_id.as_str().to_string();
     let event = CustomerEvent {
         id: fb.event_id.clone(),
@@ -898,11 +902,7 @@ pub async fn review_labels(store: &dyn Store) -> Result<Vec<LabelRow>> {
             let Some(d) = store.get_decision(&case.decision_id).await? else {
                 continue;
             };
-            let r: Recommendation = serde_json::from_value(d.payload["recommendation"].clone())
-                .map_err(|e| IntelError::Corrupt {
-                    what: "recommendation decision",
-                    reason: e.to_string(),
-                })?;
+            let r = recommendation_of(&d)?;
             out.push(LabelRow {
                 review_id: case.id,
                 decision_id: d.id.to_string(),

@@ -18,7 +18,7 @@
 //! Unlearning is exact when feedback arrived in timestamp order (the order the store replays).
 
 use crate::experiments::{BANDIT_PRIOR, HOLDOUT, policy_of};
-use crate::recommend::{KIND, POLICY, bandit_from_rows};
+use crate::recommend::{KIND, POLICY, bandit_from_rows, recommendation_of};
 use crate::{IntelError, Result};
 use sextant_core::{CustomerId, EventKind};
 use sextant_recommend::{BanditConfig, Recommendation, bandit::decision_reward};
@@ -74,11 +74,7 @@ async fn plan(store: &dyn Store, id: &CustomerId) -> Result<(Vec<ArmWrite>, Eras
         if d.kind != KIND {
             continue;
         }
-        let rec: Recommendation = serde_json::from_value(d.payload["recommendation"].clone())
-            .map_err(|e| IntelError::Corrupt {
-                what: "recommendation decision",
-                reason: e.to_string(),
-            })?;
+        let rec = recommendation_of(&d)?;
         let experiments = d.payload["experiments"]
             .as_array()
             .into_iter()

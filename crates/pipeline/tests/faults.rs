@@ -165,10 +165,7 @@ async fn database_outage_is_back_pressure_not_loss() {
 
     stop.send(true).unwrap();
     task.await.unwrap().unwrap();
-    let (client, conn) = tokio_postgres::connect(&sextant_testkit::pg_url(), tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
+    let client = sextant_testkit::pg_client().await;
     client
         .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
         .await

@@ -238,11 +238,7 @@ async fn pii_left(db: &TestDb, needle: &str) -> Vec<String> {
             found
         }
         Some(schema) => {
-            let (client, conn) =
-                tokio_postgres::connect(&sextant_testkit::pg_url(), tokio_postgres::NoTls)
-                    .await
-                    .unwrap();
-            tokio::spawn(conn);
+            let client = sextant_testkit::pg_client().await;
             let cols = client
                 .query(
                     "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = $1 \

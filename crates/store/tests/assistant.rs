@@ -106,11 +106,7 @@ async fn raw_column(db: &TestDb, sql: &str) -> Vec<String> {
                 .unwrap()
         }
         Some(schema) => {
-            let (client, conn) =
-                tokio_postgres::connect(&sextant_testkit::pg_url(), tokio_postgres::NoTls)
-                    .await
-                    .unwrap();
-            tokio::spawn(conn);
+            let client = sextant_testkit::pg_client().await;
             client
                 .batch_execute(&format!("SET search_path = {schema}"))
                 .await

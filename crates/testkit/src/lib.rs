@@ -11,6 +11,16 @@ pub fn pg_url() -> String {
     std::env::var("SEXTANT_TEST_PG").unwrap_or_else(|_| DEFAULT_PG.to_string())
 }
 
+/// A direct connection to the test PostgreSQL server, for tests that look at (or tamper with)
+/// tables behind the store's back; the connection task runs on the current runtime.
+pub async fn pg_client() -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(&pg_url(), tokio_postgres::NoTls)
+        .await
+        .expect("connect to the test PostgreSQL server");
+    tokio::spawn(conn);
+    client
+}
+
 /// Keeps a test's database alive (the SQLite temp dir) for the test's duration.
 pub struct TestDb {
     pub store: Arc<dyn Store>,
