@@ -449,6 +449,28 @@ impl Bus {
         Ok(n)
     }
 
+    /// Messages the partition consumers have not finished: per durable consumer, those not yet
+    /// delivered plus those delivered but not acknowledged (acknowledgement follows the durable
+    /// commit). A partition no worker has opened yet counts 0 (the stream's own limits bound it).
+    pub async fn backlog(&self) -> Result<u64, BusError> {
+        let mut total = 0u64;
+        for p in 0..self.cfg.partitions {
+            let name = format!("sextant-p{p}");
+            match self.stream.consumer_info(&name).await {
+                Ok(info) => total += info.num_pending + info.num_ack_pending as u64,
+                Err(e) if e.kind() == ConsumerInfoErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(BusError::Consumer {
+                        stream: self.cfg.stream.clone(),
+                        consumer: name,
+                        cause: e.to_string(),
+                    });
+                }
+            }
+        }
+        Ok(total)
+    }
+
     /// Stream sequence of the newest message on a partition's subject, 0 if it has none.
     pub async fn last_seq(&self, partition: u32) -> Result<u64, BusError> {
         self.check_partition(partition)?;

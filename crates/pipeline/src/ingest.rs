@@ -9,6 +9,9 @@ use sextant_store::{Appended, DeadLetter, NewLogEvent};
 use sextant_stream::{parse_event, partition_of};
 use std::sync::atomic::Ordering;
 
+/// NATS mode: how long a read of the consumers' backlog is trusted before it is read again.
+pub const BACKLOG_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// One event that was not accepted.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Reject {
@@ -41,16 +44,29 @@ impl Stream {
                 inner.cfg.max_batch
             )));
         }
-        if inner.bus.is_none() {
-            let head = inner.counters.head.load(Ordering::Relaxed);
-            let offset = inner.counters.offset.load(Ordering::Relaxed);
-            let lag = head - offset;
-            if lag > inner.cfg.max_lag {
-                return Err(PipelineError::Backpressure {
-                    lag,
-                    retry_after_secs: 1,
-                });
+        let lag = match &inner.bus {
+            None => {
+                let head = inner.counters.head.load(Ordering::Relaxed);
+                let offset = inner.counters.offset.load(Ordering::Relaxed);
+                head - offset
             }
+            Some(bus) => {
+                let mut last = inner.backlog.lock().await;
+                match *last {
+                    Some((at, n)) if at.elapsed() < BACKLOG_EVERY => n as i64,
+                    _ => {
+                        let n = bus.backlog().await?;
+                        *last = Some((std::time::Instant::now(), n));
+                        n as i64
+                    }
+                }
+            }
+        };
+        if lag > inner.cfg.max_lag {
+            return Err(PipelineError::Backpressure {
+                lag,
+                retry_after_secs: 1,
+            });
         }
         let mut report = SubmitReport::default();
         let mut dead = Vec::new();

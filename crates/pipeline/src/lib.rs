@@ -20,7 +20,8 @@
 //! or by JetStream's duplicate window plus the `stream_applied` table (nats).
 //!
 //! **Back-pressure:** ingestion refuses (`Backpressure`, HTTP 503 + Retry-After) when the
-//! processor is more than `max_lag` events behind, and a database failure is retried with back-off
+//! processor is more than `max_lag` events behind (NATS mode: the partition consumers' pending
+//! plus unacknowledged messages, read at most every 250 ms), and a database failure is retried with back-off
 //! without acknowledging anything, so a full disk or a lost database slows producers down and
 //! never drops an acknowledged event.
 
@@ -33,7 +34,7 @@ mod worker;
 
 pub use config::{StreamConfig, Webhook};
 pub use hub::{AlertHub, StatusView};
-pub use ingest::{Reject, SubmitReport};
+pub use ingest::{BACKLOG_EVERY, Reject, SubmitReport};
 pub use processor::Stream;
 pub use webhook::{sign, verify_signature};
 

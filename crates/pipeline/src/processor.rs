@@ -35,6 +35,9 @@ pub(crate) struct Inner {
     /// Bumped by `forget`: each processor that sees a new value checkpoints at its next
     /// commit point.
     pub forget_gen: std::sync::atomic::AtomicU64,
+    /// NATS mode: the consumers' backlog as last read, and when (read at most every
+    /// [`crate::ingest::BACKLOG_EVERY`]).
+    pub backlog: tokio::sync::Mutex<Option<(std::time::Instant, u64)>>,
 }
 
 /// The event stream of one process: ingestion, processing, fan-out. Cheap to clone.
@@ -63,6 +66,7 @@ impl Stream {
                 bus,
                 engines: Mutex::new(HashMap::new()),
                 forget_gen: std::sync::atomic::AtomicU64::new(0),
+                backlog: tokio::sync::Mutex::new(None),
             }),
         }
     }

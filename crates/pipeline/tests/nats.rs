@@ -113,3 +113,74 @@ async fn alerts_from_one_process_reach_subscribers_of_another() {
     worker.await.unwrap().unwrap();
     bus_a.delete_stream().await.unwrap();
 }
+
+/// NATS mode has back-pressure too: with the partition consumers stopped and more than
+/// `max_lag` events waiting on them, ingestion refuses; once a worker drains them it accepts
+/// again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingestion_pushes_back_when_the_consumers_fall_behind() {
+    let db = sextant_testkit::fresh(sextant_testkit::Kind::Postgres).await;
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let cfg = BusConfig {
+        stream: format!("LAG_{run}"),
+        subject_prefix: format!("lag{run}.events"),
+        partitions: 2,
+        ..BusConfig::default()
+    };
+    let rules = Arc::new(RuleSet::from_toml(DEMO_RULES).unwrap());
+    let stream_cfg = StreamConfig {
+        partitions: 2,
+        max_lag: 20,
+        ..StreamConfig::default()
+    };
+    let bus = Arc::new(Bus::connect(cfg).await.unwrap());
+    let s = Stream::new(db.store.clone(), rules, stream_cfg, Some(bus.clone()));
+    let events = |from: i64, n: i64| -> Vec<Value> {
+        (from..from + n)
+            .map(|i| debit(&format!("l{i}"), i, 1_000 + i))
+            .collect()
+    };
+    // A worker opens the durable consumers, applies a first batch, and stops.
+    let (stop, rx) = watch::channel(false);
+    let worker = s.spawn_worker("w1".into(), rx);
+    assert_eq!(s.submit(&events(0, 5), "test").await.unwrap().accepted, 5);
+    for _ in 0..400 {
+        if s.status().processed == 5 && bus.backlog().await.unwrap() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(
+        s.status().processed,
+        5,
+        "the worker applied the first batch"
+    );
+    assert_eq!(bus.backlog().await.unwrap(), 0, "and acknowledged it");
+    stop.send(true).unwrap();
+    worker.await.unwrap().unwrap();
+
+    // Nobody consumes now: 30 waiting events are more than max_lag = 20.
+    tokio::time::sleep(sextant_pipeline::BACKLOG_EVERY).await;
+    assert_eq!(s.submit(&events(5, 30), "test").await.unwrap().accepted, 30);
+    tokio::time::sleep(sextant_pipeline::BACKLOG_EVERY).await;
+    match s.submit(&events(35, 1), "test").await {
+        Err(sextant_pipeline::PipelineError::Backpressure { lag, .. }) => assert_eq!(lag, 30),
+        other => panic!("expected back-pressure, got {other:?}"),
+    }
+
+    // A worker drains the backlog; ingestion accepts again.
+    let (stop, rx) = watch::channel(false);
+    let worker = s.spawn_worker("w2".into(), rx);
+    for _ in 0..400 {
+        if s.status().processed == 35 && bus.backlog().await.unwrap() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(s.status().processed, 35, "the backlog was applied");
+    tokio::time::sleep(sextant_pipeline::BACKLOG_EVERY).await;
+    assert_eq!(s.submit(&events(35, 1), "test").await.unwrap().accepted, 1);
+    stop.send(true).unwrap();
+    worker.await.unwrap().unwrap();
+    bus.delete_stream().await.unwrap();
+}
