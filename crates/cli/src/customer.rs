@@ -88,18 +88,21 @@ pub async fn run(cfg: &Config, cmd: CustomerCommand) -> anyhow::Result<()> {
             if !yes {
                 bail!("erasing customer '{id}' cannot be undone: add --yes to confirm");
             }
-            let Some(erased) =
-                sextant_intelligence::unlearn::erase_customer(store.as_ref(), &id).await?
-            else {
-                bail!("no customer '{id}'")
-            };
-            let mut deleted = erased.deleted;
+            let erased = sextant_intelligence::unlearn::erase_customer(store.as_ref(), &id).await?;
+            // NATS mode: the customer's raw events retained by the JetStream stream go too (also
+            // when the store no longer knows the customer: a retry finishes an interrupted erasure).
+            let mut stream_deleted = None;
             if cfg.stream.nats_url.is_some() {
-                // NATS mode: the customer's raw events retained by the JetStream stream go too.
                 let stream = crate::stream::build(cfg, store.clone()).await?;
-                if let Some(n) = stream.erase(&id).await? {
-                    deleted.insert("stream_messages".into(), n);
-                }
+                stream_deleted = stream.erase(&id).await?;
+            }
+            if erased.is_none() && stream_deleted.unwrap_or(0) == 0 {
+                bail!("no customer '{id}'")
+            }
+            let erased = erased.unwrap_or_default();
+            let mut deleted = erased.deleted;
+            if let Some(n) = stream_deleted {
+                deleted.insert("stream_messages".into(), n);
             }
             let tombstone = pseudonyms.customer(&id);
             store

@@ -311,25 +311,29 @@ pub(crate) async fn erase(
 ) -> Result<Json<Erasure>, ApiError> {
     let id = parse_customer_id(&id)?;
     p.require(&[Role::Admin], "erase a customer")?;
-    let erased = sextant_intelligence::unlearn::erase_customer(state.store.as_ref(), &id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no customer '{id}'")))?;
+    let erased = sextant_intelligence::unlearn::erase_customer(state.store.as_ref(), &id).await?;
+    // NATS mode: the customer's raw events still retained by the JetStream stream go too. This
+    // also runs when the store no longer knows the customer, so retrying an erasure whose stream
+    // deletion failed finishes it.
+    let (mut stream_deleted, mut stream_error) = (None, None);
+    if let Some(stream) = &state.stream {
+        match stream.erase(&id).await {
+            Ok(n) => stream_deleted = n,
+            Err(e) => stream_error = Some(e.to_string()),
+        }
+    }
+    if erased.is_none() && stream_deleted.unwrap_or(0) == 0 && stream_error.is_none() {
+        return Err(ApiError::NotFound(format!("no customer '{id}'")));
+    }
+    let erased = erased.unwrap_or_default();
     state.keys.evict_customer(&id);
     state.bank_models.features.evict(&id);
     if let Some(rec) = state.recommender.read().await.as_ref() {
         rec.invalidate();
     }
     let mut deleted = erased.deleted;
-    if let Some(stream) = &state.stream {
-        // The raw events still held by the JetStream stream (NATS mode) are deleted too.
-        let purged = stream.erase(&id).await.map_err(|e| {
-            ApiError::Internal(format!(
-                "the customer's rows are erased but their events on the stream are not: {e}; retry the erasure"
-            ))
-        })?;
-        if let Some(n) = purged {
-            deleted.insert("stream_messages".into(), n);
-        }
+    if let Some(n) = stream_deleted {
+        deleted.insert("stream_messages".into(), n);
     }
     audit(
         &state,
@@ -341,9 +345,15 @@ pub(crate) async fn erase(
             "unlearned_decisions": erased.unlearned_decisions,
             "unlearned_assignments": erased.unlearned_assignments,
             "not_unlearned": erased.not_unlearned,
+            "stream_error": stream_error,
         }),
     )
     .await?;
+    if let Some(e) = stream_error {
+        return Err(ApiError::Internal(format!(
+            "the customer's rows are erased but their events on the stream are not ({e}); retry the erasure"
+        )));
+    }
     Ok(Json(Erasure {
         deleted,
         unlearned_decisions: erased.unlearned_decisions,
