@@ -1,10 +1,11 @@
 //! The event stream through the API on both backends: keys and roles, validation with named
 //! fields, live alerts over Server-Sent Events, stored alerts scoped to the customer's own key,
-//! fraud held for a human, consent deciding which alerts exist, live windows, and erasure.
+//! fraud held for a human, consent deciding which alerts exist, live windows, and erasure — in
+//! NATS mode including the customer's events retained by JetStream.
 
 mod common;
 
-use common::spawn_streaming;
+use common::{spawn_nats, spawn_streaming};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sextant_core::Role;
@@ -221,3 +222,75 @@ async fn events_become_scoped_consented_alerts(db: TestDb) {
 }
 
 on_both_backends!(events_become_scoped_consented_alerts);
+
+/// NATS mode through the API: an erasure deletes the customer's events still retained by the
+/// JetStream stream (reported as `stream_messages`) and leaves another customer's; a retry finds
+/// nothing left and answers 404.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn erasure_in_nats_mode_deletes_the_customers_stream_events() {
+    let db = sextant_testkit::fresh(sextant_testkit::Kind::Postgres).await;
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let bus = std::sync::Arc::new(
+        sextant_bus::Bus::connect(sextant_bus::BusConfig {
+            stream: format!("SRV_{run}"),
+            subject_prefix: format!("srv{run}.events"),
+            partitions: 2,
+            ..Default::default()
+        })
+        .await
+        .unwrap(),
+    );
+    let (app, stream) = spawn_nats(db, bus.clone()).await;
+    let admin = app.key(Role::Admin, None).await;
+    let mut events: Vec<Value> = (0..3)
+        .map(|i| tx(&format!("e1-{i}"), "1", i, -1_000, "groceries"))
+        .collect();
+    let mut theirs = tx("e2-0", "2", 0, -1_000, "groceries");
+    theirs["account_id"] = json!("a2");
+    events.push(theirs);
+    let (s, v) = app
+        .send(
+            Method::POST,
+            "/v1/events",
+            &admin,
+            Some(&json!({ "events": events })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    assert_eq!(v["accepted"], 4, "{v}");
+    for _ in 0..400 {
+        if stream.status().processed == 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(stream.status().processed, 4);
+    let p2 = sextant_stream::partition_of("2", 2);
+    let last2 = bus.last_seq(p2).await.unwrap();
+
+    let (s, v) = app
+        .send(Method::DELETE, "/v1/customers/1", &admin, None)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["deleted"]["stream_messages"], 3, "{v}");
+    assert_eq!(v["deleted"]["customers"], 1, "{v}");
+    assert_eq!(
+        bus.last_seq(p2).await.unwrap(),
+        last2,
+        "customer 2's event stays"
+    );
+    let p1 = sextant_stream::partition_of("1", 2);
+    let is_1 = |p: &[u8]| serde_json::from_slice::<Value>(p).unwrap()["customer_id"] == "1";
+    assert_eq!(
+        bus.erase_messages(p1, is_1).await.unwrap(),
+        0,
+        "none of 1's left"
+    );
+    assert_eq!(
+        app.send(Method::DELETE, "/v1/customers/1", &admin, None)
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    bus.delete_stream().await.unwrap();
+}

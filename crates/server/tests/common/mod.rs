@@ -82,19 +82,30 @@ impl App {
 }
 
 pub async fn spawn(db: TestDb) -> App {
-    spawn_with(db, false, false).await.0
+    spawn_with(db, false, false, None).await.0
 }
 
 /// The fixture app with the assistant (the real MiniLM model and the shipped knowledge base).
 #[allow(dead_code)]
 pub async fn spawn_assistant(db: TestDb) -> App {
-    spawn_with(db, false, true).await.0
+    spawn_with(db, false, true, None).await.0
 }
 
 /// The fixture app with an embedded event stream whose processor runs (demo rules).
 #[allow(dead_code)]
 pub async fn spawn_streaming(db: TestDb) -> (App, sextant_pipeline::Stream) {
-    let (app, s) = spawn_with(db, true, false).await;
+    let (app, s) = spawn_with(db, true, false, None).await;
+    (app, s.expect("stream"))
+}
+
+/// The fixture app in NATS mode: events go to `bus` (the real JetStream server) and a worker in
+/// this process applies them.
+#[allow(dead_code)]
+pub async fn spawn_nats(
+    db: TestDb,
+    bus: std::sync::Arc<sextant_bus::Bus>,
+) -> (App, sextant_pipeline::Stream) {
+    let (app, s) = spawn_with(db, true, false, Some(bus)).await;
     (app, s.expect("stream"))
 }
 
@@ -102,6 +113,7 @@ async fn spawn_with(
     db: TestDb,
     streaming: bool,
     assistant: bool,
+    bus: Option<std::sync::Arc<sextant_bus::Bus>>,
 ) -> (App, Option<sextant_pipeline::Stream>) {
     let files = tempfile::tempdir().unwrap();
     let write = |name: &str, s: &str| {
@@ -161,14 +173,23 @@ async fn spawn_with(
         let rules = std::sync::Arc::new(
             sextant_stream::RuleSet::from_toml(sextant_stream::DEMO_RULES).unwrap(),
         );
+        let partitions = bus.as_ref().map_or(1, |b| b.partitions());
+        let nats = bus.is_some();
         let s = sextant_pipeline::Stream::new(
             db.store.clone(),
             rules,
-            sextant_pipeline::StreamConfig::default(),
-            None,
+            sextant_pipeline::StreamConfig {
+                partitions,
+                ..Default::default()
+            },
+            bus,
         );
         let (stop, rx) = tokio::sync::watch::channel(false);
-        s.spawn_processor(rx);
+        if nats {
+            std::mem::forget(s.spawn_worker("test".into(), rx));
+        } else {
+            s.spawn_processor(rx);
+        }
         // The processor runs as long as the test's runtime.
         std::mem::forget(stop);
         stream = Some(s.clone());
