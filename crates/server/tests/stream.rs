@@ -23,6 +23,20 @@ fn tx(id: &str, c: &str, minute: i64, amount: i64, category: &str) -> Value {
     })
 }
 
+/// POST a batch of events; they must be accepted (202). The submission report.
+async fn post_events(app: &common::App, key: &str, events: Vec<Value>) -> Value {
+    let (s, v) = app
+        .send(
+            Method::POST,
+            "/v1/events",
+            key,
+            Some(&json!({ "events": events })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    v
+}
+
 async fn next_sse_alert(resp: &mut reqwest::Response, buf: &mut String) -> Value {
     loop {
         if let Some(end) = buf.find("\n\n") {
@@ -95,15 +109,7 @@ async fn events_become_scoped_consented_alerts(db: TestDb) {
     let mut bad = tx("bad", "1", 13, -1, "groceries");
     bad["country"] = json!("Germany");
     events.push(bad);
-    let (s, v) = app
-        .send(
-            Method::POST,
-            "/v1/events",
-            &admin,
-            Some(&json!({ "events": events })),
-        )
-        .await;
-    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    let v = post_events(&app, &admin, events).await;
     assert_eq!(v["accepted"], 13);
     assert_eq!(v["rejected"][0]["index"], 13);
     assert_eq!(v["rejected"][0]["field"], "country");
@@ -248,15 +254,7 @@ async fn erasure_in_nats_mode_deletes_the_customers_stream_events() {
     let mut theirs = tx("e2-0", "2", 0, -1_000, "groceries");
     theirs["account_id"] = json!("a2");
     events.push(theirs);
-    let (s, v) = app
-        .send(
-            Method::POST,
-            "/v1/events",
-            &admin,
-            Some(&json!({ "events": events })),
-        )
-        .await;
-    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    let v = post_events(&app, &admin, events).await;
     assert_eq!(v["accepted"], 4, "{v}");
     for _ in 0..400 {
         if stream.status().processed == 4 {
