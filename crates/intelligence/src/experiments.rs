@@ -143,7 +143,7 @@ fn to_api(row: ExperimentRow, exposures: BTreeMap<String, u64>) -> Result<Experi
     })
 }
 
-fn parse_spec(row: &ExperimentRow) -> Result<ExperimentSpec> {
+pub(crate) fn parse_spec(row: &ExperimentRow) -> Result<ExperimentSpec> {
     serde_json::from_str(&row.spec).map_err(|e| IntelError::Corrupt {
         what: "experiment spec",
         reason: e.to_string(),

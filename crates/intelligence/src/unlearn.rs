@@ -17,7 +17,7 @@
 //! in [`Erased::not_unlearned`] and left in the arm.
 //! Unlearning is exact when feedback arrived in timestamp order (the order the store replays).
 
-use crate::experiments::{BANDIT_PRIOR, HOLDOUT, policy_of};
+use crate::experiments::{BANDIT_PRIOR, HOLDOUT, parse_spec, policy_of};
 use crate::recommend::{KIND, POLICY, bandit_from_rows, recommendation_of};
 use crate::{IntelError, Result};
 use sextant_core::{CustomerId, EventKind};
@@ -126,11 +126,7 @@ async fn plan(store: &dyn Store, id: &CustomerId) -> Result<(Vec<ArmWrite>, Eras
         let Some(row) = experiments.get(&x.experiment_id) else {
             continue;
         };
-        let spec: sextant_experiment::ExperimentSpec =
-            serde_json::from_str(&row.spec).map_err(|e| IntelError::Corrupt {
-                what: "experiment spec",
-                reason: e.to_string(),
-            })?;
+        let spec = parse_spec(row)?;
         if spec.allocation != sextant_experiment::Allocation::Bandit || x.arm == HOLDOUT {
             continue;
         }
