@@ -121,7 +121,21 @@ impl Stream {
                         body: ev.to_json().to_string(),
                     })
                     .collect();
-                let outcome = inner.store.stream().append_events(&rows).await?;
+                // Once durable (on the appender, in commit order), the parsed events go to the
+                // processor's in-memory tail, so it need not read them back from the log.
+                let tail_of = self.inner.clone();
+                let parsed: Vec<std::sync::Arc<sextant_stream::StreamEvent>> =
+                    good.into_iter().map(std::sync::Arc::new).collect();
+                let then: sextant_store::AppendHook = Box::new(move |range, results| {
+                    if let Some(range) = range {
+                        tail_of
+                            .tail
+                            .lock()
+                            .expect("poisoned")
+                            .push(range, results, parsed);
+                    }
+                });
+                let outcome = inner.store.stream().append_events_then(&rows, then).await?;
                 let mut max_seq = 0;
                 for o in outcome {
                     match o {

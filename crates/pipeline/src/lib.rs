@@ -29,6 +29,7 @@ mod config;
 mod hub;
 mod ingest;
 mod processor;
+mod tail;
 mod webhook;
 mod worker;
 

@@ -38,6 +38,8 @@ pub(crate) struct Inner {
     /// NATS mode: the consumers' backlog as last read, and when (read at most every
     /// [`crate::ingest::BACKLOG_EVERY`]).
     pub backlog: tokio::sync::Mutex<Option<(std::time::Instant, u64)>>,
+    /// Embedded mode: the events just appended to the log, parsed (see [`crate::tail`]).
+    pub tail: Mutex<crate::tail::Tail>,
 }
 
 /// The event stream of one process: ingestion, processing, fan-out. Cheap to clone.
@@ -67,6 +69,7 @@ impl Stream {
                 engines: Mutex::new(HashMap::new()),
                 forget_gen: std::sync::atomic::AtomicU64::new(0),
                 backlog: tokio::sync::Mutex::new(None),
+                tail: Mutex::new(crate::tail::Tail::default()),
             }),
         }
     }
@@ -230,13 +233,21 @@ fn forget_here(inner: &Inner, id: &CustomerId) {
     for engine in engines {
         engine.lock().expect("poisoned").forget(id);
     }
+    inner.tail.lock().expect("poisoned").forget(id);
     inner.forget_gen.fetch_add(1, Ordering::SeqCst);
+}
+
+/// An event as it reaches the processor: raw (from the log or the bus) or already parsed (from
+/// the embedded log's in-memory tail).
+pub(crate) enum Body {
+    Raw(Vec<u8>),
+    Parsed(Arc<sextant_stream::StreamEvent>),
 }
 
 /// One event handed to [`apply_batch`].
 pub(crate) struct Item {
     pub seq: i64,
-    pub body: Vec<u8>,
+    pub body: Body,
     /// Already committed before a restart: re-apply to rebuild state, emit nothing.
     pub replay: bool,
     /// NATS: the event id was applied elsewhere under another sequence (a duplicate): skip.
@@ -280,7 +291,11 @@ pub(crate) fn apply_batch(source: &str, engine: &Mutex<Engine>, items: &[Item]) 
         if it.duplicate {
             continue;
         }
-        match sextant_stream::parse_event_bytes(&it.body) {
+        let parsed = match &it.body {
+            Body::Parsed(ev) => Ok(std::borrow::Cow::Borrowed(&**ev)),
+            Body::Raw(b) => sextant_stream::parse_event_bytes(b).map(std::borrow::Cow::Owned),
+        };
+        match parsed {
             Ok(ev) => {
                 let alerts = engine.apply(&ev);
                 if !it.replay {
@@ -295,7 +310,10 @@ pub(crate) fn apply_batch(source: &str, engine: &Mutex<Engine>, items: &[Item]) 
                 position: Some(it.seq),
                 customer_id: None,
                 received_micros: sextant_store::now_micros(),
-                payload: String::from_utf8_lossy(&it.body).into_owned(),
+                payload: match &it.body {
+                    Body::Raw(b) => String::from_utf8_lossy(b).into_owned(),
+                    Body::Parsed(ev) => ev.to_json().to_string(),
+                },
                 reason: e.to_string(),
             }),
             Err(_) => {}
@@ -804,7 +822,7 @@ async fn run_embedded(inner: Arc<Inner>, stop: watch::Receiver<bool>) -> Result<
             .filter(|r| r.seq <= offset)
             .map(|r| Item {
                 seq: r.seq,
-                body: r.body.into_bytes(),
+                body: Body::Raw(r.body.into_bytes()),
                 replay: true,
                 duplicate: false,
             })
@@ -836,11 +854,45 @@ async fn run_embedded(inner: Arc<Inner>, stop: watch::Receiver<bool>) -> Result<
             break;
         }
         let batch = inner.cfg.batch;
-        let rows = retrying(&inner, &stop, "read log", || async {
-            Ok(st.read_log(offset, batch).await?)
-        })
-        .await?;
-        if rows.is_empty() {
+        // The events just appended, from memory; the log when memory does not reach back to
+        // the offset.
+        let from_tail = inner
+            .tail
+            .lock()
+            .expect("poisoned")
+            .take(offset, batch as usize);
+        let (items, new_offset) = match from_tail {
+            Some((events, upto)) => (
+                events
+                    .into_iter()
+                    .map(|(seq, ev)| Item {
+                        seq,
+                        body: Body::Parsed(ev),
+                        replay: false,
+                        duplicate: false,
+                    })
+                    .collect(),
+                upto,
+            ),
+            None => {
+                let rows = retrying(&inner, &stop, "read log", || async {
+                    Ok(st.read_log(offset, batch).await?)
+                })
+                .await?;
+                let upto = rows.last().map_or(offset, |r| r.seq);
+                let items: Vec<Item> = rows
+                    .into_iter()
+                    .map(|r| Item {
+                        seq: r.seq,
+                        body: Body::Raw(r.body.into_bytes()),
+                        replay: false,
+                        duplicate: false,
+                    })
+                    .collect();
+                (items, upto)
+            }
+        };
+        if new_offset == offset {
             if committed < offset {
                 commit_offset(&inner, EMBEDDED, committed, offset, &stop).await?;
                 committed = offset;
@@ -855,16 +907,6 @@ async fn run_embedded(inner: Arc<Inner>, stop: watch::Receiver<bool>) -> Result<
             }
             continue;
         }
-        let new_offset = rows.last().expect("non-empty").seq;
-        let items: Vec<Item> = rows
-            .into_iter()
-            .map(|r| Item {
-                seq: r.seq,
-                body: r.body.into_bytes(),
-                replay: false,
-                duplicate: false,
-            })
-            .collect();
         let out = apply_batch(EMBEDDED, &engine, &items);
         let alerts = settle(&inner, &out, &stop).await?;
         offset = new_offset;

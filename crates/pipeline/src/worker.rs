@@ -10,7 +10,7 @@
 
 use crate::Result;
 use crate::processor::{
-    Checkpointer, Inner, Item, alert_rows, apply_batch, commit, published, restore, retrying,
+    Body, Checkpointer, Inner, Item, alert_rows, apply_batch, commit, published, restore, retrying,
     settle,
 };
 use sextant_store::{LeaseSession, ProcessedBatch};
@@ -255,7 +255,7 @@ async fn partition_loop(inner: &Arc<Inner>, p: u32, stop: watch::Receiver<bool>)
                 }
                 Item {
                     seq,
-                    body: m.payload.to_vec(),
+                    body: Body::Raw(m.payload.to_vec()),
                     replay: seq <= offset,
                     duplicate,
                 }

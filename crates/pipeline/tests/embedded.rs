@@ -51,6 +51,16 @@ async fn wait_offset(s: &Stream, want: i64) {
     panic!("processor stuck: {:?}", s.status());
 }
 
+async fn wait_processed(s: &Stream, want: u64) {
+    for _ in 0..500 {
+        if s.status().processed >= want {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("processor stuck: {:?}", s.status());
+}
+
 async fn alerts_are_validated_committed_published_and_resume_after_a_crash(db: TestDb) {
     let s = Stream::new(db.store.clone(), rules(), quiet_config(), None);
     let (stop, rx) = watch::channel(false);
@@ -343,7 +353,8 @@ async fn message_events_are_stored_and_scored(db: TestDb) {
         "Worst bank ever, I am furious about these fees.",
     )];
     s.submit(&angry, "test").await.unwrap();
-    wait_offset(&s, 4).await;
+    // (Not an offset: the re-sent duplicates consumed sequence numbers.)
+    wait_processed(&s, 4).await;
     let after = db
         .store
         .get_customer(&id)

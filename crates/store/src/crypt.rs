@@ -224,8 +224,15 @@ impl EncryptedStream {
 #[async_trait]
 impl crate::StreamStore for EncryptedStream {
     async fn append_events(&self, events: &[crate::NewLogEvent]) -> Result<Vec<crate::Appended>> {
+        self.append_events_then(events, Box::new(|_, _| {})).await
+    }
+    async fn append_events_then(
+        &self,
+        events: &[crate::NewLogEvent],
+        then: crate::AppendHook,
+    ) -> Result<Vec<crate::Appended>> {
         if events.iter().all(|e| e.kind != "message") {
-            return self.inner.stream().append_events(events).await;
+            return self.inner.stream().append_events_then(events, then).await;
         }
         let sealed: Vec<crate::NewLogEvent> = events
             .iter()
@@ -237,7 +244,7 @@ impl crate::StreamStore for EncryptedStream {
                 e
             })
             .collect();
-        self.inner.stream().append_events(&sealed).await
+        self.inner.stream().append_events_then(&sealed, then).await
     }
     async fn read_log(&self, after_seq: i64, limit: u32) -> Result<Vec<crate::LogEvent>> {
         let mut rows = self.inner.stream().read_log(after_seq, limit).await?;

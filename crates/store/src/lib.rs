@@ -34,8 +34,8 @@ pub use postgres::PgStore;
 pub use reseal::SealedColumn;
 pub use sqlite::SqliteStore;
 pub use stream::{
-    AlertRow, Appended, DeadLetter, Delivery, LeaseSession, LogEvent, NewLogEvent, ProcessedBatch,
-    StreamStore,
+    AlertRow, AppendHook, Appended, DeadLetter, Delivery, LeaseSession, LogEvent, NewLogEvent,
+    ProcessedBatch, SeqRange, StreamStore,
 };
 pub use types::*;
 

@@ -75,6 +75,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0011_serving.sql"),
         postgres: include_str!("../migrations/postgres/0011_serving.sql"),
     },
+    Migration {
+        version: 12,
+        name: "event_log_blocks",
+        sqlite: include_str!("../migrations/sqlite/0012_event_log_blocks.sql"),
+        postgres: include_str!("../migrations/postgres/0012_event_log_blocks.sql"),
+    },
 ];
 
 pub(crate) const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)";

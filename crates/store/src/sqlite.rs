@@ -717,11 +717,13 @@ impl Store for SqliteStore {
             let exists: Option<i64> = tx
                 .query_row("SELECT 1 FROM customers WHERE id = ?1", [&id], |r| r.get(0))
                 .optional()?;
-            let streamed: bool = tx.query_row(
-                &rows::sql::sqlite(crate::stream::HAS_STREAM_ROWS),
-                [&id],
-                |r| r.get(0),
-            )?;
+            let streamed: bool = !crate::sqlite_stream::customer_log_seqs(&tx, &id, true)?
+                .is_empty()
+                || tx.query_row(
+                    &rows::sql::sqlite(crate::stream::HAS_STREAM_ROWS_BESIDE_LOG),
+                    [&id],
+                    |r| r.get(0),
+                )?;
             let assisted: bool = tx.query_row(
                 &rows::sql::sqlite(crate::assistant::HAS_ASSISTANT_ROWS),
                 [&id],
@@ -740,6 +742,17 @@ impl Store for SqliteStore {
             }
             let mut counts = Vec::new();
             for (table, sql) in crate::stream::ERASE {
+                // The log and the applied markers found through it: block by block (the log's
+                // customer index is keyed by seq block first).
+                if *table == "stream_applied" {
+                    let (applied, logged) = crate::sqlite_stream::erase_customer_log(&tx, &id)?;
+                    counts.push((table.to_string(), applied));
+                    counts.push(("event_log".to_string(), logged));
+                    continue;
+                }
+                if *table == "event_log" {
+                    continue;
+                }
                 let n = tx.execute(&rows::sql::sqlite(sql), [&id])?;
                 counts.push((table.to_string(), n as u64));
             }

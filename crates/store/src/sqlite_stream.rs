@@ -7,8 +7,8 @@ use crate::rows::sql::sqlite as lite;
 use crate::sqlite::{SqliteStore, collect};
 use crate::stream::{self, sql};
 use crate::{
-    AlertRow, Appended, DeadLetter, Delivery, LeaseSession, LogEvent, NewLogEvent, ProcessedBatch,
-    Result, StoreError, StreamStore, now_micros,
+    AlertRow, AppendHook, Appended, DeadLetter, Delivery, LeaseSession, LogEvent, NewLogEvent,
+    ProcessedBatch, Result, SeqRange, StoreError, StreamStore, now_micros,
 };
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -20,7 +20,61 @@ use std::sync::{Arc, LazyLock, Mutex};
 /// One caller's events, waiting for the group commit.
 pub(crate) struct AppendJob {
     events: Vec<NewLogEvent>,
+    then: Option<AppendHook>,
     reply: tokio::sync::oneshot::Sender<Result<Vec<Appended>>>,
+}
+
+/// The event log's customer index is keyed by `seq >> LOG_BLOCK_SHIFT` first (migration 0012), so
+/// appends touch only the newest block's part of it.
+pub(crate) const LOG_BLOCK_SHIFT: u32 = 12;
+/// One block of the customer index; the expression must be the index's (`seq >> 12`).
+const CUSTOMER_IN_BLOCK: &str =
+    "SELECT seq FROM event_log WHERE (seq >> 12) = ?1 AND customer_id = ?2 ORDER BY seq";
+
+/// The seqs of a customer's events in the embedded log, ascending (at most one with
+/// `first_only`): one index seek per block of 4 096 seqs between the log's first and last event
+/// (a 100 M-event log is ~24 k seeks).
+pub(crate) fn customer_log_seqs(
+    c: &Connection,
+    customer: &str,
+    first_only: bool,
+) -> Result<Vec<i64>> {
+    let (lo, hi): (Option<i64>, Option<i64>) = c
+        .prepare_cached(
+            "SELECT (SELECT min(seq) FROM event_log), (SELECT max(seq) FROM event_log)",
+        )?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let (Some(lo), Some(hi)) = (lo, hi) else {
+        return Ok(Vec::new());
+    };
+    let mut stmt = c.prepare_cached(CUSTOMER_IN_BLOCK)?;
+    let mut out = Vec::new();
+    for block in (lo >> LOG_BLOCK_SHIFT)..=(hi >> LOG_BLOCK_SHIFT) {
+        let mut rows = stmt.query(params![block, customer])?;
+        while let Some(r) = rows.next()? {
+            out.push(r.get(0)?);
+            if first_only {
+                return Ok(out);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Erase a customer's events from the embedded log, and their NATS-mode applied markers:
+/// `(stream_applied rows, event_log rows)` deleted.
+pub(crate) fn erase_customer_log(c: &Connection, customer: &str) -> Result<(u64, u64)> {
+    let seqs = customer_log_seqs(c, customer, false)?;
+    let mut applied = c.prepare_cached(
+        "DELETE FROM stream_applied WHERE event_id = (SELECT event_id FROM event_log WHERE seq = ?1)",
+    )?;
+    let mut log = c.prepare_cached("DELETE FROM event_log WHERE seq = ?1")?;
+    let (mut a, mut l) = (0, 0);
+    for s in seqs {
+        a += applied.execute([s])? as u64;
+        l += log.execute([s])? as u64;
+    }
+    Ok((a, l))
 }
 
 /// Most events committed in one group (callers' batches are never split).
@@ -55,7 +109,12 @@ pub(crate) fn spawn_append_writer(
                 tokio::task::spawn_blocking(move || commit_append_group(&mut guard, &work)).await;
             match outcome {
                 Ok(Ok(results)) => {
-                    for (job, r) in jobs.into_iter().zip(results) {
+                    // Hooks run here, one job after the other, so they see appends in commit
+                    // (seq) order.
+                    for (job, (r, range)) in jobs.into_iter().zip(results) {
+                        if let Some(then) = job.then {
+                            then(Some(range), &r);
+                        }
                         let _ = job.reply.send(Ok(r));
                     }
                 }
@@ -82,17 +141,33 @@ pub(crate) fn spawn_append_writer(
 /// makes SQLite keep a statement journal for every insert, which measured 10× slower; and an
 /// append can only fail as a whole (I/O, disk full), never because of one caller's events (no
 /// foreign keys; duplicates are not errors). The error means nothing was committed.
+/// Each job's results come with the seq range it covered, read from `sqlite_sequence` (which
+/// also counts the numbers that duplicates consumed).
 fn commit_append_group(
     conn: &mut Connection,
     work: &[Vec<NewLogEvent>],
-) -> Result<Vec<Vec<Appended>>> {
+) -> Result<Vec<(Vec<Appended>, SeqRange)>> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let results = work
-        .iter()
-        .map(|events| append_on(&tx, events))
-        .collect::<Result<Vec<_>>>()?;
+    let mut after = log_sequence(&tx)?;
+    let mut results = Vec::with_capacity(work.len());
+    for events in work {
+        let r = append_on(&tx, events)?;
+        let upto = log_sequence(&tx)?;
+        results.push((r, SeqRange { after, upto }));
+        after = upto;
+    }
     tx.commit()?;
     Ok(results)
+}
+
+/// The last seq AUTOINCREMENT handed out for the event log (0 before the first).
+fn log_sequence(c: &Connection) -> Result<i64> {
+    Ok(
+        c.prepare_cached("SELECT seq FROM sqlite_sequence WHERE name = 'event_log'")?
+            .query_row([], |r| r.get(0))
+            .optional()?
+            .unwrap_or(0),
+    )
 }
 
 fn append_on(c: &Connection, events: &[NewLogEvent]) -> Result<Vec<Appended>> {
@@ -181,10 +256,16 @@ fn commit_on(c: &mut Connection, b: &ProcessedBatch) -> Result<usize> {
     Ok(new_alerts)
 }
 
-#[async_trait]
-impl StreamStore for SqliteStore {
-    async fn append_events(&self, events: &[NewLogEvent]) -> Result<Vec<Appended>> {
+impl SqliteStore {
+    async fn append(
+        &self,
+        events: &[NewLogEvent],
+        then: Option<AppendHook>,
+    ) -> Result<Vec<Appended>> {
         if events.is_empty() {
+            if let Some(then) = then {
+                then(None, &[]);
+            }
             return Ok(Vec::new());
         }
         let (reply, rx) = tokio::sync::oneshot::channel();
@@ -192,11 +273,27 @@ impl StreamStore for SqliteStore {
         self.appends
             .send(AppendJob {
                 events: events.to_vec(),
+                then,
                 reply,
             })
             .await
             .map_err(|_| stopped())?;
         rx.await.map_err(|_| stopped())?
+    }
+}
+
+#[async_trait]
+impl StreamStore for SqliteStore {
+    async fn append_events(&self, events: &[NewLogEvent]) -> Result<Vec<Appended>> {
+        self.append(events, None).await
+    }
+
+    async fn append_events_then(
+        &self,
+        events: &[NewLogEvent],
+        then: AppendHook,
+    ) -> Result<Vec<Appended>> {
+        self.append(events, Some(then)).await
     }
 
     async fn read_log(&self, after_seq: i64, limit: u32) -> Result<Vec<LogEvent>> {

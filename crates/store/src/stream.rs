@@ -52,6 +52,20 @@ impl Appended {
     }
 }
 
+/// The stretch of sequence numbers one append covered: every event of the log with a seq in
+/// `(after, upto]` is one of that append's new events (numbers consumed by duplicates have no
+/// row). Lets a reader that has applied everything up to `after` take the append's events from
+/// memory instead of reading the log back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeqRange {
+    pub after: i64,
+    pub upto: i64,
+}
+
+/// Called once an append is durable, with its results and — when the backend can tell — the
+/// [`SeqRange`] it covered. The embedded SQLite log calls these on its writer, in commit order.
+pub type AppendHook = Box<dyn FnOnce(Option<SeqRange>, &[Appended]) + Send>;
+
 /// One event read back from the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogEvent {
@@ -128,6 +142,18 @@ pub trait StreamStore: Send + Sync {
     /// increase in input order and are never reused, but need not be contiguous (a rejected
     /// duplicate may consume a number), and a seq becomes visible only after every lower one.
     async fn append_events(&self, events: &[NewLogEvent]) -> Result<Vec<Appended>>;
+    /// [`Self::append_events`], then `then` once the events are durable (before this returns).
+    /// Backends that know the seq range an append covered pass it (SQLite); the default passes
+    /// `None`.
+    async fn append_events_then(
+        &self,
+        events: &[NewLogEvent],
+        then: AppendHook,
+    ) -> Result<Vec<Appended>> {
+        let r = self.append_events(events).await?;
+        then(None, &r);
+        Ok(r)
+    }
     /// Up to `limit` events with `seq > after_seq`, seq ascending.
     async fn read_log(&self, after_seq: i64, limit: u32) -> Result<Vec<LogEvent>>;
     /// The highest seq in the log, 0 if empty.
@@ -242,6 +268,10 @@ pub(crate) const ERASE: &[(&str, &str)] = &[
 /// known only from the stream).
 pub(crate) const HAS_STREAM_ROWS: &str = "SELECT EXISTS (SELECT 1 FROM event_log WHERE customer_id = $1) \
     OR EXISTS (SELECT 1 FROM alerts WHERE customer_id = $1) \
+    OR EXISTS (SELECT 1 FROM dead_letters WHERE customer_id = $1)";
+/// [`HAS_STREAM_ROWS`] without the event log (SQLite finds a customer's log rows block by block:
+/// `sqlite_stream::customer_log_seqs`).
+pub(crate) const HAS_STREAM_ROWS_BESIDE_LOG: &str = "SELECT EXISTS (SELECT 1 FROM alerts WHERE customer_id = $1) \
     OR EXISTS (SELECT 1 FROM dead_letters WHERE customer_id = $1)";
 
 /// Statements both backends run, with `$n` placeholders (SQLite gets them through

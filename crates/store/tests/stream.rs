@@ -570,6 +570,68 @@ async fn erasure_removes_stream_rows(db: TestDb) {
     assert!(s.append_events(&[ev("e5", "2", "{}")]).await.unwrap()[0].seq() > 4);
 }
 
+/// A long log: the customer's events are found (and erased) in every block of seqs, including a
+/// customer whose only event is far from the start, and appends report the seq range they
+/// covered, counting numbers that duplicates consumed.
+async fn erasure_finds_log_rows_across_a_long_log(db: TestDb) {
+    import_customers(db.store.as_ref(), &["1", "2"]).await;
+    let s = db.store.stream();
+    let events: Vec<NewLogEvent> = (0..10_000)
+        .map(|i| {
+            let who = match i {
+                9_000 => "77",
+                i if i % 3_000 == 0 => "1",
+                _ => "2",
+            };
+            ev(&format!("e{i}"), who, "{}")
+        })
+        .collect();
+    for chunk in events.chunks(2_500) {
+        s.append_events(chunk).await.unwrap();
+    }
+    let ranges = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = ranges.clone();
+    let out = s
+        .append_events_then(
+            &[ev("e0", "1", "{}"), ev("late", "2", "{}")],
+            Box::new(move |range, results| seen.lock().unwrap().push((range, results.to_vec()))),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        out[..],
+        [Appended::Duplicate(1), Appended::New(_)]
+    ));
+    let (range, results) = ranges.lock().unwrap().pop().unwrap();
+    assert_eq!(results, out);
+    if let Some(r) = range {
+        // SQLite reports the range; the duplicate consumed a number.
+        assert_eq!((r.after, r.upto), (10_000, 10_002));
+        assert_eq!(out[1], Appended::New(10_002));
+    }
+
+    let n = |counts: &[(String, u64)], t: &str| {
+        counts.iter().find(|(name, _)| name == t).map(|(_, n)| *n)
+    };
+    let counts = db
+        .store
+        .erase_customer(&CustomerId::parse("1").unwrap(), &[])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(n(&counts, "event_log"), Some(3));
+    let counts = db
+        .store
+        .erase_customer(&CustomerId::parse("77").unwrap(), &[])
+        .await
+        .unwrap()
+        .expect("a customer known only from one late event is found");
+    assert_eq!(n(&counts, "event_log"), Some(1));
+    let left = s.read_log(0, 20_000).await.unwrap();
+    assert_eq!(left.len(), 10_001 - 4);
+    assert!(left.iter().all(|e| e.customer_id == "2"));
+}
+
 /// Message events and dead letters hold the customer's own words: sealed at rest, readable
 /// through the decorator.
 async fn message_events_and_dead_letters_are_encrypted_at_rest(db: TestDb) {
@@ -621,4 +683,5 @@ on_both_backends!(
     heartbeats_count_live_workers,
     leases_are_exclusive_and_released,
     erasure_removes_stream_rows,
+    erasure_finds_log_rows_across_a_long_log,
 );
