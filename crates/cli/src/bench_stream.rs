@@ -42,6 +42,11 @@ pub struct StreamBenchArgs {
     /// JetStream partitions in the nats run.
     #[arg(long, default_value_t = 8)]
     partitions: u32,
+    /// Event ids: `sequential` (`<run>-<n>`, as a producer's counter or a time-ordered id gives)
+    /// or `random` (128 random bits in hex, like UUIDv4: every append lands at a random place of
+    /// the log's event-id index).
+    #[arg(long, default_value = "sequential", value_parser = ["sequential", "random"])]
+    event_ids: String,
     /// Complex-event rules (default: the demo rules). Must keep a rule that fires on a debit
     /// 40× the customer's usual size.
     #[arg(long)]
@@ -55,10 +60,11 @@ struct Gen {
     n: u64,
     t0: chrono::DateTime<chrono::Utc>,
     run: String,
+    random_ids: bool,
 }
 
 impl Gen {
-    fn new(customers: usize, run: &str) -> Self {
+    fn new(customers: usize, run: &str, random_ids: bool) -> Self {
         let mut rng = rand::rngs::StdRng::seed_from_u64(7);
         let typical = (0..customers)
             .map(|_| rng.random_range(1_000..10_000))
@@ -72,6 +78,7 @@ impl Gen {
                 .expect("literal")
                 .with_timezone(&chrono::Utc),
             run: run.to_string(),
+            random_ids,
         }
     }
     /// The next event; `planted` makes it a debit 40× the customer's usual size.
@@ -85,7 +92,11 @@ impl Gen {
             self.rng.random_range(usual / 2..usual * 3 / 2)
         };
         let cats = ["groceries", "restaurants", "shopping", "transport", "fuel"];
-        let id = format!("{}-{}", self.run, self.n);
+        let id = if self.random_ids {
+            format!("{:032x}", self.rng.random::<u128>())
+        } else {
+            format!("{}-{}", self.run, self.n)
+        };
         // Event time advances 50 ms per event, so windows slide and evict as in production.
         let ts = self.t0 + chrono::Duration::milliseconds(50 * self.n as i64);
         let v = serde_json::json!({
@@ -232,7 +243,11 @@ async fn wait_processed(stream: &Stream, n: u64, timeout: Duration) -> anyhow::R
 }
 
 async fn measure(stream: &Stream, a: &StreamBenchArgs, mode: &str) -> anyhow::Result<Measured> {
-    let mut g = Gen::new(a.customers, &format!("{mode}{}", std::process::id()));
+    let mut g = Gen::new(
+        a.customers,
+        &format!("{mode}{}", std::process::id()),
+        a.event_ids == "random",
+    );
     // Warm up: every customer gets a history, so baselines exist for the latency run.
     let warm: Vec<serde_json::Value> = (0..a.customers * 12).map(|_| g.next(false).1).collect();
     for b in warm.chunks(1000) {

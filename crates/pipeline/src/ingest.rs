@@ -118,7 +118,7 @@ impl Stream {
                         customer_id: ev.customer_id.as_str().to_string(),
                         ts_micros: ev.timestamp.timestamp_micros(),
                         kind: ev.kind().to_string(),
-                        body: ev.to_json().to_string(),
+                        body: ev.to_json_string(),
                     })
                     .collect();
                 // Once durable (on the appender, in commit order), the parsed events go to the
@@ -156,7 +156,7 @@ impl Stream {
                     .map(|ev| Outgoing {
                         partition: partition_of(ev.customer_id.as_str(), n),
                         msg_id: ev.event_id.clone(),
-                        payload: ev.to_json().to_string().into_bytes().into(),
+                        payload: ev.to_json_string().into_bytes().into(),
                     })
                     .collect();
                 for ack in bus.publish_batch(&msgs).await? {

@@ -312,7 +312,7 @@ pub(crate) fn apply_batch(source: &str, engine: &Mutex<Engine>, items: &[Item]) 
                 received_micros: sextant_store::now_micros(),
                 payload: match &it.body {
                     Body::Raw(b) => String::from_utf8_lossy(b).into_owned(),
-                    Body::Parsed(ev) => ev.to_json().to_string(),
+                    Body::Parsed(ev) => ev.to_json_string(),
                 },
                 reason: e.to_string(),
             }),

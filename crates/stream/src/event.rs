@@ -437,62 +437,70 @@ impl StreamEvent {
     /// The wire form; [`parse_event`] reads it back to an equal event. Optional fields that are
     /// absent are left out.
     pub fn to_json(&self) -> Value {
-        let mut m = Map::new();
-        m.insert("event_id".into(), self.event_id.clone().into());
-        m.insert("type".into(), self.kind().into());
-        m.insert("customer_id".into(), self.customer_id.as_str().into());
-        m.insert(
-            "timestamp".into(),
-            self.timestamp
-                .to_rfc3339_opts(SecondsFormat::AutoSi, true)
-                .into(),
-        );
-        let mut put = |k: &str, v: Value| {
-            m.insert(k.to_string(), v);
-        };
+        serde_json::to_value(self).expect("events serialize")
+    }
+
+    /// [`Self::to_json`] as text, written directly (no intermediate `Value`: this is on the
+    /// ingestion path of every event).
+    pub fn to_json_string(&self) -> String {
+        serde_json::to_string(self).expect("events serialize")
+    }
+}
+
+impl serde::Serialize for StreamEvent {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("event_id", &self.event_id)?;
+        m.serialize_entry("type", self.kind())?;
+        m.serialize_entry("customer_id", self.customer_id.as_str())?;
+        m.serialize_entry(
+            "timestamp",
+            &self.timestamp.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+        )?;
         match &self.body {
             EventBody::Transaction(t) => {
-                put("transaction_id", t.id.as_str().into());
-                put("account_id", t.account_id.as_str().into());
-                put("amount_minor", t.amount.minor.into());
-                put("currency", t.amount.currency.as_str().into());
+                m.serialize_entry("transaction_id", t.id.as_str())?;
+                m.serialize_entry("account_id", t.account_id.as_str())?;
+                m.serialize_entry("amount_minor", &t.amount.minor)?;
+                m.serialize_entry("currency", t.amount.currency.as_str())?;
                 if let Some(mer) = &t.merchant {
-                    put("merchant", mer.as_str().into());
+                    m.serialize_entry("merchant", mer)?;
                 }
-                put("category", t.category.as_str().into());
+                m.serialize_entry("category", t.category.as_str())?;
                 if let Some(mcc) = t.mcc {
-                    put("mcc", format!("{:04}", mcc.value()).into());
+                    m.serialize_entry("mcc", &format!("{:04}", mcc.value()))?;
                 }
-                put("channel", t.channel.as_str().into());
-                put("country", t.country.as_str().into());
+                m.serialize_entry("channel", t.channel.as_str())?;
+                m.serialize_entry("country", t.country.as_str())?;
                 if let Some(b) = t.balance_after {
-                    put("balance_after_minor", b.minor.into());
+                    m.serialize_entry("balance_after_minor", &b.minor)?;
                 }
-                put("status", t.status.as_str().into());
+                m.serialize_entry("status", t.status.as_str())?;
             }
             EventBody::Balance {
                 account_id,
                 balance,
             } => {
-                put("account_id", account_id.as_str().into());
-                put("balance_minor", balance.minor.into());
-                put("currency", balance.currency.as_str().into());
+                m.serialize_entry("account_id", account_id.as_str())?;
+                m.serialize_entry("balance_minor", &balance.minor)?;
+                m.serialize_entry("currency", balance.currency.as_str())?;
             }
             EventBody::Login {
                 channel,
                 country,
                 success,
             } => {
-                put("channel", channel.as_str().into());
+                m.serialize_entry("channel", channel.as_str())?;
                 if let Some(c) = country {
-                    put("country", c.as_str().into());
+                    m.serialize_entry("country", c.as_str())?;
                 }
-                put("success", (*success).into());
+                m.serialize_entry("success", success)?;
             }
-            EventBody::App { name } => put("name", name.as_str().into()),
+            EventBody::App { name } => m.serialize_entry("name", name)?,
             EventBody::Message { channel, text } => {
-                put("channel", channel.as_str().into());
-                put("text", text.as_str().into());
+                m.serialize_entry("channel", channel.as_str())?;
+                m.serialize_entry("text", text)?;
             }
             EventBody::Feedback {
                 kind,
@@ -500,19 +508,19 @@ impl StreamEvent {
                 product_id,
                 value,
             } => {
-                put("kind", kind.as_str().into());
+                m.serialize_entry("kind", kind.as_str())?;
                 if let Some(d) = decision_id {
-                    put("decision_id", d.as_str().into());
+                    m.serialize_entry("decision_id", d.as_str())?;
                 }
                 if let Some(p) = product_id {
-                    put("product_id", p.as_str().into());
+                    m.serialize_entry("product_id", p.as_str())?;
                 }
                 if let Some(v) = value {
-                    put("value", (*v).into());
+                    m.serialize_entry("value", v)?;
                 }
             }
         }
-        Value::Object(m)
+        m.end()
     }
 }
 
@@ -569,6 +577,7 @@ mod tests {
             let back = parse_event(&e.to_json()).unwrap();
             assert_eq!(back, e, "{v}");
             assert_eq!(back.to_json(), e.to_json());
+            assert_eq!(parse_event_bytes(e.to_json_string().as_bytes()), Ok(e));
         }
     }
 
