@@ -240,7 +240,14 @@ impl Store for PgStore {
             ))
             .await?;
         let direct = if kind == RecordKind::Transactions {
-            direct_load(&client).await?
+            match direct_load(&client).await {
+                Ok(d) => d,
+                Err(e) => {
+                    // Inside the import's transaction: close the connection rather than pool it.
+                    drop(Object::take(client));
+                    return Err(e);
+                }
+            }
         } else {
             None
         };
