@@ -349,6 +349,114 @@ async fn bulk_load_rebuilds_the_customer_time_index(db: TestDb) {
     assert!(customer_time_index_exists(&db).await);
 }
 
+/// A bulk load into an empty table whose second batch repeats ids (one loaded in the first
+/// batch, one within the batch) and names accounts of another customer (one of them under an id
+/// a later, valid row uses): every bad row is named as for any other import, all-or-nothing
+/// writes nothing, `skip_invalid` writes exactly the good rows, the index is back, and a
+/// re-import is idempotent. (On PostgreSQL the first batch goes straight into the table and
+/// the duplicate sends the rest through staging.)
+async fn bulk_load_with_duplicates_and_bad_owners(db: TestDb) {
+    const N: usize = 12_000; // two batches of the default 10 000 rows
+    let dir = tempfile::tempdir().unwrap();
+    seeded(&db, &dir).await;
+    let row = |id: &str, c: &str, a: &str| {
+        format!("{id},{c},{a},2026-02-01T00:00:00Z,-1,EUR,,groceries,,card_online,DE,,\n")
+    };
+    let content = [
+        bulk_transactions(N, false),
+        row("bulk5", "1", "a1"),
+        row("bad", "1", "a2"),
+        row("extra", "2", "a2"),
+        row("extra", "2", "a2"),
+        row("zz", "1", "a2"),
+        row("zz", "1", "a1"),
+    ]
+    .concat();
+    let path = file(&dir, "dups.csv", content);
+    let errors = [
+        format!(
+            "line {}: duplicate transaction_id 'bulk5': it appears earlier in this import",
+            N + 2
+        ),
+        format!(
+            "line {}, column account_id: account 'a2' does not exist for customer '1'",
+            N + 3
+        ),
+        format!(
+            "line {}: duplicate transaction_id 'extra': it appears earlier in this import",
+            N + 5
+        ),
+        format!(
+            "line {}, column account_id: account 'a2' does not exist for customer '1'",
+            N + 6
+        ),
+    ];
+    assert_eq!(rejected(&db, RecordKind::Transactions, &path).await, errors);
+    assert_eq!(db.store.count(Table::Transactions).await.unwrap(), 0);
+    assert!(customer_time_index_exists(&db).await);
+
+    let opts = ImportOptions {
+        skip_invalid: true,
+        ..Default::default()
+    };
+    let report = import_file(
+        db.store.as_ref(),
+        RecordKind::Transactions,
+        &path,
+        &opts,
+        |_| {},
+    )
+    .await
+    .unwrap();
+    let rec = report.import.unwrap();
+    assert_eq!(report.rows_rejected, 4);
+    assert_eq!(
+        (rec.rows_written, rec.rows_new),
+        (N as u64 + 2, N as u64 + 2)
+    );
+    assert_eq!(
+        db.store.count(Table::Transactions).await.unwrap(),
+        N as u64 + 2
+    );
+    assert!(customer_time_index_exists(&db).await);
+    let newest = db
+        .store
+        .list_transactions(&CustomerId::parse("1").unwrap(), None, 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        newest
+            .iter()
+            .map(|t| (t.id.as_str(), t.amount.minor))
+            .collect::<Vec<_>>(),
+        [("zz", -1), ("bulk11998", -(100 + N as i64 - 2))]
+    );
+    let bulk5 = db
+        .store
+        .list_transactions(&CustomerId::parse("2").unwrap(), None, N as u32)
+        .await
+        .unwrap();
+    assert_eq!(bulk5.iter().filter(|t| t.id.as_str() == "bulk5").count(), 1);
+    assert!(bulk5.iter().any(|t| t.id.as_str() == "extra"));
+
+    let again = import_file(
+        db.store.as_ref(),
+        RecordKind::Transactions,
+        &path,
+        &opts,
+        |_| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!(again.rows_rejected, 4);
+    let again = again.import.unwrap();
+    assert_eq!((again.rows_written, again.rows_new), (N as u64 + 2, 0));
+    assert_eq!(
+        db.store.count(Table::Transactions).await.unwrap(),
+        N as u64 + 2
+    );
+}
+
 async fn skip_invalid_writes_valid_rows_and_a_rejects_file(db: TestDb) {
     let dir = tempfile::tempdir().unwrap();
     seeded(&db, &dir).await;
@@ -485,6 +593,7 @@ async fn consents_import_with_history(db: TestDb) {
 
 on_both_backends!(
     bulk_load_rebuilds_the_customer_time_index,
+    bulk_load_with_duplicates_and_bad_owners,
     consents_import_with_history,
     seed_002_schema_imports_unchanged,
     re_import_is_idempotent,

@@ -12,6 +12,7 @@ pub mod dsr;
 mod error;
 mod migrate;
 pub mod outcomes;
+mod owners;
 mod pg_assistant;
 mod pg_outcomes;
 mod pg_stream;

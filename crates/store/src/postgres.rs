@@ -1,9 +1,11 @@
 //! PostgreSQL: the scale-out backend. A deadpool connection pool for reads and small writes;
 //! imports stream rows with binary `COPY` into a temporary staging table, check duplicates and
 //! references there in set-based SQL, and merge into the real table in one statement, all inside
-//! one transaction.
+//! one transaction. A transactions import into an empty table `COPY`s straight into it instead
+//! (`Direct`), falling back to staging for the rest of the file at the first duplicate id.
 
 use crate::migrate::{CREATE_TABLE, MIGRATIONS};
+use crate::owners::{AccountOwners, MAX_OWNERS_IN_MEMORY};
 use crate::rows::{self, Cells, nba};
 use crate::{
     ApiKeyRecord, Backend, Batch, IdempotentResponse, ImportRecord, ImportSink, RecordKind, Result,
@@ -237,11 +239,24 @@ impl Store for PgStore {
                 spec.stage_columns
             ))
             .await?;
+        let direct = if kind == RecordKind::Transactions {
+            match direct_load(&client).await {
+                Ok(d) => d,
+                Err(e) => {
+                    // Inside the import's transaction: close the connection rather than pool it.
+                    drop(Object::take(client));
+                    return Err(e);
+                }
+            }
+        } else {
+            None
+        };
         Ok(Box::new(PgImport {
             client: Some(client),
             kind,
             record: ImportRecord::start(kind, source),
             staged: 0,
+            direct,
         }))
     }
 
@@ -1470,9 +1485,13 @@ impl CopyRows {
         }
         self
     }
-    /// The last field of a row: the line number.
+    /// The last field of a staged row: the line number.
     fn end(&mut self, line: u64) {
         self.int(Some(line as i64));
+        self.close();
+    }
+    /// Close the current row: patch its field count.
+    fn close(&mut self) {
         if let Some((at, n)) = self.row.take() {
             self.buf[at..at + 2].copy_from_slice(&n.to_be_bytes());
         }
@@ -1531,20 +1550,7 @@ fn encode(batch: &Batch) -> BytesMut {
         }
         Batch::Transactions(rows) => {
             for (line, t) in rows {
-                w.text(Some(t.id.as_str()))
-                    .text(Some(t.customer_id.as_str()))
-                    .text(Some(t.account_id.as_str()))
-                    .int(Some(t.timestamp.timestamp_micros()))
-                    .int(Some(t.amount.minor))
-                    .text(Some(t.amount.currency.as_str()))
-                    .text(t.merchant.as_deref())
-                    .text(Some(t.category.as_str()))
-                    .int(t.mcc.map(|m| m.value() as i64))
-                    .text(Some(t.channel.as_str()))
-                    .text(Some(t.country.as_str()))
-                    .int(t.balance_after.map(|m| m.minor))
-                    .text(Some(t.status.as_str()))
-                    .end(*line);
+                transaction_fields(&mut w, t).end(*line);
             }
         }
         Batch::Products(rows) => {
@@ -1605,13 +1611,106 @@ fn encode(batch: &Batch) -> BytesMut {
     w.finish()
 }
 
-/// An open PostgreSQL import: one pooled connection inside `BEGIN`, rows staged by `COPY`.
+/// A transaction's columns in `Spec::columns` order (the staging table's and the real table's).
+fn transaction_fields<'w>(w: &'w mut CopyRows, t: &Transaction) -> &'w mut CopyRows {
+    w.text(Some(t.id.as_str()))
+        .text(Some(t.customer_id.as_str()))
+        .text(Some(t.account_id.as_str()))
+        .int(Some(t.timestamp.timestamp_micros()))
+        .int(Some(t.amount.minor))
+        .text(Some(t.amount.currency.as_str()))
+        .text(t.merchant.as_deref())
+        .text(Some(t.category.as_str()))
+        .int(t.mcc.map(|m| m.value() as i64))
+        .text(Some(t.channel.as_str()))
+        .text(Some(t.country.as_str()))
+        .int(t.balance_after.map(|m| m.minor))
+        .text(Some(t.status.as_str()))
+}
+
+/// `COPY ... FROM STDIN` of one encoded buffer.
+async fn copy_in(client: &Object, sql: &str, data: bytes::Bytes) -> Result<()> {
+    let sink = client.copy_in(sql).await?;
+    futures_util::pin_mut!(sink);
+    sink.send(data).await?;
+    sink.finish().await?;
+    Ok(())
+}
+
+/// A transactions import into a table that was empty when the import locked it (see
+/// `direct_load`): rows are checked against every account's owner in memory and `COPY`ed
+/// straight into `transactions`, skipping the staging table and the merge. Everything the
+/// staging path guarantees still holds: the table and accounts are locked until COMMIT, so the
+/// table holds only this import's rows and the owners cannot go stale; a reference error is
+/// reported at `finish` with the same row, column and wording as the anti-join's; and a
+/// duplicate id makes that batch's `COPY` fail on the primary key, after which the batch (rolled
+/// back to its savepoint) and the rest of the file go through the staging table, where the
+/// later occurrences are rejected exactly as before.
+struct Direct {
+    owners: AccountOwners,
+    /// Reference errors found while writing, handed out by `finish` (as the staging path's
+    /// anti-join does, so all-or-nothing imports still name every bad reference).
+    rejects: Vec<RowReject>,
+    /// Rows `COPY`ed into the table.
+    loaded: u64,
+    /// A `COPY` met a duplicate id: the rest of the import is staged.
+    staging: bool,
+    /// Secondary indexes dropped for the bulk load, rebuilt by `finish`.
+    rebuild: Option<Vec<String>>,
+}
+
+/// Whether this transactions import may load straight into the table: the table is empty once
+/// locked against other writers (`SHARE ROW EXCLUSIVE`, as `finish` takes it anyway; readers
+/// are not blocked) and accounts are few enough to hold in memory. Locks `accounts` in `SHARE`
+/// mode (as the staging path's reference check does) before reading their owners, so they stay
+/// true until COMMIT. A table with rows keeps the staging path untouched: it is checked before
+/// any lock is taken.
+async fn direct_load(client: &Object) -> Result<Option<Direct>> {
+    let has_rows = "SELECT EXISTS (SELECT 1 FROM transactions)";
+    if client.query_one(has_rows, &[]).await?.get::<_, bool>(0) {
+        return Ok(None);
+    }
+    client
+        .batch_execute("LOCK TABLE transactions IN SHARE ROW EXCLUSIVE MODE")
+        .await?;
+    if client.query_one(has_rows, &[]).await?.get::<_, bool>(0) {
+        return Ok(None);
+    }
+    client
+        .batch_execute("LOCK TABLE accounts IN SHARE MODE")
+        .await?;
+    let accounts: i64 = client
+        .query_one("SELECT count(*) FROM accounts", &[])
+        .await?
+        .get(0);
+    if accounts as u64 > MAX_OWNERS_IN_MEMORY {
+        return Ok(None);
+    }
+    let mut owners = AccountOwners::default();
+    for r in client
+        .query("SELECT id, customer_id FROM accounts", &[])
+        .await?
+    {
+        owners.insert(r.get(0), r.get(1));
+    }
+    Ok(Some(Direct {
+        owners,
+        rejects: Vec::new(),
+        loaded: 0,
+        staging: false,
+        rebuild: None,
+    }))
+}
+
+/// An open PostgreSQL import: one pooled connection inside `BEGIN`, rows staged by `COPY`
+/// (or, for transactions into an empty table, `COPY`ed straight in: `direct`).
 struct PgImport {
     client: Option<Object>,
     kind: RecordKind,
     record: ImportRecord,
     /// Rows sent to the staging table so far.
     staged: u64,
+    direct: Option<Direct>,
 }
 
 /// A bulk load drops the table's secondary indexes and rebuilds them after the merge only when
@@ -1651,6 +1750,126 @@ impl PgImport {
         self.client
             .as_ref()
             .ok_or_else(|| StoreError::Task("import already finished".into()))
+    }
+
+    /// `write` for a direct load (see `Direct`).
+    async fn write_direct(&mut self, batch: Batch, stage_sql: &str) -> Result<Vec<RowReject>> {
+        let Batch::Transactions(rows) = &batch else {
+            return Err(StoreError::Task(
+                "direct load of a non-transactions batch".into(),
+            ));
+        };
+        let client = self
+            .client
+            .as_ref()
+            .ok_or_else(|| StoreError::Task("import already finished".into()))?;
+        let d = self.direct.as_mut().expect("direct load");
+        let known: Vec<&(u64, Transaction)> = rows
+            .iter()
+            .filter(|(line, t)| {
+                let ok = d.owners.knows(t);
+                if !ok {
+                    let (column, reason) = AccountOwners::reject(t);
+                    d.rejects.push(RowReject {
+                        line: *line,
+                        column: Some(column),
+                        reason,
+                    });
+                }
+                ok
+            })
+            .collect();
+        if !d.staging {
+            // Past the bulk-load threshold: drop the secondary indexes (the table was empty,
+            // and `finish` rebuilds them from sorted keys once).
+            if d.rebuild.is_none() && d.loaded + known.len() as u64 >= BULK_MIN_ROWS {
+                d.rebuild = Some(drop_secondary_indexes(client, "transactions").await?);
+            }
+            let import_id = self.record.id.as_str();
+            let mut w = CopyRows::new(known.len() * 160);
+            for (_, t) in &known {
+                transaction_fields(&mut w, t).text(Some(import_id)).close();
+            }
+            let sql = format!(
+                "COPY transactions ({}, import_id) FROM STDIN (FORMAT binary)",
+                spec(RecordKind::Transactions).columns
+            );
+            client.batch_execute("SAVEPOINT direct").await?;
+            match copy_in(client, &sql, w.finish().freeze()).await {
+                Ok(()) => {
+                    client.batch_execute("RELEASE SAVEPOINT direct").await?;
+                    d.loaded += known.len() as u64;
+                    return Ok(Vec::new());
+                }
+                Err(StoreError::Postgres(e))
+                    if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) =>
+                {
+                    // A duplicate id within the file: this batch is undone, and it and the
+                    // rest go to staging, whose duplicate check names the later occurrences.
+                    client
+                        .batch_execute("ROLLBACK TO SAVEPOINT direct; RELEASE SAVEPOINT direct")
+                        .await?;
+                    tracing::debug!(loaded = d.loaded, "import: duplicate id, staging the rest");
+                    d.staging = true;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let mut w = CopyRows::new(known.len() * 160);
+        for (line, t) in &known {
+            transaction_fields(&mut w, t).end(*line);
+        }
+        self.staged += known.len() as u64;
+        copy_in(client, stage_sql, w.finish().freeze()).await?;
+        Ok(Vec::new())
+    }
+
+    /// `finish` for a direct load: the staged remainder, if any, minus its duplicates (of each
+    /// other or of rows already loaded, all of which come earlier in the file), is inserted;
+    /// then the secondary indexes are rebuilt.
+    async fn finish_direct(&mut self) -> Result<Vec<RowReject>> {
+        let client = self
+            .client
+            .as_ref()
+            .ok_or_else(|| StoreError::Task("import already finished".into()))?;
+        let d = self.direct.as_mut().expect("direct load");
+        let spec = spec(RecordKind::Transactions);
+        let mut rejects = std::mem::take(&mut d.rejects);
+        client
+            .batch_execute("SET LOCAL work_mem = '256MB'; SET LOCAL maintenance_work_mem = '512MB'")
+            .await?;
+        let mut written = d.loaded;
+        if d.staging {
+            client.batch_execute("ANALYZE stage").await?;
+            let dup_sql = format!(
+                "DELETE FROM stage s USING (SELECT line FROM (SELECT line, id, row_number() OVER (PARTITION BY id ORDER BY line) AS n \
+                 FROM stage) d WHERE d.n > 1 OR EXISTS (SELECT 1 FROM transactions t WHERE t.id = d.id)) d WHERE s.line = d.line \
+                 RETURNING s.line, '', 'duplicate {} ''' || s.id || ''': it appears earlier in this import'",
+                spec.id_name
+            );
+            rejects.extend(rejects_from(client.query(&dup_sql, &[]).await?));
+            let sql = format!(
+                "INSERT INTO transactions ({cols}, import_id) SELECT {cols}, $1 FROM stage ORDER BY {order}",
+                cols = spec.columns,
+                order = spec.order
+            );
+            written += client.execute(&sql, &[&self.record.id]).await?;
+        }
+        let t = std::time::Instant::now();
+        let rebuild = d.rebuild.take().unwrap_or_default();
+        for def in &rebuild {
+            client.batch_execute(def).await?;
+        }
+        if !rebuild.is_empty() {
+            tracing::debug!(
+                ms = t.elapsed().as_millis() as u64,
+                "import: secondary indexes rebuilt"
+            );
+        }
+        self.record.rows_written = written;
+        self.record.rows_new = written;
+        rejects.sort_by_key(|r| r.line);
+        Ok(rejects)
     }
 }
 
@@ -1739,22 +1958,23 @@ async fn merge(client: &Object, spec: &Spec, import_id: &str) -> Result<(u64, u6
 impl ImportSink for PgImport {
     async fn write(&mut self, batch: Batch) -> Result<Vec<RowReject>> {
         let spec = spec(self.kind);
+        let stage_sql = format!(
+            "COPY stage ({}) FROM STDIN (FORMAT binary)",
+            spec.copy_columns
+        );
+        if self.direct.is_some() {
+            return self.write_direct(batch, &stage_sql).await;
+        }
         let data = encode(&batch).freeze();
         self.staged += batch.len() as u64;
-        let client = self.client()?;
-        let sink = client
-            .copy_in(&format!(
-                "COPY stage ({}) FROM STDIN (FORMAT binary)",
-                spec.copy_columns
-            ))
-            .await?;
-        futures_util::pin_mut!(sink);
-        sink.send(data).await?;
-        sink.finish().await?;
+        copy_in(self.client()?, &stage_sql, data).await?;
         Ok(Vec::new())
     }
 
     async fn finish(&mut self) -> Result<Vec<RowReject>> {
+        if self.direct.is_some() {
+            return self.finish_direct().await;
+        }
         let spec = spec(self.kind);
         let kind = self.kind;
         let client = self.client()?;

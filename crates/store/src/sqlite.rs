@@ -3,6 +3,7 @@
 //! all blocking calls run on tokio's blocking pool.
 
 use crate::migrate::{CREATE_TABLE, MIGRATIONS};
+use crate::owners::{AccountOwners, MAX_OWNERS_IN_MEMORY};
 use crate::rows::{self, Cells, nba};
 use crate::{
     ApiKeyRecord, Backend, Batch, IdempotentResponse, ImportRecord, ImportSink, RecordKind, Result,
@@ -394,7 +395,7 @@ impl Store for SqliteStore {
             let loaded = (|| -> Result<_> {
                 let before = count_table(&guard, kind.table())?;
                 let owners = if in_memory {
-                    Some(Arc::new(AccountOwners::load(&guard)?))
+                    Some(Arc::new(load_owners(&guard)?))
                 } else {
                     None
                 };
@@ -418,6 +419,7 @@ impl Store for SqliteStore {
             fk_off: owners.is_some(),
             owners,
             rebuild: None,
+            writing: std::time::Duration::ZERO,
         }))
     }
 
@@ -1682,40 +1684,21 @@ struct SqliteImport {
     /// Secondary indexes dropped for a bulk load (their `CREATE INDEX` statements), rebuilt
     /// before COMMIT; `None` while they are in place.
     rebuild: Option<Vec<String>>,
+    /// Time spent writing batches (debug log at commit).
+    writing: std::time::Duration,
 }
 
-/// Largest accounts table whose ids are loaded into memory to check transactions' references
-/// (about 80 bytes an account; beyond this the per-row foreign-key probe is used). Memory
-/// depends on the accounts table, never on the size of the imported file.
-const MAX_OWNERS_IN_MEMORY: u64 = 1_000_000;
-
-/// Every account's owner, loaded once inside the import's write transaction (so it cannot go
-/// stale before COMMIT): replaces SQLite's per-row foreign-key probe of
-/// `(account_id, customer_id)` against accounts' unique index — one B-tree descent with text
-/// keys a row — by a hash lookup.
-struct AccountOwners(std::collections::HashMap<Box<str>, Box<str>>);
-
-impl AccountOwners {
-    fn load(conn: &Connection) -> Result<Self> {
-        let mut stmt = conn.prepare("SELECT id, customer_id FROM accounts")?;
-        let map = stmt
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?.into_boxed_str(),
-                    r.get::<_, String>(1)?.into_boxed_str(),
-                ))
-            })?
-            .collect::<rusqlite::Result<_>>()?;
-        Ok(Self(map))
+/// Every account's owner, loaded inside the import's write transaction (so it cannot go stale
+/// before COMMIT): replaces SQLite's per-row foreign-key probe of `(account_id, customer_id)`
+/// against accounts' unique index — one B-tree descent with text keys a row — by a hash lookup.
+fn load_owners(conn: &Connection) -> Result<AccountOwners> {
+    let mut stmt = conn.prepare("SELECT id, customer_id FROM accounts")?;
+    let mut rows = stmt.query([])?;
+    let mut owners = AccountOwners::default();
+    while let Some(r) = rows.next()? {
+        owners.insert(r.get(0)?, r.get(1)?);
     }
-
-    /// The account exists and belongs to the transaction's customer (what the foreign key
-    /// `(account_id, customer_id) REFERENCES accounts (id, customer_id)` checks).
-    fn knows(&self, t: &Transaction) -> bool {
-        self.0
-            .get(t.account_id.as_str())
-            .is_some_and(|c| &**c == t.customer_id.as_str())
-    }
+    Ok(owners)
 }
 
 /// After COMMIT or ROLLBACK of an import: switch foreign-key enforcement back on if the import
@@ -2008,15 +1991,7 @@ const TRANSACTIONS: Upsert<Transaction> = Upsert {
             text(t.status.as_str()),
         ])
     },
-    reference: |t| {
-        (
-            "account_id",
-            format!(
-                "account '{}' does not exist for customer '{}'",
-                t.account_id, t.customer_id
-            ),
-        )
-    },
+    reference: AccountOwners::reject,
 };
 
 const PRODUCTS: Upsert<Product> = Upsert {
@@ -2222,7 +2197,7 @@ fn write_batch(
                     if o.knows(t) {
                         known.push((*line, t.clone()));
                     } else {
-                        let (column, reason) = (TRANSACTIONS.reference)(t);
+                        let (column, reason) = AccountOwners::reject(t);
                         rejects.push(RowReject {
                             line: *line,
                             column: Some(column),
@@ -2267,6 +2242,7 @@ impl ImportSink for SqliteImport {
             && self.rebuild.is_none()
             && self.record.rows_written + batch.len() as u64 > self.before;
         let table = self.kind.table().name();
+        let t = std::time::Instant::now();
         let (conn, res) = tokio::task::spawn_blocking(move || {
             let res = (|| -> Result<_> {
                 let dropped = if drop_indexes {
@@ -2280,6 +2256,7 @@ impl ImportSink for SqliteImport {
             (conn, res)
         })
         .await?;
+        self.writing += t.elapsed();
         self.conn = Some(conn);
         let (dropped, (written, rejects)) = res?;
         if dropped.is_some() {
@@ -2302,10 +2279,21 @@ impl ImportSink for SqliteImport {
         let mut rec = self.record.clone();
         let (kind, before, fk_off) = (self.kind, self.before, self.fk_off);
         let rebuild = self.rebuild.take().unwrap_or_default();
+        tracing::debug!(
+            ms = self.writing.as_millis() as u64,
+            "import: batches written"
+        );
         let (conn, res) = tokio::task::spawn_blocking(move || {
             let res = (|| -> Result<ImportRecord> {
+                let t = std::time::Instant::now();
                 for sql in &rebuild {
                     conn.execute_batch(sql)?;
+                }
+                if !rebuild.is_empty() {
+                    tracing::debug!(
+                        ms = t.elapsed().as_millis() as u64,
+                        "import: secondary indexes rebuilt"
+                    );
                 }
                 let after = count_table(&conn, kind.table())?;
                 rec.rows_new = after.saturating_sub(before);
@@ -2318,7 +2306,9 @@ impl ImportSink for SqliteImport {
                     params![rec.id, rec.kind, rec.source, rec.started_at, rec.finished_at, rec.status,
                         rec.rows_written as i64, rec.rows_new as i64, rec.rows_rejected as i64],
                 )?;
+                let t = std::time::Instant::now();
                 conn.execute_batch("COMMIT")?;
+                tracing::debug!(ms = t.elapsed().as_millis() as u64, "import: commit");
                 Ok(rec)
             })();
             (conn, res)
