@@ -34,6 +34,9 @@ pub struct StreamBenchArgs {
     /// Seconds of the latency run (at half the measured peak rate).
     #[arg(long, default_value_t = 20)]
     latency_secs: u64,
+    /// Events/s of the latency run (default: half the measured peak).
+    #[arg(long)]
+    latency_rate: Option<f64>,
     /// PostgreSQL for the nats run (a fresh schema is created and dropped).
     #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
     pg_url: String,
@@ -286,7 +289,7 @@ async fn measure(stream: &Stream, a: &StreamBenchArgs, mode: &str) -> anyhow::Re
     let rate = a.events as f64 / secs;
 
     // Latency at half the peak rate, in batches every 10 ms.
-    let latency_rate = rate / 2.0;
+    let latency_rate = a.latency_rate.unwrap_or(rate / 2.0);
     let per_tick = ((latency_rate / 100.0).round() as usize).max(1);
     let sent_at: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
     let mut rx = stream.subscribe();
