@@ -33,8 +33,9 @@ pub struct SqliteStore {
     readers: Arc<Mutex<Vec<Connection>>>,
     /// Decisions are written by a group-committing task (see `spawn_decision_writer`).
     decisions: tokio::sync::mpsc::Sender<DecisionJob>,
-    /// Event-log appends are group-committed too (see `sqlite_stream::spawn_append_writer`).
-    pub(crate) appends: tokio::sync::mpsc::Sender<crate::sqlite_stream::AppendJob>,
+    /// Event-log appends and the stream processor's commits are group-committed too (see
+    /// `sqlite_stream::spawn_append_writer`).
+    pub(crate) appends: tokio::sync::mpsc::Sender<crate::sqlite_stream::WriteJob>,
 }
 
 fn connect(path: &Path) -> Result<Connection> {

@@ -82,53 +82,115 @@ const APPEND_GROUP_EVENTS: usize = 100_000;
 /// Most callers committed in one group.
 const APPEND_GROUP_JOBS: usize = 256;
 
-/// Start the task that group-commits event-log appends on the writer connection.
+/// A write waiting for the stream's group commit: an append, or a processor's commit (offset,
+/// alerts, outbox). Both kinds share one transaction and one fsync: at a steady rate the
+/// processor's commit rides along with the next append instead of costing its own fsync.
+pub(crate) enum WriteJob {
+    Append(AppendJob),
+    Processed {
+        batch: Box<ProcessedBatch>,
+        reply: tokio::sync::oneshot::Sender<Result<usize>>,
+    },
+}
+
+impl WriteJob {
+    fn size(&self) -> usize {
+        match self {
+            WriteJob::Append(a) => a.events.len(),
+            WriteJob::Processed { batch, .. } => 1 + batch.alerts.len() + batch.applied.len(),
+        }
+    }
+}
+
+/// One job's work, moved to the blocking thread.
+enum Work {
+    Append(Vec<NewLogEvent>),
+    Processed(Box<ProcessedBatch>),
+}
+
+/// One job's outcome. A processed batch fails alone (its savepoint is rolled back, the group
+/// still commits); an append cannot fail alone.
+enum Done {
+    Append(Vec<Appended>, SeqRange),
+    Processed(Result<usize>),
+}
+
+/// Start the task that group-commits the stream's writes on the writer connection.
 pub(crate) fn spawn_append_writer(
     writer: Arc<tokio::sync::Mutex<Connection>>,
-) -> tokio::sync::mpsc::Sender<AppendJob> {
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<AppendJob>(APPEND_GROUP_JOBS);
+) -> tokio::sync::mpsc::Sender<WriteJob> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<WriteJob>(APPEND_GROUP_JOBS);
     tokio::spawn(async move {
         while let Some(first) = rx.recv().await {
-            let mut total = first.events.len();
+            let mut total = first.size();
             let mut jobs = vec![first];
             while jobs.len() < APPEND_GROUP_JOBS && total < APPEND_GROUP_EVENTS {
                 match rx.try_recv() {
                     Ok(j) => {
-                        total += j.events.len();
+                        total += j.size();
                         jobs.push(j);
                     }
                     Err(_) => break,
                 }
             }
             let mut guard = writer.clone().lock_owned().await;
-            let work: Vec<Vec<NewLogEvent>> = jobs
+            let work: Vec<Work> = jobs
                 .iter_mut()
-                .map(|j| std::mem::take(&mut j.events))
+                .map(|j| match j {
+                    WriteJob::Append(a) => Work::Append(std::mem::take(&mut a.events)),
+                    WriteJob::Processed { batch, .. } => Work::Processed(std::mem::take(batch)),
+                })
                 .collect();
             let outcome =
-                tokio::task::spawn_blocking(move || commit_append_group(&mut guard, &work)).await;
+                tokio::task::spawn_blocking(move || commit_write_group(&mut guard, &work)).await;
             match outcome {
                 Ok(Ok(results)) => {
                     // Hooks run here, one job after the other, so they see appends in commit
                     // (seq) order.
-                    for (job, (r, range)) in jobs.into_iter().zip(results) {
-                        if let Some(then) = job.then {
-                            then(Some(range), &r);
+                    for (job, done) in jobs.into_iter().zip(results) {
+                        match (job, done) {
+                            (WriteJob::Append(job), Done::Append(r, range)) => {
+                                if let Some(then) = job.then {
+                                    then(Some(range), &r);
+                                }
+                                let _ = job.reply.send(Ok(r));
+                            }
+                            (WriteJob::Processed { reply, .. }, Done::Processed(r)) => {
+                                let _ = reply.send(r);
+                            }
+                            _ => unreachable!("one outcome per job, in order"),
                         }
-                        let _ = job.reply.send(Ok(r));
                     }
                 }
                 Ok(Err(e)) => {
                     let msg = e.to_string();
+                    let failed = || {
+                        StoreError::Task(format!(
+                            "stream write failed (nothing of it written): {msg}"
+                        ))
+                    };
                     for job in jobs {
-                        let _ = job.reply.send(Err(StoreError::Task(format!(
-                            "event log append failed (nothing written): {msg}"
-                        ))));
+                        match job {
+                            WriteJob::Append(a) => {
+                                let _ = a.reply.send(Err(failed()));
+                            }
+                            WriteJob::Processed { reply, .. } => {
+                                let _ = reply.send(Err(failed()));
+                            }
+                        }
                     }
                 }
                 Err(e) => {
                     for job in jobs {
-                        let _ = job.reply.send(Err(StoreError::Task(e.to_string())));
+                        let err = StoreError::Task(e.to_string());
+                        match job {
+                            WriteJob::Append(a) => {
+                                let _ = a.reply.send(Err(err));
+                            }
+                            WriteJob::Processed { reply, .. } => {
+                                let _ = reply.send(Err(err));
+                            }
+                        }
                     }
                 }
             }
@@ -137,24 +199,35 @@ pub(crate) fn spawn_append_writer(
     tx
 }
 
-/// Append every caller's events, then commit once. No savepoint per caller: an open savepoint
-/// makes SQLite keep a statement journal for every insert, which measured 10× slower; and an
-/// append can only fail as a whole (I/O, disk full), never because of one caller's events (no
-/// foreign keys; duplicates are not errors). The error means nothing was committed.
-/// Each job's results come with the seq range it covered, read from `sqlite_sequence` (which
+/// Write every job, then commit once. No savepoint per append: an open savepoint makes SQLite
+/// keep a statement journal for every insert, which measured 10× slower; and an append can only
+/// fail as a whole (I/O, disk full), never because of one caller's events (no foreign keys;
+/// duplicates are not errors). A processed batch gets a savepoint (a few statements), so a
+/// failed compare-and-swap fails that job alone. The error means nothing was committed.
+/// Each append's results come with the seq range it covered, read from `sqlite_sequence` (which
 /// also counts the numbers that duplicates consumed).
-fn commit_append_group(
-    conn: &mut Connection,
-    work: &[Vec<NewLogEvent>],
-) -> Result<Vec<(Vec<Appended>, SeqRange)>> {
+fn commit_write_group(conn: &mut Connection, work: &[Work]) -> Result<Vec<Done>> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let mut after = log_sequence(&tx)?;
     let mut results = Vec::with_capacity(work.len());
-    for events in work {
-        let r = append_on(&tx, events)?;
-        let upto = log_sequence(&tx)?;
-        results.push((r, SeqRange { after, upto }));
-        after = upto;
+    for w in work {
+        match w {
+            Work::Append(events) => {
+                let r = append_on(&tx, events)?;
+                let upto = log_sequence(&tx)?;
+                results.push(Done::Append(r, SeqRange { after, upto }));
+                after = upto;
+            }
+            Work::Processed(b) => {
+                tx.execute_batch("SAVEPOINT processed")?;
+                let r = processed_on(&tx, b);
+                if r.is_err() {
+                    tx.execute_batch("ROLLBACK TO processed")?;
+                }
+                tx.execute_batch("RELEASE processed")?;
+                results.push(Done::Processed(r));
+            }
+        }
     }
     tx.commit()?;
     Ok(results)
@@ -202,8 +275,8 @@ fn offset_on(c: &Connection, source: &str) -> Result<i64> {
         .unwrap_or(0))
 }
 
-fn commit_on(c: &mut Connection, b: &ProcessedBatch) -> Result<usize> {
-    let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+/// A processed batch's writes, inside the caller's transaction.
+fn processed_on(tx: &Connection, b: &ProcessedBatch) -> Result<usize> {
     let now = now_micros();
     let moved = if b.expected_offset == 0 {
         tx.prepare_cached(&lite(sql::CAS_FIRST))?
@@ -252,7 +325,6 @@ fn commit_on(c: &mut Connection, b: &ProcessedBatch) -> Result<usize> {
             applied.execute(params![event_id, b.source, seq, now])?;
         }
     }
-    tx.commit()?;
     Ok(new_alerts)
 }
 
@@ -271,11 +343,11 @@ impl SqliteStore {
         let (reply, rx) = tokio::sync::oneshot::channel();
         let stopped = || StoreError::Task("the event log writer has stopped".into());
         self.appends
-            .send(AppendJob {
+            .send(WriteJob::Append(AppendJob {
                 events: events.to_vec(),
                 then,
                 reply,
-            })
+            }))
             .await
             .map_err(|_| stopped())?;
         rx.await.map_err(|_| stopped())?
@@ -322,8 +394,16 @@ impl StreamStore for SqliteStore {
     }
 
     async fn commit_processed(&self, b: &ProcessedBatch) -> Result<usize> {
-        let b = b.clone();
-        self.write(move |c| commit_on(c, &b)).await
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        let stopped = || StoreError::Task("the stream writer has stopped".into());
+        self.appends
+            .send(WriteJob::Processed {
+                batch: Box::new(b.clone()),
+                reply,
+            })
+            .await
+            .map_err(|_| stopped())?;
+        rx.await.map_err(|_| stopped())?
     }
 
     async fn applied_events(&self, event_ids: &[String]) -> Result<HashMap<String, (String, i64)>> {

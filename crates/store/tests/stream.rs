@@ -570,6 +570,27 @@ async fn erasure_removes_stream_rows(db: TestDb) {
     assert!(s.append_events(&[ev("e5", "2", "{}")]).await.unwrap()[0].seq() > 4);
 }
 
+/// On SQLite a processor's commit shares the appends' group commit: a commit that fails its
+/// compare-and-swap fails alone, the appends written with it stay.
+async fn a_failed_commit_leaves_appends_beside_it(db: TestDb) {
+    let s = db.store.stream();
+    s.commit_processed(&batch(0, 1, vec![], &[])).await.unwrap();
+    for i in 0..20 {
+        let stale = batch(0, 2, vec![alert("x", "1", "fraud", 1)], &[]);
+        let event = [ev(&format!("j{i}"), "1", "{}")];
+        let (appended, committed) =
+            tokio::join!(s.append_events(&event), s.commit_processed(&stale));
+        assert!(
+            matches!(committed, Err(StoreError::Conflict(_))),
+            "{committed:?}"
+        );
+        assert!(matches!(appended.unwrap()[..], [Appended::New(_)]));
+    }
+    assert_eq!(s.read_log(0, 100).await.unwrap().len(), 20);
+    assert!(s.get_alert("x").await.unwrap().is_none());
+    assert_eq!(s.stream_offset("embedded").await.unwrap(), 1);
+}
+
 /// A long log: the customer's events are found (and erased) in every block of seqs, including a
 /// customer whose only event is far from the start, and appends report the seq range they
 /// covered, counting numbers that duplicates consumed.
@@ -684,4 +705,5 @@ on_both_backends!(
     leases_are_exclusive_and_released,
     erasure_removes_stream_rows,
     erasure_finds_log_rows_across_a_long_log,
+    a_failed_commit_leaves_appends_beside_it,
 );
