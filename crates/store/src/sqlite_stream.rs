@@ -290,7 +290,7 @@ fn processed_on(tx: &Connection, b: &ProcessedBatch) -> Result<usize> {
         ])?
     };
     if moved != 1 {
-        let actual = offset_on(&tx, &b.source)?;
+        let actual = offset_on(tx, &b.source)?;
         return Err(stream::offset_conflict(
             &b.source,
             b.expected_offset,
