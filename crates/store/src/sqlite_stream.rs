@@ -1,6 +1,7 @@
 //! [`StreamStore`] on SQLite. Writes go through the store's one writer connection; event-log
-//! appends are group-committed like decisions (whatever callers queued while the previous commit
-//! ran is written in ONE transaction, one fsync).
+//! appends and the processor's commits are group-committed like decisions (whatever callers
+//! queued while the previous commit ran is written in ONE transaction, one fsync; a processor
+//! commit sits in a savepoint so its failed compare-and-swap fails it alone).
 //! Partition leases are an in-process registry: on SQLite every worker lives in one process.
 
 use crate::rows::sql::sqlite as lite;
