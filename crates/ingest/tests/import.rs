@@ -35,6 +35,17 @@ async fn import(db: &TestDb, kind: RecordKind, path: &Path) -> Result<ImportRepo
     .await
 }
 
+/// Import with `--skip-invalid` (valid rows written, rejects reported).
+async fn import_skipping_invalid(db: &TestDb, kind: RecordKind, path: &Path) -> ImportReport {
+    let opts = ImportOptions {
+        skip_invalid: true,
+        ..Default::default()
+    };
+    import_file(db.store.as_ref(), kind, path, &opts, |_| {})
+        .await
+        .unwrap()
+}
+
 /// Import expecting rejection; returns the error lines as `Display` strings.
 async fn rejected(db: &TestDb, kind: RecordKind, path: &Path) -> Vec<String> {
     match import(db, kind, path).await {
@@ -395,19 +406,7 @@ async fn bulk_load_with_duplicates_and_bad_owners(db: TestDb) {
     assert_eq!(db.store.count(Table::Transactions).await.unwrap(), 0);
     assert!(customer_time_index_exists(&db).await);
 
-    let opts = ImportOptions {
-        skip_invalid: true,
-        ..Default::default()
-    };
-    let report = import_file(
-        db.store.as_ref(),
-        RecordKind::Transactions,
-        &path,
-        &opts,
-        |_| {},
-    )
-    .await
-    .unwrap();
+    let report = import_skipping_invalid(&db, RecordKind::Transactions, &path).await;
     let rec = report.import.unwrap();
     assert_eq!(report.rows_rejected, 4);
     assert_eq!(
@@ -439,15 +438,7 @@ async fn bulk_load_with_duplicates_and_bad_owners(db: TestDb) {
     assert_eq!(bulk5.iter().filter(|t| t.id.as_str() == "bulk5").count(), 1);
     assert!(bulk5.iter().any(|t| t.id.as_str() == "extra"));
 
-    let again = import_file(
-        db.store.as_ref(),
-        RecordKind::Transactions,
-        &path,
-        &opts,
-        |_| {},
-    )
-    .await
-    .unwrap();
+    let again = import_skipping_invalid(&db, RecordKind::Transactions, &path).await;
     assert_eq!(again.rows_rejected, 4);
     let again = again.import.unwrap();
     assert_eq!((again.rows_written, again.rows_new), (N as u64 + 2, 0));
@@ -469,19 +460,7 @@ async fn skip_invalid_writes_valid_rows_and_a_rejects_file(db: TestDb) {
          t4,2,a2,2026-01-05T11:00:00Z,-300,EUR,Aral,fuel,5541,card_present,DE,,\n"
     );
     let path = file(&dir, "t.csv", content);
-    let opts = ImportOptions {
-        skip_invalid: true,
-        ..Default::default()
-    };
-    let report = import_file(
-        db.store.as_ref(),
-        RecordKind::Transactions,
-        &path,
-        &opts,
-        |_| {},
-    )
-    .await
-    .unwrap();
+    let report = import_skipping_invalid(&db, RecordKind::Transactions, &path).await;
     assert_eq!(report.rows_read, 5);
     assert_eq!(report.rows_rejected, 3);
     assert_eq!(report.import.as_ref().unwrap().rows_written, 2);

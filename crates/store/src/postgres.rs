@@ -1855,17 +1855,7 @@ impl PgImport {
             );
             written += client.execute(&sql, &[&self.record.id]).await?;
         }
-        let t = std::time::Instant::now();
-        let rebuild = d.rebuild.take().unwrap_or_default();
-        for def in &rebuild {
-            client.batch_execute(def).await?;
-        }
-        if !rebuild.is_empty() {
-            tracing::debug!(
-                ms = t.elapsed().as_millis() as u64,
-                "import: secondary indexes rebuilt"
-            );
-        }
+        rebuild_indexes(client, &d.rebuild.take().unwrap_or_default()).await?;
         self.record.rows_written = written;
         self.record.rows_new = written;
         rejects.sort_by_key(|r| r.line);
@@ -2047,16 +2037,7 @@ impl ImportSink for PgImport {
             }
             Err(e) => return Err(e),
         };
-        let t = std::time::Instant::now();
-        for def in &rebuild {
-            client.batch_execute(def).await?;
-        }
-        if !rebuild.is_empty() {
-            tracing::debug!(
-                ms = t.elapsed().as_millis() as u64,
-                "import: secondary indexes rebuilt"
-            );
-        }
+        rebuild_indexes(client, &rebuild).await?;
         self.record.rows_written = written;
         self.record.rows_new = new;
         rejects.sort_by_key(|r| r.line);
@@ -2133,4 +2114,19 @@ impl ImportSink for PgImport {
         drop(self.client.take());
         Ok(())
     }
+}
+
+/// Recreate the secondary indexes an import dropped (their `CREATE INDEX` statements).
+async fn rebuild_indexes(client: &Object, defs: &[String]) -> Result<()> {
+    let t = std::time::Instant::now();
+    for def in defs {
+        client.batch_execute(def).await?;
+    }
+    if !defs.is_empty() {
+        tracing::debug!(
+            ms = t.elapsed().as_millis() as u64,
+            "import: secondary indexes rebuilt"
+        );
+    }
+    Ok(())
 }
