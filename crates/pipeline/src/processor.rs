@@ -8,7 +8,7 @@ use crate::{PipelineError, Result};
 use sextant_bus::Bus;
 use sextant_core::{AuditRecord, ConsentPurpose, ConsentState, CustomerId, Decision, DecisionId};
 use sextant_store::{
-    AlertRow, DeadLetter, ProcessedBatch, ReviewCase, ReviewStatus, Store, StoreError,
+    AlertRow, DeadLetter, FraudHold, ProcessedBatch, ReviewCase, ReviewStatus, Store, StoreError,
 };
 use sextant_stream::{Alert, AlertKind, CustomerView, Engine, RuleSet};
 use std::collections::HashMap;
@@ -360,63 +360,52 @@ pub(crate) async fn consent_filter(inner: &Inner, alerts: Vec<Alert>) -> Result<
     Ok(kept)
 }
 
-/// Alerts marked `hold_for_review` become a `fraud_hold` decision waiting for a reviewer (with
-/// its review case and audit entry, in one transaction). Idempotent by the alert's id, so a
-/// replay after a crash does not open a second case. Done BEFORE the alerts' commit: a crash in
-/// between re-does it, and the id makes that a no-op.
-pub(crate) async fn hold_for_review(inner: &Inner, alerts: &[Alert]) -> Result<()> {
-    for a in alerts.iter().filter(|a| a.hold_for_review) {
-        let short = &a.id[..a.id.len().min(40)];
-        let decision_id = DecisionId::parse(&format!("dec_alert_{short}"))
-            .expect("hex alert ids make valid decision ids");
-        if inner.store.get_decision(&decision_id).await?.is_some() {
-            continue;
-        }
-        let payload = serde_json::to_value(a).expect("alerts serialize");
-        let decision = Decision {
-            id: decision_id.clone(),
-            customer_id: a.customer_id.clone(),
-            at: chrono::Utc::now(),
-            kind: "fraud_hold".into(),
-            versions: serde_json::json!({ "stream_rules": inner.cfg.rules_version }),
-            payload,
-            status: "pending_review".into(),
-        };
-        let review = ReviewCase {
-            id: format!("rev_alert_{short}"),
-            decision_id,
-            customer_id: a.customer_id.clone(),
-            created_at: sextant_store::now_micros(),
-            reason: serde_json::json!({
-                "kind": "fraud_alert", "rule": a.rule, "alert_id": a.id, "reason": a.reason,
-            }),
-            status: ReviewStatus::Pending,
-            reviewer: None,
-            note: None,
-            resolved_at: None,
-            modified_payload: None,
-        };
-        let audit = AuditRecord {
-            actor: "system".into(),
-            action: "decision.fraud_hold".into(),
-            subject: a.customer_id.as_str().to_string(),
-            details: serde_json::json!({ "alert_id": a.id, "rule": a.rule, "events": a.events }),
-        };
-        match inner
-            .store
-            .record_decisions(&[decision], &[review], audit)
-            .await
-        {
-            Ok(_) => {}
-            // The customer is not in the store (events can arrive before the profile): the alert
-            // is still stored; there is no one to open a case about.
-            Err(StoreError::UnknownCustomer(_)) => {
-                tracing::warn!(alert = %a.id, "fraud hold for a customer the store does not know; alert kept, no review case")
+/// Alerts marked `hold_for_review` become a `fraud_hold` decision waiting for a reviewer, with
+/// its review case and audit entry, written in the transaction that stores the alerts
+/// ([`ProcessedBatch::holds`]). Idempotent by the alert's id (the store skips a decision id it
+/// already holds), so a replay after a crash does not open a second case.
+pub(crate) fn fraud_holds(inner: &Inner, alerts: &[Alert]) -> Vec<FraudHold> {
+    alerts
+        .iter()
+        .filter(|a| a.hold_for_review)
+        .map(|a| {
+            let short = &a.id[..a.id.len().min(40)];
+            let decision_id = DecisionId::parse(&format!("dec_alert_{short}"))
+                .expect("hex alert ids make valid decision ids");
+            let payload = serde_json::to_value(a).expect("alerts serialize");
+            FraudHold {
+                decision: Decision {
+                    id: decision_id.clone(),
+                    customer_id: a.customer_id.clone(),
+                    at: chrono::Utc::now(),
+                    kind: "fraud_hold".into(),
+                    versions: serde_json::json!({ "stream_rules": inner.cfg.rules_version }),
+                    payload,
+                    status: "pending_review".into(),
+                },
+                review: ReviewCase {
+                    id: format!("rev_alert_{short}"),
+                    decision_id,
+                    customer_id: a.customer_id.clone(),
+                    created_at: sextant_store::now_micros(),
+                    reason: serde_json::json!({
+                        "kind": "fraud_alert", "rule": a.rule, "alert_id": a.id, "reason": a.reason,
+                    }),
+                    status: ReviewStatus::Pending,
+                    reviewer: None,
+                    note: None,
+                    resolved_at: None,
+                    modified_payload: None,
+                },
+                audit: AuditRecord {
+                    actor: "system".into(),
+                    action: "decision.fraud_hold".into(),
+                    subject: a.customer_id.as_str().to_string(),
+                    details: serde_json::json!({ "alert_id": a.id, "rule": a.rule, "events": a.events }),
+                },
             }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(())
+        })
+        .collect()
 }
 
 pub(crate) fn alert_rows(source: &str, alerts: &[Alert]) -> Vec<AlertRow> {
@@ -477,8 +466,8 @@ pub(crate) async fn commit(
 }
 
 /// What a batch's outcome needs before its commit: the alerts the customers' consents allow,
-/// fraud holds opened for review, malformed events dead-lettered (each retried on failure).
-/// Returns the alerts to commit.
+/// malformed events dead-lettered (each retried on failure). Returns the alerts to commit
+/// (their fraud holds go into the same commit: [`fraud_holds`]).
 pub(crate) async fn settle(
     inner: &Inner,
     out: &Applied,
@@ -487,15 +476,10 @@ pub(crate) async fn settle(
     let alerts = if out.alerts.is_empty() {
         Vec::new()
     } else {
-        let alerts = retrying(inner, stop, "consent check", || {
+        retrying(inner, stop, "consent check", || {
             consent_filter(inner, out.alerts.clone())
         })
-        .await?;
-        retrying(inner, stop, "fraud hold", || {
-            hold_for_review(inner, &alerts)
-        })
-        .await?;
-        alerts
+        .await?
     };
     if !out.messages.is_empty() {
         retrying(inner, stop, "customer messages", || {
@@ -910,8 +894,6 @@ async fn run_embedded(inner: Arc<Inner>, stop: watch::Receiver<bool>) -> Result<
         let out = apply_batch(EMBEDDED, &engine, &items);
         let alerts = settle(&inner, &out, &stop).await?;
         offset = new_offset;
-        inner.counters.offset.store(offset, Ordering::Relaxed);
-        inner.counters.head.fetch_max(offset, Ordering::Relaxed);
         if !alerts.is_empty()
             || offset - committed >= inner.cfg.commit_events
             || last_commit.elapsed() >= inner.cfg.commit_every
@@ -923,6 +905,7 @@ async fn run_embedded(inner: Arc<Inner>, stop: watch::Receiver<bool>) -> Result<
                 alerts: alert_rows(EMBEDDED, &alerts),
                 webhooks: inner.cfg.webhooks.iter().map(|w| w.name.clone()).collect(),
                 applied: Vec::new(),
+                holds: fraud_holds(&inner, &alerts),
             };
             commit(&inner, &pb, &stop).await?;
             committed = offset;
@@ -933,6 +916,10 @@ async fn run_embedded(inner: Arc<Inner>, stop: watch::Receiver<bool>) -> Result<
             published(&inner, out.count, Vec::new());
             ckpt.add(out.count);
         }
+        // Only now (the batch's alerts committed) does the status show the new offset, so a
+        // client that sees the offset caught up also sees every alert up to it.
+        inner.counters.offset.store(offset, Ordering::Relaxed);
+        inner.counters.head.fetch_max(offset, Ordering::Relaxed);
     }
     if committed < offset {
         commit_offset(&inner, EMBEDDED, committed, offset, &stop).await?;

@@ -10,8 +10,8 @@
 
 use crate::Result;
 use crate::processor::{
-    Body, Checkpointer, Inner, Item, alert_rows, apply_batch, commit, published, restore, retrying,
-    settle,
+    Body, Checkpointer, Inner, Item, alert_rows, apply_batch, commit, fraud_holds, published,
+    restore, retrying, settle,
 };
 use sextant_store::{LeaseSession, ProcessedBatch};
 use std::collections::{BTreeMap, HashSet};
@@ -272,6 +272,7 @@ async fn partition_loop(inner: &Arc<Inner>, p: u32, stop: watch::Receiver<bool>)
                 alerts: alert_rows(&source, &alerts),
                 webhooks: inner.cfg.webhooks.iter().map(|w| w.name.clone()).collect(),
                 applied: out.applied.clone(),
+                holds: fraud_holds(inner, &alerts),
             };
             // Fenced (another worker owns the partition now) or stopping: end this task.
             commit(inner, &pb, &stop).await?;

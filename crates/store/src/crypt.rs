@@ -262,7 +262,15 @@ impl crate::StreamStore for EncryptedStream {
         self.inner.stream().stream_offset(source).await
     }
     async fn commit_processed(&self, b: &crate::ProcessedBatch) -> Result<usize> {
-        self.inner.stream().commit_processed(b).await
+        if b.holds.iter().all(|h| h.review.note.is_none()) {
+            return self.inner.stream().commit_processed(b).await;
+        }
+        // Review notes are sealed, as `record_decisions` does.
+        let mut sealed = b.clone();
+        for h in &mut sealed.holds {
+            h.review.note = h.review.note.as_deref().map(|n| self.cipher.encrypt(n));
+        }
+        self.inner.stream().commit_processed(&sealed).await
     }
     async fn applied_events(
         &self,

@@ -35,8 +35,8 @@ pub use postgres::PgStore;
 pub use reseal::SealedColumn;
 pub use sqlite::SqliteStore;
 pub use stream::{
-    AlertRow, AppendHook, Appended, DeadLetter, Delivery, LeaseSession, LogEvent, NewLogEvent,
-    ProcessedBatch, SeqRange, StreamStore,
+    AlertRow, AppendHook, Appended, DeadLetter, Delivery, FraudHold, LeaseSession, LogEvent,
+    NewLogEvent, ProcessedBatch, SeqRange, StreamStore,
 };
 pub use types::*;
 

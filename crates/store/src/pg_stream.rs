@@ -4,6 +4,7 @@
 //! skips an event committed late). Partition leases are session advisory locks held by a
 //! dedicated connection outside the pool: when that connection ends, PostgreSQL releases them.
 
+use crate::Store;
 use crate::postgres::PgStore;
 use crate::stream::{self, sql};
 use crate::{
@@ -148,6 +149,25 @@ impl StreamStore for PgStore {
     }
 
     async fn commit_processed(&self, b: &ProcessedBatch) -> Result<usize> {
+        for h in &b.holds {
+            if self.get_decision(&h.decision.id).await?.is_some() {
+                continue;
+            }
+            match self
+                .record_decisions(
+                    std::slice::from_ref(&h.decision),
+                    std::slice::from_ref(&h.review),
+                    h.audit.clone(),
+                )
+                .await
+            {
+                Ok(_) => {}
+                Err(StoreError::UnknownCustomer(_)) => {
+                    tracing::warn!(decision = %h.decision.id.as_str(), "fraud hold for a customer the store does not know; alert kept, no review case")
+                }
+                Err(e) => return Err(e),
+            }
+        }
         let now = now_micros();
         let mut client = self.client().await?;
         let tx = client.transaction().await?;

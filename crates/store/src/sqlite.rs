@@ -1546,7 +1546,7 @@ fn commit_decision_group(
     Ok(results)
 }
 
-fn write_decisions(
+pub(crate) fn write_decisions(
     tx: &Connection,
     decisions: &[Decision],
     reviews: &[crate::ReviewCase],

@@ -98,7 +98,9 @@ impl WriteJob {
     fn size(&self) -> usize {
         match self {
             WriteJob::Append(a) => a.events.len(),
-            WriteJob::Processed { batch, .. } => 1 + batch.alerts.len() + batch.applied.len(),
+            WriteJob::Processed { batch, .. } => {
+                1 + batch.alerts.len() + batch.applied.len() + batch.holds.len()
+            }
         }
     }
 }
@@ -279,6 +281,29 @@ fn offset_on(c: &Connection, source: &str) -> Result<i64> {
 /// A processed batch's writes, inside the caller's transaction.
 fn processed_on(tx: &Connection, b: &ProcessedBatch) -> Result<usize> {
     let now = now_micros();
+    for h in &b.holds {
+        let held: Option<i64> = tx
+            .prepare_cached("SELECT 1 FROM decisions WHERE id = ?1")?
+            .query_row([h.decision.id.as_str()], |r| r.get(0))
+            .optional()?;
+        if held.is_some() {
+            continue;
+        }
+        tx.execute_batch("SAVEPOINT hold")?;
+        match crate::sqlite::write_decisions(
+            tx,
+            std::slice::from_ref(&h.decision),
+            std::slice::from_ref(&h.review),
+            h.audit.clone(),
+        ) {
+            Ok(_) => tx.execute_batch("RELEASE hold")?,
+            Err(StoreError::UnknownCustomer(_)) => {
+                tx.execute_batch("ROLLBACK TO hold; RELEASE hold")?;
+                tracing::warn!(decision = %h.decision.id.as_str(), "fraud hold for a customer the store does not know; alert kept, no review case");
+            }
+            Err(e) => return Err(e),
+        }
+    }
     let moved = if b.expected_offset == 0 {
         tx.prepare_cached(&lite(sql::CAS_FIRST))?
             .execute(params![b.source, b.new_offset, now])?

@@ -94,8 +94,16 @@ pub struct AlertRow {
     pub body: String,
 }
 
+/// A fraud alert's decision held for a reviewer, written with the batch that raised it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FraudHold {
+    pub decision: sextant_core::Decision,
+    pub review: crate::ReviewCase,
+    pub audit: sextant_core::AuditRecord,
+}
+
 /// The outcome of processing one batch, committed in one transaction.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ProcessedBatch {
     /// `embedded` or `nats.p<N>`.
     pub source: String,
@@ -107,6 +115,10 @@ pub struct ProcessedBatch {
     pub webhooks: Vec<String>,
     /// `(event_id, seq)` of the events applied, recorded for dedupe (NATS mode); may be empty.
     pub applied: Vec<(String, i64)>,
+    /// Decisions to hold for review, each with its review case and audit entry. A hold whose
+    /// decision id is already stored is skipped (a replay), and so is one for a customer the
+    /// store does not know (events can arrive before the profile: the alert is kept).
+    pub holds: Vec<FraudHold>,
 }
 
 /// An event that could not be processed, kept for inspection.
@@ -164,7 +176,9 @@ pub trait StreamStore: Send + Sync {
     /// In ONE transaction: move the offset from `expected_offset` to `new_offset` (if the stored
     /// offset is not `expected_offset`: [`crate::StoreError::Conflict`], nothing written), insert
     /// the alerts whose ids are new, one outbox row per new alert per webhook, and the applied
-    /// event ids not yet recorded. Returns how many alerts were new.
+    /// event ids not yet recorded. Returns how many alerts were new. The holds are written
+    /// before it — in the same transaction on SQLite, in their own (idempotent by decision id)
+    /// on PostgreSQL.
     async fn commit_processed(&self, b: &ProcessedBatch) -> Result<usize>;
     /// Of `event_ids`, those already applied: id → (source, seq).
     async fn applied_events(&self, event_ids: &[String]) -> Result<HashMap<String, (String, i64)>>;

@@ -43,6 +43,7 @@ fn batch(expected: i64, new: i64, alerts: Vec<AlertRow>, webhooks: &[&str]) -> P
         alerts,
         webhooks: webhooks.iter().map(|w| w.to_string()).collect(),
         applied: Vec::new(),
+        holds: Vec::new(),
     }
 }
 
@@ -591,6 +592,65 @@ async fn a_failed_commit_leaves_appends_beside_it(db: TestDb) {
     assert_eq!(s.stream_offset("embedded").await.unwrap(), 1);
 }
 
+fn hold(n: &str, customer: &str) -> sextant_store::FraudHold {
+    let decision_id = sextant_core::DecisionId::parse(&format!("dec_alert_{n}")).unwrap();
+    let customer_id = CustomerId::parse(customer).unwrap();
+    sextant_store::FraudHold {
+        decision: sextant_core::Decision {
+            id: decision_id.clone(),
+            customer_id: customer_id.clone(),
+            at: chrono::Utc::now(),
+            kind: "fraud_hold".into(),
+            versions: serde_json::json!({}),
+            payload: serde_json::json!({ "alert": n }),
+            status: "pending_review".into(),
+        },
+        review: sextant_store::ReviewCase {
+            id: format!("rev_alert_{n}"),
+            decision_id,
+            customer_id: customer_id.clone(),
+            created_at: 7,
+            reason: serde_json::json!({ "kind": "fraud_alert" }),
+            status: sextant_store::ReviewStatus::Pending,
+            reviewer: None,
+            note: None,
+            resolved_at: None,
+            modified_payload: None,
+        },
+        audit: sextant_core::AuditRecord {
+            actor: "system".into(),
+            action: "decision.fraud_hold".into(),
+            subject: customer.into(),
+            details: serde_json::json!({ "alert_id": n }),
+        },
+    }
+}
+
+/// Fraud holds are written with the batch: once per decision id (a replayed batch opens no
+/// second case), and a hold for a customer the store does not know is skipped, the batch kept.
+async fn fraud_holds_commit_with_the_batch_once(db: TestDb) {
+    import_customers(db.store.as_ref(), &["1"]).await;
+    let s = db.store.stream();
+    let mut b = batch(0, 5, vec![alert("a1", "1", "fraud", 1)], &[]);
+    b.holds = vec![hold("a1", "1"), hold("a77", "77")];
+    assert_eq!(s.commit_processed(&b).await.unwrap(), 1);
+    let mut again = batch(5, 9, vec![alert("a1", "1", "fraud", 1)], &[]);
+    again.holds = vec![hold("a1", "1")];
+    assert_eq!(s.commit_processed(&again).await.unwrap(), 0);
+    let reviews = db
+        .store
+        .customer_reviews(&CustomerId::parse("1").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(reviews.len(), 1);
+    assert_eq!(reviews[0].id, "rev_alert_a1");
+    let decision = sextant_core::DecisionId::parse("dec_alert_a1").unwrap();
+    assert!(db.store.get_decision(&decision).await.unwrap().is_some());
+    let unknown = sextant_core::DecisionId::parse("dec_alert_a77").unwrap();
+    assert!(db.store.get_decision(&unknown).await.unwrap().is_none());
+    assert_eq!(s.stream_offset("embedded").await.unwrap(), 9);
+}
+
 /// A long log: the customer's events are found (and erased) in every block of seqs, including a
 /// customer whose only event is far from the start, and appends report the seq range they
 /// covered, counting numbers that duplicates consumed.
@@ -706,4 +766,5 @@ on_both_backends!(
     erasure_removes_stream_rows,
     erasure_finds_log_rows_across_a_long_log,
     a_failed_commit_leaves_appends_beside_it,
+    fraud_holds_commit_with_the_batch_once,
 );
