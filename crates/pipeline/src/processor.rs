@@ -254,6 +254,18 @@ pub(crate) struct Item {
     pub duplicate: bool,
 }
 
+impl Item {
+    /// An event read back from the embedded log.
+    fn from_log(r: sextant_store::LogEvent, replay: bool) -> Self {
+        Item {
+            seq: r.seq,
+            body: Body::Raw(r.body.into_bytes()),
+            replay,
+            duplicate: false,
+        }
+    }
+}
+
 /// What a batch produced.
 #[derive(Default)]
 pub(crate) struct Applied {
@@ -804,12 +816,7 @@ async fn run_embedded(inner: Arc<Inner>, stop: watch::Receiver<bool>) -> Result<
         let items: Vec<Item> = rows
             .into_iter()
             .filter(|r| r.seq <= offset)
-            .map(|r| Item {
-                seq: r.seq,
-                body: Body::Raw(r.body.into_bytes()),
-                replay: true,
-                duplicate: false,
-            })
+            .map(|r| Item::from_log(r, true))
             .collect();
         let Some(last) = items.last().map(|i| i.seq) else {
             break;
@@ -864,15 +871,7 @@ async fn run_embedded(inner: Arc<Inner>, stop: watch::Receiver<bool>) -> Result<
                 })
                 .await?;
                 let upto = rows.last().map_or(offset, |r| r.seq);
-                let items: Vec<Item> = rows
-                    .into_iter()
-                    .map(|r| Item {
-                        seq: r.seq,
-                        body: Body::Raw(r.body.into_bytes()),
-                        replay: false,
-                        duplicate: false,
-                    })
-                    .collect();
+                let items: Vec<Item> = rows.into_iter().map(|r| Item::from_log(r, false)).collect();
                 (items, upto)
             }
         };
