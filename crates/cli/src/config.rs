@@ -205,19 +205,12 @@ impl Config {
             if w.name.is_empty() || !names.insert(w.name.clone()) {
                 bail!("stream.webhooks[{i}].name: empty or used twice");
             }
-            if w.url.starts_with("https://") {
-                bail!(
-                    "stream.webhooks[{i}].url: https is not supported yet (no TLS client is built in); use http:// behind a TLS-terminating proxy"
-                );
-            }
-            if !w.url.starts_with("http://") {
-                bail!(
-                    "stream.webhooks[{i}].url: '{}' is not an http:// URL",
-                    w.url
-                );
-            }
             if w.secret.len() < 16 {
                 bail!("stream.webhooks[{i}].secret: at least 16 characters");
+            }
+            // Builds the receiver's client: checks the URL and reads the CA file now.
+            if let Err(e) = sextant_pipeline::webhook_client(w) {
+                bail!("stream.webhooks[{i}]: {e}");
             }
         }
         self.assistant.validate().map_err(anyhow::Error::msg)?;
@@ -270,8 +263,16 @@ mod tests {
             ),
             ("[stream]\npartitions = 0\n", "stream.partitions"),
             (
-                "[[stream.webhooks]]\nname = \"a\"\nurl = \"https://x\"\nsecret = \"0123456789abcdef\"\n",
-                "https is not supported",
+                "[[stream.webhooks]]\nname = \"a\"\nurl = \"ftp://x\"\nsecret = \"0123456789abcdef\"\n",
+                "stream.webhooks[0]: webhook 'a': url: 'ftp://x' is not an http:// or https:// URL",
+            ),
+            (
+                "[[stream.webhooks]]\nname = \"a\"\nurl = \"https://x\"\nsecret = \"0123456789abcdef\"\nca_file = \"/nonexistent/ca.pem\"\n",
+                "stream.webhooks[0]: webhook 'a': CA file '/nonexistent/ca.pem'",
+            ),
+            (
+                "[[stream.webhooks]]\nname = \"a\"\nurl = \"http://x\"\nsecret = \"0123456789abcdef\"\nca_file = \"/nonexistent/ca.pem\"\n",
+                "ca_file is set but the url is not https://",
             ),
             (
                 "[[stream.webhooks]]\nname = \"a\"\nurl = \"http://x\"\nsecret = \"short\"\n",

@@ -48,8 +48,8 @@ impl Default for AssistantConfig {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct LlmConfig {
-    /// `http://host:port` or `http://host:port/v1`; `/v1/chat/completions` is appended as needed.
-    /// Plain HTTP only (no TLS client in this build).
+    /// `http(s)://host:port` or `http(s)://host:port/v1`; `/v1/chat/completions` is appended as
+    /// needed. https is verified against the system's roots plus `ca_file`.
     pub base_url: String,
     pub model: String,
     /// The environment variable holding the bearer token, if the server needs one (never the
@@ -60,6 +60,9 @@ pub struct LlmConfig {
     pub timeout_ms: u64,
     #[serde(default = "default_temperature")]
     pub temperature: f32,
+    /// A PEM file of the private CA that signed the model server's certificate (https only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 fn default_timeout() -> u64 {
@@ -98,13 +101,10 @@ impl AssistantConfig {
             ));
         }
         if let Some(l) = &self.llm {
-            // This build carries no TLS client (like the webhooks): reach a model server on the
-            // bank's network directly or through a local TLS-terminating proxy.
-            if !l.base_url.starts_with("http://") {
-                return Err(format!(
-                    "assistant.llm.base_url: '{}' is not an http:// URL (https is not supported by this build)",
-                    l.base_url
-                ));
+            sextant_outbound::check_url(&l.base_url)
+                .map_err(|e| format!("assistant.llm.base_url: {e}"))?;
+            if l.ca_file.is_some() && !l.base_url.starts_with("https://") {
+                return Err("assistant.llm.ca_file: set, but base_url is not https://".into());
             }
             if l.model.trim().is_empty() {
                 return Err("assistant.llm.model: must not be empty".into());
@@ -152,6 +152,7 @@ mod tests {
                 api_key_env: None,
                 timeout_ms: 1000,
                 temperature: 0.3,
+                ca_file: None,
             }),
             ..Default::default()
         };

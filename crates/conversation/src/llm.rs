@@ -70,10 +70,11 @@ impl LlmClient {
         } else {
             format!("{base}/v1/chat/completions")
         };
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_millis(cfg.timeout_ms))
-            .build()
-            .map_err(|e| format!("assistant.llm: {e}"))?;
+        let http = sextant_outbound::client(
+            Duration::from_millis(cfg.timeout_ms),
+            cfg.ca_file.as_deref(),
+        )
+        .map_err(|e| format!("assistant.llm: {e}"))?;
         Ok(Self {
             http,
             url,

@@ -396,6 +396,7 @@ async fn language_model_behind_the_fact_guard(db: TestDb) {
             api_key_env: None,
             timeout_ms: 5_000,
             temperature: 0.2,
+            ca_file: None,
         };
         let a = assistant(&db, Some(llm)).await;
         let r = say(&a, &who, None, "I want to save for a house in 3 years").await;

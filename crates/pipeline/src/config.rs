@@ -13,6 +13,10 @@ pub struct Webhook {
     /// HMAC-SHA256 key for `X-Sextant-Signature`; never logged.
     #[serde(default, skip_serializing)]
     pub secret: String,
+    /// For an `https://` receiver whose certificate a private CA signed: a PEM file of that CA's
+    /// certificate(s), trusted besides the system's roots.
+    #[serde(default)]
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 /// How the stream runs.

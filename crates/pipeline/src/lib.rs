@@ -37,7 +37,7 @@ pub use config::{StreamConfig, Webhook};
 pub use hub::{AlertHub, StatusView};
 pub use ingest::{BACKLOG_EVERY, Reject, SubmitReport};
 pub use processor::Stream;
-pub use webhook::{sign, verify_signature};
+pub use webhook::{sign, verify_signature, webhook_client};
 
 /// What can go wrong in the runtime.
 #[derive(Debug, thiserror::Error)]

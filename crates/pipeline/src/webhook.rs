@@ -59,17 +59,36 @@ pub(crate) fn backoff(attempts: i32) -> Duration {
     Duration::from_secs(1u64 << attempts.clamp(0, 10) as u32).min(Duration::from_secs(600))
 }
 
+/// How long one delivery attempt may take.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The client for one receiver: http, or https verified against the system's roots plus the
+/// receiver's `ca_file` (see `sextant_outbound`). Configuration checks call this at start, so a
+/// bad URL or CA file stops the process there rather than failing every delivery.
+pub fn webhook_client(hook: &crate::Webhook) -> Result<reqwest::Client, String> {
+    let name = &hook.name;
+    sextant_outbound::check_url(&hook.url).map_err(|e| format!("webhook '{name}': url: {e}"))?;
+    if hook.ca_file.is_some() && !hook.url.starts_with("https://") {
+        return Err(format!(
+            "webhook '{name}': ca_file is set but the url is not https://"
+        ));
+    }
+    sextant_outbound::client(ATTEMPT_TIMEOUT, hook.ca_file.as_deref())
+        .map_err(|e| format!("webhook '{name}': {e}"))
+}
+
 pub(crate) async fn run_dispatcher(inner: Arc<Inner>, mut stop: watch::Receiver<bool>) {
-    let client = match reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-    {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(error = %e, "webhook client");
-            return;
+    let mut clients = std::collections::HashMap::new();
+    for hook in &inner.cfg.webhooks {
+        match webhook_client(hook) {
+            Ok(c) => {
+                clients.insert(hook.name.clone(), c);
+            }
+            // Validated at start-up; a CA file removed since then leaves this receiver's
+            // deliveries queued in the outbox (failed attempts are recorded below).
+            Err(e) => tracing::error!(error = %e, "webhook client"),
         }
-    };
+    }
     let st = inner.store.stream();
     loop {
         if *stop.borrow() {
@@ -88,6 +107,18 @@ pub(crate) async fn run_dispatcher(inner: Arc<Inner>, mut stop: watch::Receiver<
             let Some(hook) = inner.cfg.webhooks.iter().find(|w| w.name == d.webhook) else {
                 let _ = st
                     .delivery_done(d.id, false, None, Some("webhook no longer configured"))
+                    .await;
+                continue;
+            };
+            let Some(client) = clients.get(&hook.name) else {
+                let next = sextant_store::now_micros() + backoff(d.attempts + 1).as_micros() as i64;
+                let _ = st
+                    .delivery_done(
+                        d.id,
+                        false,
+                        Some(next),
+                        Some("no HTTP client (see the log)"),
+                    )
                     .await;
                 continue;
             };

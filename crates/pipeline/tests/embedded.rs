@@ -1,12 +1,14 @@
 //! The embedded stream on both backends: validation and dead letters, duplicates, alerts
 //! committed then published, restart after a crash (no checkpoint) and after a clean stop
-//! (checkpoint) resuming exactly, back-pressure, and signed webhooks retried until delivered.
+//! (checkpoint) resuming exactly, back-pressure, and signed webhooks retried until delivered,
+//! over http and over https with a private CA.
 
 use serde_json::{Value, json};
 use sextant_pipeline::{PipelineError, Stream, StreamConfig, Webhook};
 use sextant_stream::{DEMO_RULES, RuleSet};
 use sextant_testkit::{TestDb, on_both_backends};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -234,6 +236,7 @@ async fn webhooks_are_signed_and_retried(db: TestDb) {
             name: "soc".into(),
             url,
             secret: "a-very-secret-webhook-key".into(),
+            ca_file: None,
         }],
         ..quiet_config()
     };
@@ -265,6 +268,170 @@ async fn webhooks_are_signed_and_retried(db: TestDb) {
             .unwrap()
             .is_empty()
     );
+}
+
+/// A one-connection-at-a-time HTTPS receiver with a certificate for `localhost` signed by a
+/// private CA. Returns its URL, the CA's PEM, the (signature header, body) of each POST and the
+/// number of failed TLS handshakes.
+type Received = Arc<std::sync::Mutex<Vec<(String, String)>>>;
+async fn https_receiver() -> (String, String, Received, Arc<AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio_rustls::rustls::{self, pki_types};
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "Test Bank Root CA");
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
+    let leaf_key = rcgen::KeyPair::generate().unwrap();
+    let leaf = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .signed_by(&leaf_key, &ca)
+        .unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![leaf.der().clone()],
+        pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
+    )
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "https://localhost:{}/hook",
+        listener.local_addr().unwrap().port()
+    );
+    let got: Received = Arc::default();
+    let refused = Arc::new(AtomicUsize::new(0));
+    let (g, r) = (got.clone(), refused.clone());
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            // A failed handshake (a client that does not trust the certificate) is counted.
+            let Ok(mut tls) = acceptor.accept(tcp).await else {
+                r.fetch_add(1, Ordering::SeqCst);
+                continue;
+            };
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            let head_end = loop {
+                let n = tls.read(&mut chunk).await.unwrap_or(0);
+                if n == 0 {
+                    break None;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                    break Some(i + 4);
+                }
+            };
+            let Some(head_end) = head_end else { continue };
+            let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+            let header = |name: &str| {
+                head.lines()
+                    .find_map(|l| {
+                        let (k, v) = l.split_once(':')?;
+                        k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+                    })
+                    .unwrap_or_default()
+            };
+            let len: usize = header("content-length").parse().unwrap_or(0);
+            while buf.len() < head_end + len {
+                let n = tls.read(&mut chunk).await.unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            let body = String::from_utf8_lossy(&buf[head_end..]).to_string();
+            g.lock()
+                .unwrap()
+                .push((header("x-sextant-signature"), body));
+            let _ = tls
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                .await;
+            let _ = tls.shutdown().await;
+        }
+    });
+    (url, ca.pem(), got, refused)
+}
+
+/// An https receiver behind the bank's private CA: delivered (and signed) when its `ca_file`
+/// is configured; a receiver whose certificate nothing trusts gets nothing, and the delivery
+/// stays in the outbox as a failed attempt to retry.
+async fn webhooks_reach_https_receivers_they_trust(db: TestDb) {
+    let (url, ca_pem, got, _) = https_receiver().await;
+    let (untrusted_url, _, untrusted_got, refused) = https_receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("bank-ca.pem");
+    std::fs::write(&ca_file, ca_pem).unwrap();
+    let secret = "a-very-secret-webhook-key";
+    let cfg = StreamConfig {
+        webhooks: vec![
+            Webhook {
+                name: "soc".into(),
+                url,
+                secret: secret.into(),
+                ca_file: Some(ca_file),
+            },
+            Webhook {
+                name: "unknown-ca".into(),
+                url: untrusted_url,
+                secret: secret.into(),
+                ca_file: None,
+            },
+        ],
+        ..quiet_config()
+    };
+    let s = Stream::new(db.store.clone(), rules(), cfg, None);
+    let (_stop, rx) = watch::channel(false);
+    let _p = s.spawn_processor(rx.clone());
+    let _w = s.spawn_webhooks(rx);
+    let mut batch = history("h", "c3", 12);
+    batch.push(debit("hbig", "c3", 12, 90_000));
+    s.submit(&batch, "test").await.unwrap();
+    for _ in 0..1000 {
+        if !got.lock().unwrap().is_empty() && refused.load(Ordering::SeqCst) >= 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Let the dispatcher record the failed attempt (reading the outbox claims its rows, so it
+    // is read once, at the end).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let failed = db
+        .store
+        .stream()
+        .due_deliveries(i64::MAX, 10)
+        .await
+        .unwrap();
+    let v = got.lock().unwrap().clone();
+    assert_eq!(v.len(), 1, "delivered once over TLS");
+    assert!(
+        sextant_pipeline::verify_signature(
+            secret,
+            &v[0].0,
+            &v[0].1,
+            chrono::Utc::now().timestamp(),
+            300
+        ),
+        "signed"
+    );
+    assert!(v[0].1.contains("large_vs_baseline"));
+    assert!(
+        untrusted_got.lock().unwrap().is_empty(),
+        "no body reaches an untrusted certificate"
+    );
+    assert_eq!(
+        failed.len(),
+        1,
+        "only the untrusted receiver's delivery is still due: {failed:?}"
+    );
+    assert_eq!(failed[0].webhook, "unknown-ca");
+    assert!(failed[0].attempts >= 1);
 }
 
 /// `message` events become stored customer messages with their sentiment, once each; a message
@@ -382,5 +549,6 @@ on_both_backends!(
     message_events_are_stored_and_scored,
     alerts_are_validated_committed_published_and_resume_after_a_crash,
     ingestion_pushes_back_when_the_processor_lags,
-    webhooks_are_signed_and_retried
+    webhooks_are_signed_and_retried,
+    webhooks_reach_https_receivers_they_trust
 );

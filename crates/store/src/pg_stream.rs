@@ -149,6 +149,7 @@ impl StreamStore for PgStore {
     }
 
     async fn commit_processed(&self, b: &ProcessedBatch) -> Result<usize> {
+        let mut unknown = crate::stream::UnknownHoldCustomers::default();
         for h in &b.holds {
             if self.get_decision(&h.decision.id).await?.is_some() {
                 continue;
@@ -162,12 +163,11 @@ impl StreamStore for PgStore {
                 .await
             {
                 Ok(_) => {}
-                Err(StoreError::UnknownCustomer(_)) => {
-                    tracing::warn!(decision = %h.decision.id.as_str(), "fraud hold for a customer the store does not know; alert kept, no review case")
-                }
+                Err(StoreError::UnknownCustomer(_)) => unknown.add(h.decision.id.as_str()),
                 Err(e) => return Err(e),
             }
         }
+        unknown.report();
         let now = now_micros();
         let mut client = self.client().await?;
         let tx = client.transaction().await?;

@@ -281,6 +281,7 @@ fn offset_on(c: &Connection, source: &str) -> Result<i64> {
 /// A processed batch's writes, inside the caller's transaction.
 fn processed_on(tx: &Connection, b: &ProcessedBatch) -> Result<usize> {
     let now = now_micros();
+    let mut unknown = crate::stream::UnknownHoldCustomers::default();
     for h in &b.holds {
         let held: Option<i64> = tx
             .prepare_cached("SELECT 1 FROM decisions WHERE id = ?1")?
@@ -299,11 +300,12 @@ fn processed_on(tx: &Connection, b: &ProcessedBatch) -> Result<usize> {
             Ok(_) => tx.execute_batch("RELEASE hold")?,
             Err(StoreError::UnknownCustomer(_)) => {
                 tx.execute_batch("ROLLBACK TO hold; RELEASE hold")?;
-                tracing::warn!(decision = %h.decision.id.as_str(), "fraud hold for a customer the store does not know; alert kept, no review case");
+                unknown.add(h.decision.id.as_str());
             }
             Err(e) => return Err(e),
         }
     }
+    unknown.report();
     let moved = if b.expected_offset == 0 {
         tx.prepare_cached(&lite(sql::CAS_FIRST))?
             .execute(params![b.source, b.new_offset, now])?

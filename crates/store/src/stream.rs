@@ -451,3 +451,31 @@ mod tests {
         assert!(cut.is_char_boundary(cut.len()));
     }
 }
+
+/// Fraud holds of one processed batch whose customer the store does not know (events for
+/// customers never imported): their alerts are kept, no review case is opened. Reported once per
+/// batch — a replay of unknown customers would otherwise log a line per alert.
+#[derive(Default)]
+pub(crate) struct UnknownHoldCustomers {
+    count: usize,
+    first: Option<String>,
+}
+
+impl UnknownHoldCustomers {
+    pub(crate) fn add(&mut self, decision: &str) {
+        self.count += 1;
+        if self.first.is_none() {
+            self.first = Some(decision.to_string());
+        }
+    }
+
+    pub(crate) fn report(self) {
+        if let Some(first) = self.first {
+            tracing::warn!(
+                holds = self.count,
+                first_decision = %first,
+                "fraud holds for customers the store does not know; alerts kept, no review cases"
+            );
+        }
+    }
+}
