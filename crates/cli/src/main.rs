@@ -148,6 +148,9 @@ fn init_logging(cfg: &config::LogConfig) {
 }
 
 fn main() -> std::process::ExitCode {
+    // reqwest is built with rustls and no default crypto provider: every HTTP client (webhooks,
+    // the LLM backend, `replay`, the demo) needs this before it is built.
+    sextant_outbound::install_tls_provider();
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,

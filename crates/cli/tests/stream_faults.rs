@@ -141,6 +141,7 @@ async fn embedded_server_killed_mid_stream_loses_and_repeats_nothing() {
     let evs = events("e");
     let expected = reference(&evs);
     let batches: Vec<&[Value]> = evs.chunks(40).collect();
+    sextant_outbound::install_tls_provider();
     let http = reqwest::Client::new();
 
     let (mut child, base) = serve(t.path());
@@ -391,6 +392,7 @@ async fn the_synthetic_bank_replays_as_a_live_stream() {
         "{again}"
     );
 
+    sextant_outbound::install_tls_provider();
     let http = reqwest::Client::new();
     let start = Instant::now();
     loop {

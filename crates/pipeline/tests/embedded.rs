@@ -196,6 +196,25 @@ async fn ingestion_pushes_back_when_the_processor_lags(db: TestDb) {
     );
 }
 
+/// Start a processor and the webhook dispatcher with `cfg`, then submit a history for
+/// `customer` and one debit far above it (one `large_vs_baseline` alert). Keep the returned
+/// stop sender while they should run.
+async fn raise_an_alert(
+    db: &TestDb,
+    cfg: StreamConfig,
+    prefix: &str,
+    customer: &str,
+) -> watch::Sender<bool> {
+    let s = Stream::new(db.store.clone(), rules(), cfg, None);
+    let (stop, rx) = watch::channel(false);
+    let _p = s.spawn_processor(rx.clone());
+    let _w = s.spawn_webhooks(rx);
+    let mut batch = history(prefix, customer, 12);
+    batch.push(debit(&format!("{prefix}big"), customer, 12, 90_000));
+    s.submit(&batch, "test").await.unwrap();
+    stop
+}
+
 async fn webhooks_are_signed_and_retried(db: TestDb) {
     use axum::routing::post;
     let hits: Arc<std::sync::Mutex<Vec<(bool, String)>>> = Arc::default();
@@ -240,13 +259,7 @@ async fn webhooks_are_signed_and_retried(db: TestDb) {
         }],
         ..quiet_config()
     };
-    let s = Stream::new(db.store.clone(), rules(), cfg, None);
-    let (_stop, rx) = watch::channel(false);
-    let _p = s.spawn_processor(rx.clone());
-    let _w = s.spawn_webhooks(rx);
-    let mut batch = history("w", "c2", 12);
-    batch.push(debit("wbig", "c2", 12, 90_000));
-    s.submit(&batch, "test").await.unwrap();
+    let _running = raise_an_alert(&db, cfg, "w", "c2").await;
     for _ in 0..600 {
         if hits.lock().unwrap().len() >= 2 {
             break;
@@ -386,13 +399,7 @@ async fn webhooks_reach_https_receivers_they_trust(db: TestDb) {
         ],
         ..quiet_config()
     };
-    let s = Stream::new(db.store.clone(), rules(), cfg, None);
-    let (_stop, rx) = watch::channel(false);
-    let _p = s.spawn_processor(rx.clone());
-    let _w = s.spawn_webhooks(rx);
-    let mut batch = history("h", "c3", 12);
-    batch.push(debit("hbig", "c3", 12, 90_000));
-    s.submit(&batch, "test").await.unwrap();
+    let _running = raise_an_alert(&db, cfg, "h", "c3").await;
     for _ in 0..1000 {
         if !got.lock().unwrap().is_empty() && refused.load(Ordering::SeqCst) >= 1 {
             break;

@@ -220,6 +220,7 @@ async fn spawn_with(
         state,
         std::future::pending(),
     ));
+    sextant_outbound::install_tls_provider();
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
