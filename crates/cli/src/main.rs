@@ -263,12 +263,13 @@ pub(crate) async fn serve(cfg: &Config) -> anyhow::Result<()> {
     }
     let running = if cfg.stream.enabled {
         let s = stream::build(cfg, store).await?;
+        // First: the state registers its recommender for streamed feedback.
+        state = state.with_stream(s.clone());
         let running = stream::Running::start(&s, cfg.stream.worker);
         tracing::info!(
             mode = s.mode(),
             "event stream running (POST /v1/events, GET /v1/alerts/stream)"
         );
-        state = state.with_stream(s);
         Some(running)
     } else {
         None

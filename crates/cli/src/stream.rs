@@ -145,7 +145,11 @@ pub(crate) async fn worker(cfg: &Config) -> anyhow::Result<()> {
         );
     }
     let store = crate::open(cfg).await?;
-    let stream = build(cfg, store).await?;
+    let rules = crate::recommend::rules_text(cfg, None)?;
+    let stream = build(cfg, store.clone()).await?;
+    stream.set_feedback_sink(Arc::new(sextant_server::RecommenderFeedback::new(
+        store, rules,
+    )));
     let running = Running::start(&stream, true);
     println!("stream worker running (NATS mode); stop with Ctrl-C");
     crate::shutdown_signal().await;

@@ -26,6 +26,7 @@
 //! never drops an acknowledged event.
 
 mod config;
+mod feedback;
 mod hub;
 mod ingest;
 mod processor;
@@ -34,6 +35,7 @@ mod webhook;
 mod worker;
 
 pub use config::{StreamConfig, Webhook};
+pub use feedback::{FeedbackSink, StreamedFeedback};
 pub use hub::{AlertHub, StatusView};
 pub use ingest::{BACKLOG_EVERY, Reject, SubmitReport};
 pub use processor::Stream;
@@ -57,6 +59,9 @@ pub enum PipelineError {
     /// Another worker owns the partition now (its offset moved): this worker stops processing it.
     #[error("lost ownership of {0}")]
     Fenced(String),
+    /// The feedback sink could not apply streamed feedback now (retried).
+    #[error("feedback: {0}")]
+    Feedback(String),
 }
 
 pub type Result<T, E = PipelineError> = std::result::Result<T, E>;

@@ -40,6 +40,8 @@ pub(crate) struct Inner {
     pub backlog: tokio::sync::Mutex<Option<(std::time::Instant, u64)>>,
     /// Embedded mode: the events just appended to the log, parsed (see [`crate::tail`]).
     pub tail: Mutex<crate::tail::Tail>,
+    /// Where streamed feedback about recommendations goes (see [`crate::feedback`]).
+    pub feedback: std::sync::OnceLock<Arc<dyn crate::FeedbackSink>>,
 }
 
 /// The event stream of one process: ingestion, processing, fan-out. Cheap to clone.
@@ -70,8 +72,16 @@ impl Stream {
                 forget_gen: std::sync::atomic::AtomicU64::new(0),
                 backlog: tokio::sync::Mutex::new(None),
                 tail: Mutex::new(crate::tail::Tail::default()),
+                feedback: std::sync::OnceLock::new(),
             }),
         }
+    }
+
+    /// Hand streamed feedback about recommendations to `sink` (once, before processing starts;
+    /// a second call is refused and returns false). Without a sink, feedback events only count
+    /// in the customers' windows.
+    pub fn set_feedback_sink(&self, sink: Arc<dyn crate::FeedbackSink>) -> bool {
+        self.inner.feedback.set(sink).is_ok()
     }
 
     pub fn mode(&self) -> &'static str {
@@ -276,6 +286,8 @@ pub(crate) struct Applied {
     pub count: u64,
     /// `message` events, as customer messages with their sentiment scored.
     pub messages: Vec<sextant_core::CustomerMessage>,
+    /// `feedback` events about a recommendation, for the feedback sink.
+    pub feedback: Vec<crate::StreamedFeedback>,
 }
 
 /// A streamed `message` event as a stored customer message: the id derives from the event id,
@@ -312,6 +324,7 @@ pub(crate) fn apply_batch(source: &str, engine: &Mutex<Engine>, items: &[Item]) 
                 let alerts = engine.apply(&ev);
                 if !it.replay {
                     out.messages.extend(as_message(&ev));
+                    out.feedback.extend(crate::feedback::as_feedback(&ev));
                     out.alerts.extend(alerts);
                     out.applied.push((ev.event_id.clone(), it.seq));
                     out.count += 1;
@@ -498,6 +511,14 @@ pub(crate) async fn settle(
             store_messages(inner, &out.messages)
         })
         .await?;
+    }
+    if let Some(sink) = inner.feedback.get() {
+        for fb in &out.feedback {
+            retrying(inner, stop, "streamed feedback", || async {
+                sink.apply(fb).await.map_err(PipelineError::Feedback)
+            })
+            .await?;
+        }
     }
     if !out.dead.is_empty() {
         retrying(inner, stop, "dead letter", || async {

@@ -11,6 +11,9 @@ pub mod error;
 pub mod metrics;
 mod openapi;
 mod routes;
+mod stream_feedback;
+
+pub use stream_feedback::RecommenderFeedback;
 
 pub use auth::{NewKey, Principal, generate_key};
 pub use config::ServerConfig;
@@ -40,8 +43,7 @@ pub struct AppState {
     /// The next-best-action rules (TOML text; the demo rules unless configured).
     pub rules: Arc<String>,
     /// The recommender, built on first use from `rules` and the store's catalog.
-    recommender:
-        Arc<tokio::sync::RwLock<Option<Arc<sextant_intelligence::recommend::Recommender>>>>,
+    recommender: stream_feedback::RecommenderSlot,
     /// The event stream of this process, when it runs one.
     pub stream: Option<sextant_pipeline::Stream>,
     /// The assistant, when enabled (it needs the embedding model).
@@ -119,8 +121,14 @@ impl AppState {
         Ok(self)
     }
 
-    /// Serve the event-stream routes from this stream.
+    /// Serve the event-stream routes from this stream, whose streamed feedback then updates this
+    /// server's recommender (call after `with_rules`, before the stream starts processing).
     pub fn with_stream(mut self, stream: sextant_pipeline::Stream) -> Self {
+        stream.set_feedback_sink(Arc::new(RecommenderFeedback::sharing(
+            self.store.clone(),
+            self.rules.clone(),
+            self.recommender.clone(),
+        )));
         self.stream = Some(stream);
         self
     }
@@ -130,19 +138,10 @@ impl AppState {
     pub async fn recommender(
         &self,
     ) -> Result<Arc<sextant_intelligence::recommend::Recommender>, error::ApiError> {
-        if let Some(r) = self.recommender.read().await.as_ref() {
-            return Ok(r.clone());
-        }
-        let mut slot = self.recommender.write().await;
-        if let Some(r) = slot.as_ref() {
-            return Ok(r.clone());
-        }
-        let r = Arc::new(
-            sextant_intelligence::recommend::Recommender::load(self.store.as_ref(), &self.rules)
+        Ok(
+            stream_feedback::recommender_in(&self.recommender, self.store.as_ref(), &self.rules)
                 .await?,
-        );
-        *slot = Some(r.clone());
-        Ok(r)
+        )
     }
 }
 

@@ -1,11 +1,11 @@
 //! Next best actions through the API on both backends: the marketing-consent guardrail, offers
 //! with their reasons and regulator detail, suitability, customer scoping, feedback changing the
-//! next answer (idempotently), credit offers held for a human and delivered once approved, and
+//! next answer (idempotently, also when it arrives as a stream event), credit offers held for a human and delivered once approved, and
 //! every decision covered by an audit entry.
 
 mod common;
 
-use common::spawn;
+use common::{spawn, spawn_streaming};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sextant_core::Role;
@@ -17,6 +17,11 @@ use sextant_testkit::{TestDb, on_both_backends};
 /// bank).
 async fn app_with_catalog(db: TestDb) -> common::App {
     let app = spawn(db).await;
+    import_catalog(&app).await;
+    app
+}
+
+async fn import_catalog(app: &common::App) {
     let dir = tempfile::tempdir().unwrap();
     let cfg = sextant_synth::Config {
         customers: 2,
@@ -34,7 +39,6 @@ async fn app_with_catalog(db: TestDb) -> common::App {
     )
     .await
     .unwrap();
-    app
 }
 
 async fn consent(app: &common::App, admin: &str, id: &str, purposes: &[(&str, bool)]) {
@@ -402,4 +406,74 @@ async fn recommendations_are_guarded_explained_learned_reviewed_and_audited(db: 
     sextant_core::audit::verify_chain(&entries).unwrap();
 }
 
-on_both_backends!(recommendations_are_guarded_explained_learned_reviewed_and_audited);
+/// Feedback that arrives as a stream event teaches the bandit as `POST /v1/feedback` does —
+/// but only about the customer's own recommendation.
+async fn streamed_feedback_teaches_the_bandit(db: TestDb) {
+    let (app, _stream) = spawn_streaming(db).await;
+    import_catalog(&app).await;
+    let admin = app.key(Role::Admin, None).await;
+    let app_key = app.key(Role::App, None).await;
+    consent(
+        &app,
+        &admin,
+        "1",
+        &[("marketing", true), ("profiling", true)],
+    )
+    .await;
+    let (s, v) = app
+        .get(
+            "/v1/customers/1/recommendations?channel=app&limit=3",
+            Some(&app_key),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let first = v["recommendations"][0].clone();
+    let product = first["product_id"].as_str().expect("an offer").to_string();
+    let feedback = |id: &str, customer: &str| {
+        json!({ "event_id": id, "type": "feedback", "customer_id": customer,
+                "timestamp": "2026-03-01T10:00:00Z", "kind": "dismiss",
+                "decision_id": first["decision_id"] })
+    };
+    // Another customer's event naming this decision comes first: it must change nothing.
+    let events = json!({ "events": [feedback("sfb-other", "2"), feedback("sfb-1", "1")] });
+    let (s, r) = app
+        .send(Method::POST, "/v1/events", &app_key, Some(&events))
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{r}");
+    assert_eq!(r["accepted"], 2, "{r}");
+    let mut arm = Value::Null;
+    for _ in 0..500 {
+        let (_, arms) = app.get("/v1/recommendations/arms", Some(&admin)).await;
+        if let Some(a) = arms["arms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["arm"] == product.as_str() && a["dismisses"] != 0)
+        {
+            arm = a.clone();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        arm["dismisses"], 1,
+        "applied once, for the customer's own decision: {arm}"
+    );
+    assert_eq!(arm["pulls"], 1, "{arm}");
+    // The same feedback again through the API: already applied (same event id).
+    let (s, r) = app
+        .send(
+            Method::POST,
+            "/v1/feedback",
+            &app_key,
+            Some(&json!({"event_id": "sfb-1", "decision_id": first["decision_id"], "kind": "dismiss"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["applied"], false, "{r}");
+}
+
+on_both_backends!(
+    recommendations_are_guarded_explained_learned_reviewed_and_audited,
+    streamed_feedback_teaches_the_bandit
+);

@@ -184,6 +184,9 @@ async fn spawn_with(
             },
             bus,
         );
+        // The state first (it registers its recommender for streamed feedback), then the
+        // processor, as `sextant serve` does.
+        let state = state.with_stream(s.clone());
         let (stop, rx) = tokio::sync::watch::channel(false);
         if nats {
             std::mem::forget(s.spawn_worker("test".into(), rx));
@@ -192,8 +195,8 @@ async fn spawn_with(
         }
         // The processor runs as long as the test's runtime.
         std::mem::forget(stop);
-        stream = Some(s.clone());
-        state.with_stream(s)
+        stream = Some(s);
+        state
     } else {
         state
     };
