@@ -15,7 +15,7 @@ use anyhow::{Context, bail};
 use rand::{Rng, SeedableRng};
 use sextant_bus::{Bus, BusConfig};
 use sextant_pipeline::{PipelineError, Stream, StreamConfig};
-use sextant_store::{PgStore, SqliteStore, Store};
+use sextant_store::{Batch, PgStore, RecordKind, SqliteStore, Store};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -50,6 +50,11 @@ pub struct StreamBenchArgs {
     /// the log's event-id index).
     #[arg(long, default_value = "sequential", value_parser = ["sequential", "random"])]
     event_ids: String,
+    /// Write the streamed transactions into the ledger (`stream.ledger`, on by default): the
+    /// customers and their accounts are imported first so every transaction is written.
+    /// `--ledger false` measures windows, rules and alerts alone.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    ledger: bool,
     /// Complex-event rules (default: the demo rules). Must keep a rule that fires on a debit
     /// 40× the customer's usual size.
     #[arg(long)]
@@ -177,6 +182,13 @@ pub async fn run(_cfg: &Config, a: &StreamBenchArgs) -> anyhow::Result<()> {
             // Checkpoints are part of the cost: keep the production default interval.
             ..StreamConfig::default()
         };
+        if a.ledger {
+            seed_owners(store.as_ref(), a.customers).await?;
+        }
+        let cfg = StreamConfig {
+            ledger: a.ledger,
+            ..cfg
+        };
         let stream = Stream::new(store.clone(), rules, cfg, bus.clone());
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let _announcements = stream.spawn_announcements(stop_rx.clone());
@@ -203,6 +215,63 @@ pub async fn run(_cfg: &Config, a: &StreamBenchArgs) -> anyhow::Result<()> {
             "| {m} | {} | {:.1} | {:.0} | {:.0}/s | {} | {:.1} | {:.1} | {:.1} |",
             a.events, r.secs, r.rate, r.latency_rate, r.alerts, r.p50, r.p99, r.max
         );
+    }
+    Ok(())
+}
+
+/// The bench's customers (`c<i>`) and one current account each (`a<i>`), imported through the
+/// production import sink, so that streamed transactions reach the ledger as in production.
+/// No consents: the bench's planted alerts are fraud alerts, which need none.
+async fn seed_owners(store: &dyn Store, customers: usize) -> anyhow::Result<()> {
+    use sextant_core::{Currency, Money};
+    let eur = Currency::EUR;
+    let rows = (0..customers)
+        .map(|i| -> anyhow::Result<_> {
+            let customer = sextant_core::Customer {
+                id: sextant_core::CustomerId::parse(&format!("c{i}"))?,
+                name: format!("Bench customer {i}"),
+                age: 40,
+                income: Money::new(4_000_000, eur),
+                spending_habit: sextant_core::SpendingHabit::Moderate,
+                risk_profile: sextant_core::RiskProfile::Medium,
+                transactions: 0,
+                sentiment_score: sextant_core::SentimentScore::new(0.0)?,
+                engagement_level: sextant_core::EngagementLevel::Medium,
+                email: None,
+                phone: None,
+                occupation: None,
+                joined_on: None,
+            };
+            let account = sextant_core::Account {
+                id: sextant_core::AccountId::parse(&format!("a{i}"))?,
+                customer_id: customer.id.clone(),
+                kind: sextant_core::AccountKind::Current,
+                product_id: None,
+                currency: eur,
+                opened_on: chrono::NaiveDate::from_ymd_opt(2024, 1, 1).context("date")?,
+                closed_on: None,
+                status: sextant_core::AccountStatus::Open,
+                limit: None,
+                balance: Money::new(0, eur),
+            };
+            Ok((
+                (i as u64 + 1, customer, Default::default()),
+                (i as u64 + 1, account),
+            ))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let (people, accounts): (Vec<_>, Vec<_>) = rows.into_iter().unzip();
+    for (kind, batch) in [
+        (RecordKind::Customers, Batch::Customers(people)),
+        (RecordKind::Accounts, Batch::Accounts(accounts)),
+    ] {
+        let mut sink = store.begin_import(kind, "bench").await?;
+        let mut rejects = sink.write(batch).await?;
+        rejects.extend(sink.finish().await?);
+        if let Some(r) = rejects.first() {
+            bail!("seeding the bench's {kind:?}: {r:?}");
+        }
+        sink.commit(0).await?;
     }
     Ok(())
 }

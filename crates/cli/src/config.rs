@@ -51,6 +51,9 @@ pub struct StreamSettings {
     pub max_lag: i64,
     /// Webhook receivers of every alert.
     pub webhooks: Vec<sextant_pipeline::Webhook>,
+    /// Write streamed transactions into the `transactions` table (idempotent by transaction
+    /// id). Turn off when the ledger arrives by import only and events are a copy of it.
+    pub ledger: bool,
 }
 
 impl Default for StreamSettings {
@@ -68,6 +71,7 @@ impl Default for StreamSettings {
             checkpoint_secs: d.checkpoint_every.as_secs(),
             max_lag: d.max_lag,
             webhooks: Vec::new(),
+            ledger: d.ledger,
         }
     }
 }

@@ -57,6 +57,7 @@ pub(crate) fn stream_config(cfg: &Config) -> StreamConfig {
         webhooks: s.webhooks.clone(),
         consent_defaults: cfg.server.consent_defaults.clone(),
         partitions: s.partitions,
+        ledger: s.ledger,
         rules_version: match &s.rules_file {
             Some(f) => format!("file:{f}"),
             None => "demo".into(),

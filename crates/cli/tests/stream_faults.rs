@@ -1,7 +1,8 @@
 //! The event stream under faults, with real processes: a server killed with SIGKILL mid-stream
 //! (embedded SQLite), and two NATS JetStream workers sharing PostgreSQL, one of them killed
 //! with SIGKILL and restarted. In both, every acknowledged event is applied exactly once: the
-//! stored alerts are exactly those a single uninterrupted engine raises on the same events.
+//! stored alerts are exactly those a single uninterrupted engine raises on the same events, and
+//! the ledger holds each streamed transaction of a known account once.
 //! Also: `sextant replay` plays a generated bank into a running server, idempotently.
 
 use serde_json::{Value, json};
@@ -47,8 +48,8 @@ fn events(run: &str) -> Vec<Value> {
     out
 }
 
-/// The alert ids one uninterrupted engine raises (fraud only: these customers are not in the
-/// store, so no consent allows anything else).
+/// The alert ids one uninterrupted engine raises (fraud only: no consent in the store allows
+/// anything else).
 fn reference(evs: &[Value]) -> BTreeSet<String> {
     let mut e = Engine::new(Arc::new(RuleSet::from_toml(DEMO_RULES).unwrap()));
     let mut ids = BTreeSet::new();
@@ -138,6 +139,33 @@ async fn embedded_server_killed_mid_stream_loses_and_repeats_nothing() {
         .unwrap();
     assert!(out.status.success());
     let key = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    // Half the customers and their accounts are in the store, so their streamed transactions
+    // reach the ledger (the others' are skipped).
+    let mut customers = String::from(
+        "Customer_ID,Name,Age,Income,Spending_Habit,Risk_Profile,Transactions,Sentiment_Score,Engagement_Level\n",
+    );
+    let mut accounts = String::from(
+        "account_id,customer_id,kind,product_id,currency,opened_on,closed_on,status,limit_minor,balance_minor\n",
+    );
+    for c in 0..20 {
+        customers.push_str(&format!(
+            "k{c},Customer_{c},40,50000,Moderate,Low,60,0.1,Medium\n"
+        ));
+        accounts.push_str(&format!("a{c},k{c},current,,EUR,2024-01-01,,open,,0\n"));
+    }
+    std::fs::write(t.path().join("customers.csv"), customers).unwrap();
+    std::fs::write(t.path().join("accounts.csv"), accounts).unwrap();
+    for kind in ["customers", "accounts"] {
+        let out = sextant(t.path())
+            .args(["import", kind, &format!("{kind}.csv")])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     let evs = events("e");
     let expected = reference(&evs);
     let batches: Vec<&[Value]> = evs.chunks(40).collect();
@@ -216,6 +244,26 @@ async fn embedded_server_killed_mid_stream_loses_and_repeats_nothing() {
     let got = all_alert_ids(&http, &base, &key).await;
     assert_eq!(got, expected, "alerts differ from an uninterrupted run");
     kill9(&mut child);
+    // The ledger holds each known customer's 60 streamed transactions once, the others' none.
+    let store = sextant_store::open(t.path().join("sextant.db").to_str().unwrap())
+        .await
+        .unwrap();
+    for c in 0..40 {
+        let id = sextant_core::CustomerId::parse(&format!("k{c}")).unwrap();
+        let ids: BTreeSet<String> = store
+            .list_transactions(&id, None, 1000)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|t| t.id.as_str().to_string())
+            .collect();
+        let want: BTreeSet<String> = if c < 20 {
+            (0..60).map(|i| format!("e-t-{c}-{i}")).collect()
+        } else {
+            BTreeSet::new()
+        };
+        assert_eq!(ids, want, "customer k{c}'s ledger");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -224,6 +272,17 @@ async fn two_nats_workers_share_the_stream_and_survive_a_sigkill() {
     let schema = db.schema.clone().unwrap();
     let t = tempfile::tempdir().unwrap();
     let run = format!("w{}", std::process::id());
+    // Half the customers and their accounts are in the store: their transactions reach the
+    // ledger, the others' are skipped (their events still count in the windows and rules).
+    let known: Vec<String> = (0..20).map(|c| format!("k{c}")).collect();
+    let known_ids: Vec<&str> = known.iter().map(String::as_str).collect();
+    let accounts: Vec<(String, &str)> = known_ids
+        .iter()
+        .map(|c| (format!("a{}", &c[1..]), *c))
+        .collect();
+    let account_pairs: Vec<(&str, &str)> = accounts.iter().map(|(a, c)| (a.as_str(), *c)).collect();
+    sextant_testkit::import_customers(db.store.as_ref(), &known_ids).await;
+    sextant_testkit::import_accounts(db.store.as_ref(), &account_pairs).await;
     let stream_name = format!("TEST_{run}");
     let prefix = format!("test{run}.events");
     let worker = |name: &str| {
@@ -315,6 +374,19 @@ async fn two_nats_workers_share_the_stream_and_survive_a_sigkill() {
         .unwrap();
     let got: BTreeSet<String> = rows.iter().map(|r| r.get::<_, String>(0)).collect();
     assert_eq!(got, expected, "alerts differ from an uninterrupted run");
+    let ledger = client
+        .query_one(
+            &format!("SELECT count(*), count(DISTINCT id) FROM {schema}.transactions"),
+            &[],
+        )
+        .await
+        .unwrap();
+    let (rows, distinct): (i64, i64) = (ledger.get(0), ledger.get(1));
+    assert_eq!(
+        (rows, distinct),
+        (evs.len() as i64 / 2, evs.len() as i64 / 2),
+        "each known customer's streamed transaction in the ledger once"
+    );
     kill9(&mut a);
     kill9(&mut b);
     let _ = bus.delete_stream().await;

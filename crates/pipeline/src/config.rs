@@ -46,6 +46,9 @@ pub struct StreamConfig {
     pub rules_version: String,
     /// A worker that has not sent a heartbeat for this long counts as gone.
     pub worker_ttl: Duration,
+    /// Write streamed transactions into the `transactions` table (the ledger), with the batch
+    /// that applied them; idempotent by transaction id. Off: they feed windows and rules only.
+    pub ledger: bool,
 }
 
 impl Default for StreamConfig {
@@ -64,6 +67,7 @@ impl Default for StreamConfig {
             partitions: 16,
             rules_version: "demo".into(),
             worker_ttl: Duration::from_secs(5),
+            ledger: true,
         }
     }
 }

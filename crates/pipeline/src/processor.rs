@@ -288,6 +288,8 @@ pub(crate) struct Applied {
     pub messages: Vec<sextant_core::CustomerMessage>,
     /// `feedback` events about a recommendation, for the feedback sink.
     pub feedback: Vec<crate::StreamedFeedback>,
+    /// `transaction` events, for the ledger (when [`StreamConfig::ledger`] is on).
+    pub transactions: Vec<sextant_core::Transaction>,
 }
 
 /// A streamed `message` event as a stored customer message: the id derives from the event id,
@@ -307,8 +309,14 @@ fn as_message(ev: &sextant_stream::StreamEvent) -> Option<sextant_core::Customer
     })
 }
 
-/// Apply events to the engine in order (synchronous; holds the engine's lock).
-pub(crate) fn apply_batch(source: &str, engine: &Mutex<Engine>, items: &[Item]) -> Applied {
+/// Apply events to the engine in order (synchronous; holds the engine's lock). With `ledger`,
+/// new transaction events are also collected for the `transactions` table.
+pub(crate) fn apply_batch(
+    source: &str,
+    engine: &Mutex<Engine>,
+    items: &[Item],
+    ledger: bool,
+) -> Applied {
     let mut out = Applied::default();
     let mut engine = engine.lock().expect("poisoned");
     for it in items {
@@ -325,6 +333,9 @@ pub(crate) fn apply_batch(source: &str, engine: &Mutex<Engine>, items: &[Item]) 
                 if !it.replay {
                     out.messages.extend(as_message(&ev));
                     out.feedback.extend(crate::feedback::as_feedback(&ev));
+                    if ledger && let sextant_stream::EventBody::Transaction(t) = &ev.body {
+                        out.transactions.push(t.clone());
+                    }
                     out.alerts.extend(alerts);
                     out.applied.push((ev.event_id.clone(), it.seq));
                     out.count += 1;
@@ -565,18 +576,20 @@ async fn store_messages(inner: &Inner, messages: &[sextant_core::CustomerMessage
     Ok(())
 }
 
-/// Move a source's committed offset (no alerts).
+/// Move a source's committed offset (no alerts), with the ledger rows of the events up to it.
 pub(crate) async fn commit_offset(
     inner: &Inner,
     source: &str,
     committed: i64,
     offset: i64,
+    transactions: Vec<sextant_core::Transaction>,
     stop: &watch::Receiver<bool>,
 ) -> Result<()> {
     let pb = ProcessedBatch {
         source: source.to_string(),
         expected_offset: committed,
         new_offset: offset,
+        transactions,
         ..ProcessedBatch::default()
     };
     commit(inner, &pb, stop).await.map(|_| ())
@@ -842,7 +855,7 @@ async fn run_embedded(inner: Arc<Inner>, stop: watch::Receiver<bool>) -> Result<
         let Some(last) = items.last().map(|i| i.seq) else {
             break;
         };
-        apply_batch(EMBEDDED, &engine, &items);
+        apply_batch(EMBEDDED, &engine, &items, false);
         pos = last;
     }
     inner.counters.offset.store(offset, Ordering::Relaxed);
@@ -858,8 +871,10 @@ async fn run_embedded(inner: Arc<Inner>, stop: watch::Receiver<bool>) -> Result<
     // that raised alerts is committed at once (alerts are durable before anyone sees them);
     // batches without alerts only move the offset, which is committed at most `commit_every`
     // later — after a crash they are applied again and, raising no alerts, change nothing but
-    // the in-memory state they rebuild. Checkpoints are taken only where offset = committed.
+    // the in-memory state they rebuild and the ledger rows they carry, which wait in `ledger`
+    // for that commit. Checkpoints are taken only where offset = committed.
     let mut committed = offset;
+    let mut ledger: Vec<sextant_core::Transaction> = Vec::new();
     let mut last_commit = Instant::now();
     loop {
         if *stop.borrow() {
@@ -898,7 +913,8 @@ async fn run_embedded(inner: Arc<Inner>, stop: watch::Receiver<bool>) -> Result<
         };
         if new_offset == offset {
             if committed < offset {
-                commit_offset(&inner, EMBEDDED, committed, offset, &stop).await?;
+                let rows = std::mem::take(&mut ledger);
+                commit_offset(&inner, EMBEDDED, committed, offset, rows, &stop).await?;
                 committed = offset;
                 last_commit = Instant::now();
             }
@@ -911,8 +927,9 @@ async fn run_embedded(inner: Arc<Inner>, stop: watch::Receiver<bool>) -> Result<
             }
             continue;
         }
-        let out = apply_batch(EMBEDDED, &engine, &items);
+        let mut out = apply_batch(EMBEDDED, &engine, &items, inner.cfg.ledger);
         let alerts = settle(&inner, &out, &stop).await?;
+        ledger.append(&mut out.transactions);
         offset = new_offset;
         if !alerts.is_empty()
             || offset - committed >= inner.cfg.commit_events
@@ -926,6 +943,7 @@ async fn run_embedded(inner: Arc<Inner>, stop: watch::Receiver<bool>) -> Result<
                 webhooks: inner.cfg.webhooks.iter().map(|w| w.name.clone()).collect(),
                 applied: Vec::new(),
                 holds: fraud_holds(&inner, &alerts),
+                transactions: std::mem::take(&mut ledger),
             };
             commit(&inner, &pb, &stop).await?;
             committed = offset;
@@ -942,7 +960,7 @@ async fn run_embedded(inner: Arc<Inner>, stop: watch::Receiver<bool>) -> Result<
         inner.counters.head.fetch_max(offset, Ordering::Relaxed);
     }
     if committed < offset {
-        commit_offset(&inner, EMBEDDED, committed, offset, &stop).await?;
+        commit_offset(&inner, EMBEDDED, committed, offset, ledger, &stop).await?;
     }
     ckpt.finish(&inner, offset).await?;
     tracing::info!(offset, "embedded stream processor stopped");

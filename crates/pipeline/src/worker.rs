@@ -262,7 +262,7 @@ async fn partition_loop(inner: &Arc<Inner>, p: u32, stop: watch::Receiver<bool>)
             })
             .collect();
         let last_seq = items.last().expect("non-empty").seq;
-        let out = apply_batch(&source, &engine, &items);
+        let mut out = apply_batch(&source, &engine, &items, inner.cfg.ledger);
         if last_seq > offset {
             let alerts = settle(inner, &out, &stop).await?;
             let pb = ProcessedBatch {
@@ -273,6 +273,7 @@ async fn partition_loop(inner: &Arc<Inner>, p: u32, stop: watch::Receiver<bool>)
                 webhooks: inner.cfg.webhooks.iter().map(|w| w.name.clone()).collect(),
                 applied: out.applied.clone(),
                 holds: fraud_holds(inner, &alerts),
+                transactions: std::mem::take(&mut out.transactions),
             };
             // Fenced (another worker owns the partition now) or stopping: end this task.
             commit(inner, &pb, &stop).await?;

@@ -53,6 +53,23 @@ const INSERT_DELIVERIES: &str = "INSERT INTO webhook_deliveries (alert_id, webho
 const INSERT_APPLIED: &str = "INSERT INTO stream_applied (event_id, source, seq, applied_at) \
     SELECT e, $3::text, s, $4::bigint FROM unnest($1::text[], $2::bigint[]) AS u(e, s) \
     ON CONFLICT (event_id) DO NOTHING";
+/// Streamed transactions into the ledger (see [`ProcessedBatch::transactions`]): a row goes in
+/// only if its account belongs to its customer (the table has no foreign key: this join is the
+/// check) and its id is new. The customer's row is locked `FOR KEY SHARE` until COMMIT, so an
+/// erasure (which locks it `FOR UPDATE` first) either waits for this batch and then deletes its
+/// rows too, or goes first and leaves no customer to join. Returns the ids skipped for their
+/// account, in input order.
+const INSERT_TRANSACTIONS: &str = "WITH u AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], \
+    $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::text[], $11::text[], \
+    $12::bigint[], $13::text[]) WITH ORDINALITY AS x(id, customer_id, account_id, ts, amount_minor, currency, \
+    merchant, category, mcc, channel, country, balance_after_minor, status, n)), \
+  ok AS (SELECT u.* FROM u JOIN customers c ON c.id = u.customer_id \
+    JOIN accounts a ON a.id = u.account_id AND a.customer_id = u.customer_id FOR KEY SHARE OF c), \
+  ins AS (INSERT INTO transactions (id, customer_id, account_id, ts, amount_minor, currency, merchant, \
+    category, mcc, channel, country, balance_after_minor, status) \
+    SELECT id, customer_id, account_id, ts, amount_minor, currency, merchant, category, mcc, channel, \
+    country, balance_after_minor, status FROM ok ORDER BY n ON CONFLICT (id) DO NOTHING) \
+  SELECT id FROM u WHERE NOT EXISTS (SELECT 1 FROM ok WHERE ok.n = u.n) ORDER BY n";
 const APPLIED: &str = "SELECT event_id, source, seq FROM stream_applied WHERE event_id = ANY($1)";
 const INSERT_DEAD_LETTERS: &str = "INSERT INTO dead_letters (source, position, customer_id, received_at, payload, reason) \
     SELECT s, p, c, r, d, e FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::text[], $6::text[]) \
@@ -149,7 +166,7 @@ impl StreamStore for PgStore {
     }
 
     async fn commit_processed(&self, b: &ProcessedBatch) -> Result<usize> {
-        let mut unknown = crate::stream::UnknownHoldCustomers::default();
+        let mut unknown = crate::stream::Skipped::holds();
         for h in &b.holds {
             if self.get_decision(&h.decision.id).await?.is_some() {
                 continue;
@@ -190,6 +207,43 @@ impl StreamStore for PgStore {
                 b.expected_offset,
                 actual,
             ));
+        }
+        if !b.transactions.is_empty() {
+            let t = &b.transactions;
+            let text =
+                |f: fn(&sextant_core::Transaction) -> &str| t.iter().map(f).collect::<Vec<&str>>();
+            let int =
+                |f: fn(&sextant_core::Transaction) -> i64| t.iter().map(f).collect::<Vec<i64>>();
+            let opt = |f: fn(&sextant_core::Transaction) -> Option<i64>| {
+                t.iter().map(f).collect::<Vec<Option<i64>>>()
+            };
+            let merchants: Vec<Option<&str>> = t.iter().map(|t| t.merchant.as_deref()).collect();
+            let stmt = tx.prepare_cached(INSERT_TRANSACTIONS).await?;
+            let skipped = tx
+                .query(
+                    &stmt,
+                    &[
+                        &text(|t| t.id.as_str()),
+                        &text(|t| t.customer_id.as_str()),
+                        &text(|t| t.account_id.as_str()),
+                        &int(|t| t.timestamp.timestamp_micros()),
+                        &int(|t| t.amount.minor),
+                        &text(|t| t.amount.currency.as_str()),
+                        &merchants,
+                        &text(|t| t.category.as_str()),
+                        &opt(|t| t.mcc.map(|m| i64::from(m.value()))),
+                        &text(|t| t.channel.as_str()),
+                        &text(|t| t.country.as_str()),
+                        &opt(|t| t.balance_after.map(|m| m.minor)),
+                        &text(|t| t.status.as_str()),
+                    ],
+                )
+                .await?;
+            let mut report = crate::stream::Skipped::transactions();
+            for r in &skipped {
+                report.add(r.try_get(0)?);
+            }
+            report.report();
         }
         let mut new_ids: Vec<String> = Vec::new();
         if !b.alerts.is_empty() {

@@ -2006,6 +2006,43 @@ const TRANSACTIONS: Upsert<Transaction> = Upsert {
     reference: AccountOwners::reject,
 };
 
+/// Streamed transactions into the ledger, inside the caller's transaction: a row is written
+/// only if its account belongs to its customer (the foreign key, checked in the `SELECT` so a
+/// bad row is skipped rather than failing the batch) and its id is new (a replay, or a row
+/// imported before, stays as it is). Returns the rows skipped for their account.
+pub(crate) fn write_streamed_transactions(
+    tx: &Connection,
+    rows: &[Transaction],
+) -> Result<crate::stream::Skipped> {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let cols = TRANSACTIONS.cols.join(", ");
+        let params: Vec<String> = (1..=TRANSACTIONS.cols.len())
+            .map(|i| format!("?{i}"))
+            .collect();
+        // ?2 is customer_id and ?3 account_id (the order of `TRANSACTIONS.cols`).
+        format!(
+            "INSERT INTO transactions ({cols}) SELECT {} \
+             WHERE EXISTS (SELECT 1 FROM accounts WHERE id = ?3 AND customer_id = ?2) \
+             ON CONFLICT (id) DO NOTHING",
+            params.join(", ")
+        )
+    });
+    let mut skipped = crate::stream::Skipped::transactions();
+    let mut insert = tx.prepare_cached(&SQL)?;
+    let mut stored = tx.prepare_cached("SELECT 1 FROM transactions WHERE id = ?1")?;
+    let mut values = Vec::with_capacity(TRANSACTIONS.cols.len());
+    for t in rows {
+        values.clear();
+        (TRANSACTIONS.values)(t, &mut values);
+        if insert.execute(rusqlite::params_from_iter(values.iter()))? == 0
+            && !stored.exists([t.id.as_str()])?
+        {
+            skipped.add(t.id.as_str());
+        }
+    }
+    Ok(skipped)
+}
+
 const PRODUCTS: Upsert<Product> = Upsert {
     table: "products",
     cols: &[

@@ -99,7 +99,10 @@ impl WriteJob {
         match self {
             WriteJob::Append(a) => a.events.len(),
             WriteJob::Processed { batch, .. } => {
-                1 + batch.alerts.len() + batch.applied.len() + batch.holds.len()
+                1 + batch.alerts.len()
+                    + batch.applied.len()
+                    + batch.holds.len()
+                    + batch.transactions.len()
             }
         }
     }
@@ -281,7 +284,7 @@ fn offset_on(c: &Connection, source: &str) -> Result<i64> {
 /// A processed batch's writes, inside the caller's transaction.
 fn processed_on(tx: &Connection, b: &ProcessedBatch) -> Result<usize> {
     let now = now_micros();
-    let mut unknown = crate::stream::UnknownHoldCustomers::default();
+    let mut unknown = crate::stream::Skipped::holds();
     for h in &b.holds {
         let held: Option<i64> = tx
             .prepare_cached("SELECT 1 FROM decisions WHERE id = ?1")?
@@ -324,6 +327,9 @@ fn processed_on(tx: &Connection, b: &ProcessedBatch) -> Result<usize> {
             b.expected_offset,
             actual,
         ));
+    }
+    if !b.transactions.is_empty() {
+        crate::sqlite::write_streamed_transactions(tx, &b.transactions)?.report();
     }
     let mut new_alerts = 0;
     {

@@ -119,6 +119,12 @@ pub struct ProcessedBatch {
     /// decision id is already stored is skipped (a replay), and so is one for a customer the
     /// store does not know (events can arrive before the profile: the alert is kept).
     pub holds: Vec<FraudHold>,
+    /// Streamed transactions for the ledger (the `transactions` table), written in the same
+    /// transaction as the offset. Idempotent by transaction id: an id already stored (a replay,
+    /// or a row imported before) is left as it is. A row whose account is not the customer's
+    /// (or not known yet) is skipped and counted in one warning per batch: the event stays in
+    /// the log or the JetStream stream, and a later import can bring the row.
+    pub transactions: Vec<sextant_core::Transaction>,
 }
 
 /// An event that could not be processed, kept for inspection.
@@ -452,30 +458,47 @@ mod tests {
     }
 }
 
-/// Fraud holds of one processed batch whose customer the store does not know (events for
-/// customers never imported): their alerts are kept, no review case is opened. Reported once per
-/// batch — a replay of unknown customers would otherwise log a line per alert.
-#[derive(Default)]
-pub(crate) struct UnknownHoldCustomers {
+/// Rows a processed batch could not store because the customer or account they name is not in
+/// the store (events can arrive before the profile): the batch is committed without them and
+/// they are reported once per batch — a replay would otherwise log a line per row.
+pub(crate) struct Skipped {
+    what: &'static str,
     count: usize,
     first: Option<String>,
 }
 
-impl UnknownHoldCustomers {
-    pub(crate) fn add(&mut self, decision: &str) {
+impl Skipped {
+    /// Fraud holds for unknown customers: their alerts are kept, no review case is opened.
+    pub(crate) fn holds() -> Self {
+        Self::new("fraud holds for customers the store does not know; alerts kept, no review cases")
+    }
+
+    /// Streamed transactions whose account is not the customer's (or unknown).
+    pub(crate) fn transactions() -> Self {
+        Self::new(
+            "streamed transactions whose account the store does not know as the customer's; \
+             not written to the ledger (the events are kept)",
+        )
+    }
+
+    fn new(what: &'static str) -> Self {
+        Self {
+            what,
+            count: 0,
+            first: None,
+        }
+    }
+
+    pub(crate) fn add(&mut self, id: &str) {
         self.count += 1;
         if self.first.is_none() {
-            self.first = Some(decision.to_string());
+            self.first = Some(id.to_string());
         }
     }
 
     pub(crate) fn report(self) {
         if let Some(first) = self.first {
-            tracing::warn!(
-                holds = self.count,
-                first_decision = %first,
-                "fraud holds for customers the store does not know; alerts kept, no review cases"
-            );
+            tracing::warn!(rows = self.count, first = %first, "{}", self.what);
         }
     }
 }

@@ -44,6 +44,7 @@ fn batch(expected: i64, new: i64, alerts: Vec<AlertRow>, webhooks: &[&str]) -> P
         webhooks: webhooks.iter().map(|w| w.to_string()).collect(),
         applied: Vec::new(),
         holds: Vec::new(),
+        transactions: Vec::new(),
     }
 }
 
@@ -753,7 +754,92 @@ async fn message_events_and_dead_letters_are_encrypted_at_rest(db: TestDb) {
     assert!(!raw_dead[0].1.payload.contains("close my account"));
 }
 
+fn streamed(id: &str, customer: &str, account: &str, minor: i64) -> sextant_core::Transaction {
+    let eur = sextant_core::Currency::EUR;
+    sextant_core::Transaction {
+        id: sextant_core::TransactionId::parse(id).unwrap(),
+        customer_id: CustomerId::parse(customer).unwrap(),
+        account_id: sextant_core::AccountId::parse(account).unwrap(),
+        timestamp: chrono::DateTime::from_timestamp(1_767_225_600 + minor.abs(), 0).unwrap(),
+        amount: sextant_core::Money::new(minor, eur),
+        merchant: Some("Shop".into()),
+        category: "groceries".parse().unwrap(),
+        mcc: Some(sextant_core::Mcc::parse("5411").unwrap()),
+        channel: "card_present".parse().unwrap(),
+        country: sextant_core::CountryCode::parse("DE").unwrap(),
+        balance_after: None,
+        status: sextant_core::TxStatus::Approved,
+    }
+}
+
+async fn ledger(store: &dyn Store, customer: &str) -> Vec<(String, i64)> {
+    let mut rows: Vec<(String, i64)> = store
+        .list_transactions(&CustomerId::parse(customer).unwrap(), None, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| (t.id.as_str().to_string(), t.amount.minor))
+        .collect();
+    rows.sort();
+    rows
+}
+
+/// Streamed transactions reach the ledger with their batch: every field as streamed, once per id
+/// (a replayed batch, or a row stored before, is left alone), only when the account is the
+/// customer's (others are skipped, the batch kept), and not at all when the batch's
+/// compare-and-swap fails. Erasure removes them with the customer.
+async fn streamed_transactions_reach_the_ledger_once(db: TestDb) {
+    let store = db.store.as_ref();
+    import_customers(store, &["1", "2"]).await;
+    sextant_testkit::import_accounts(store, &[("a1", "1"), ("a2", "2")]).await;
+    let s = store.stream();
+    let mut b = batch(0, 5, vec![], &[]);
+    b.transactions = vec![
+        streamed("t1", "1", "a1", -500),
+        streamed("t2", "1", "a2", -100), // a2 is customer 2's
+        streamed("t3", "9", "a9", -1),   // nobody the store knows
+        streamed("t4", "2", "a2", -700),
+        streamed("t1", "1", "a1", -501), // the same id twice in one batch: the first wins
+    ];
+    s.commit_processed(&b).await.unwrap();
+    assert_eq!(ledger(store, "1").await, vec![("t1".into(), -500)]);
+    assert_eq!(ledger(store, "2").await, vec![("t4".into(), -700)]);
+    let got = store
+        .list_transactions(&CustomerId::parse("1").unwrap(), None, 1)
+        .await
+        .unwrap();
+    assert_eq!(got, vec![streamed("t1", "1", "a1", -500)]);
+
+    let mut again = batch(5, 9, vec![], &[]);
+    again.transactions = vec![
+        streamed("t1", "1", "a1", -999),
+        streamed("t5", "1", "a1", -200),
+    ];
+    s.commit_processed(&again).await.unwrap();
+    assert_eq!(
+        ledger(store, "1").await,
+        vec![("t1".into(), -500), ("t5".into(), -200)]
+    );
+
+    let mut fenced = batch(5, 12, vec![], &[]);
+    fenced.transactions = vec![streamed("t6", "1", "a1", -6)];
+    assert!(matches!(
+        s.commit_processed(&fenced).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(ledger(store, "1").await.len(), 2);
+    assert_eq!(s.stream_offset("embedded").await.unwrap(), 9);
+
+    store
+        .erase_customer(&CustomerId::parse("1").unwrap(), &[])
+        .await
+        .unwrap();
+    assert!(ledger(store, "1").await.is_empty());
+    assert_eq!(ledger(store, "2").await.len(), 1);
+}
+
 on_both_backends!(
+    streamed_transactions_reach_the_ledger_once,
     message_events_and_dead_letters_are_encrypted_at_rest,
     log_appends_dedupe_and_keep_order,
     commit_processed_is_compare_and_swap,

@@ -109,6 +109,45 @@ pub async fn import_customers(store: &dyn sextant_store::Store, ids: &[&str]) {
     sink.commit(0).await.expect("commit");
 }
 
+/// Import current EUR accounts `(account id, owner)` through the production import sink (all or
+/// nothing; panics on any reject).
+pub async fn import_accounts(store: &dyn sextant_store::Store, accounts: &[(&str, &str)]) {
+    use sextant_store::{Batch, RecordKind};
+    let mut sink = store
+        .begin_import(RecordKind::Accounts, "a.csv")
+        .await
+        .expect("begin import");
+    let rows = accounts
+        .iter()
+        .enumerate()
+        .map(|(i, (id, owner))| (i as u64 + 1, account_fixture(id, owner)))
+        .collect();
+    assert!(
+        sink.write(Batch::Accounts(rows))
+            .await
+            .expect("write")
+            .is_empty()
+    );
+    assert!(sink.finish().await.expect("finish").is_empty());
+    sink.commit(0).await.expect("commit");
+}
+
+/// An open current account in EUR, balance 0, opened 2024-01-01.
+pub fn account_fixture(id: &str, owner: &str) -> sextant_core::Account {
+    sextant_core::Account {
+        id: sextant_core::AccountId::parse(id).expect("a valid id"),
+        customer_id: sextant_core::CustomerId::parse(owner).expect("a valid id"),
+        kind: sextant_core::AccountKind::Current,
+        product_id: None,
+        currency: sextant_core::Currency::EUR,
+        opened_on: chrono::NaiveDate::from_ymd_opt(2024, 1, 1).expect("a date"),
+        closed_on: None,
+        status: sextant_core::AccountStatus::Open,
+        limit: None,
+        balance: sextant_core::Money::new(0, sextant_core::Currency::EUR),
+    }
+}
+
 /// A plain customer for store tests: `Customer_<id>`, 30, 50 000 EUR, budget, low risk.
 pub fn customer_fixture(id: &str) -> sextant_core::Customer {
     sextant_core::Customer {
