@@ -231,6 +231,14 @@ fn commit_write_group(conn: &mut Connection, work: &[Work]) -> Result<Vec<Done>>
                     tx.execute_batch("ROLLBACK TO processed")?;
                 }
                 tx.execute_batch("RELEASE processed")?;
+                // The batch's ledger rows go in after its savepoint, like appends: inside an
+                // open savepoint every insert paid for the savepoint's bookkeeping (measured:
+                // 2.9 k events/s against 150 k without ledger rows), and these inserts can
+                // only fail as a whole (I/O) — a bad reference is skipped by the statement,
+                // a known id left alone — which fails the group like an append would.
+                if r.is_ok() && !b.transactions.is_empty() {
+                    crate::sqlite::write_streamed_transactions(&tx, &b.transactions)?.report();
+                }
                 results.push(Done::Processed(r));
             }
         }
@@ -327,9 +335,6 @@ fn processed_on(tx: &Connection, b: &ProcessedBatch) -> Result<usize> {
             b.expected_offset,
             actual,
         ));
-    }
-    if !b.transactions.is_empty() {
-        crate::sqlite::write_streamed_transactions(tx, &b.transactions)?.report();
     }
     let mut new_alerts = 0;
     {
