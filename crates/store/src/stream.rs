@@ -441,23 +441,6 @@ pub(crate) fn offset_conflict(source: &str, expected: i64, actual: i64) -> Store
     ))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn payloads_are_cut_on_a_char_boundary() {
-        assert_eq!(truncate_payload("abc"), "abc");
-        let long = "é".repeat(DEAD_LETTER_MAX_PAYLOAD); // 2 bytes each
-        let cut = truncate_payload(&long);
-        assert_eq!(cut.len(), DEAD_LETTER_MAX_PAYLOAD);
-        let odd = format!("a{long}");
-        let cut = truncate_payload(&odd);
-        assert_eq!(cut.len(), DEAD_LETTER_MAX_PAYLOAD - 1);
-        assert!(cut.is_char_boundary(cut.len()));
-    }
-}
-
 /// Rows a processed batch could not store because the customer or account they name is not in
 /// the store (events can arrive before the profile): the batch is committed without them and
 /// they are reported once per batch — a replay would otherwise log a line per row.
@@ -500,5 +483,22 @@ impl Skipped {
         if let Some(first) = self.first {
             tracing::warn!(rows = self.count, first = %first, "{}", self.what);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_are_cut_on_a_char_boundary() {
+        assert_eq!(truncate_payload("abc"), "abc");
+        let long = "é".repeat(DEAD_LETTER_MAX_PAYLOAD); // 2 bytes each
+        let cut = truncate_payload(&long);
+        assert_eq!(cut.len(), DEAD_LETTER_MAX_PAYLOAD);
+        let odd = format!("a{long}");
+        let cut = truncate_payload(&odd);
+        assert_eq!(cut.len(), DEAD_LETTER_MAX_PAYLOAD - 1);
+        assert!(cut.is_char_boundary(cut.len()));
     }
 }
