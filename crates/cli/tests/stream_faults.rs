@@ -22,6 +22,17 @@ fn sextant(dir: &Path) -> Command {
     c
 }
 
+/// Run `sextant ARGS` in `dir`, which must succeed; its stdout.
+fn sextant_ok(dir: &Path, args: &[&str]) -> String {
+    let out = sextant(dir).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 /// 40 customers × 60 debits in time order; from the 15th debit on, every 20th is 40× the usual.
 fn events(run: &str) -> Vec<Value> {
     let t0 = chrono::DateTime::parse_from_rfc3339("2026-02-01T00:00:00Z").unwrap();
@@ -156,15 +167,7 @@ async fn embedded_server_killed_mid_stream_loses_and_repeats_nothing() {
     std::fs::write(t.path().join("customers.csv"), customers).unwrap();
     std::fs::write(t.path().join("accounts.csv"), accounts).unwrap();
     for kind in ["customers", "accounts"] {
-        let out = sextant(t.path())
-            .args(["import", kind, &format!("{kind}.csv")])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        sextant_ok(t.path(), &["import", kind, &format!("{kind}.csv")]);
     }
     let evs = events("e");
     let expected = reference(&evs);
@@ -395,15 +398,7 @@ async fn two_nats_workers_share_the_stream_and_survive_a_sigkill() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_synthetic_bank_replays_as_a_live_stream() {
     let t = tempfile::tempdir().unwrap();
-    let run = |args: &[&str]| {
-        let out = sextant(t.path()).args(args).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    };
+    let run = |args: &[&str]| sextant_ok(t.path(), args);
     run(&[
         "generate",
         "--customers",

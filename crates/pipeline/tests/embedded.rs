@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 use sextant_pipeline::{PipelineError, Stream, StreamConfig, Webhook};
 use sextant_stream::{DEMO_RULES, RuleSet};
-use sextant_testkit::{TestDb, on_both_backends};
+use sextant_testkit::{TestDb, ledger, on_both_backends};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -552,30 +552,15 @@ async fn message_events_are_stored_and_scored(db: TestDb) {
     task.await.unwrap().unwrap();
 }
 
-/// The ledger's transaction ids and amounts for a customer, sorted.
-async fn ledger(db: &TestDb, customer: &str) -> Vec<(String, i64)> {
-    let id = sextant_core::CustomerId::parse(customer).unwrap();
-    let mut rows: Vec<(String, i64)> = db
-        .store
-        .list_transactions(&id, None, 1000)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|t| (t.id.as_str().to_string(), t.amount.minor))
-        .collect();
-    rows.sort();
-    rows
-}
-
 async fn wait_ledger(db: &TestDb, customer: &str, want: usize) -> Vec<(String, i64)> {
     for _ in 0..500 {
-        let rows = ledger(db, customer).await;
+        let rows = ledger(db.store.as_ref(), customer).await;
         if rows.len() >= want {
             return rows;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    panic!("ledger has {:?}", ledger(db, customer).await);
+    panic!("ledger has {:?}", ledger(db.store.as_ref(), customer).await);
 }
 
 /// Streamed transactions land in the `transactions` table with the batch that applied them, once:
@@ -623,7 +608,7 @@ async fn streamed_transactions_land_in_the_ledger_once(db: TestDb) {
         w
     };
     assert_eq!(wait_ledger(&db, "c1", 21).await, want);
-    assert!(ledger(&db, "c2").await.is_empty());
+    assert!(ledger(db.store.as_ref(), "c2").await.is_empty());
     stop.send(true).unwrap();
     task.await.unwrap().unwrap();
 
@@ -641,7 +626,7 @@ async fn streamed_transactions_land_in_the_ledger_once(db: TestDb) {
     stop.send(true).unwrap();
     task.await.unwrap().unwrap();
     assert_eq!(
-        ledger(&db, "c1").await,
+        ledger(db.store.as_ref(), "c1").await,
         want,
         "ledger = false writes nothing"
     );

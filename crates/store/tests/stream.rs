@@ -8,7 +8,7 @@ use sextant_store::{
     AlertRow, Appended, Batch, DeadLetter, NewLogEvent, ProcessedBatch, RecordKind, Store,
     StoreError,
 };
-use sextant_testkit::{TestDb, on_both_backends};
+use sextant_testkit::{TestDb, ledger, on_both_backends};
 use std::collections::HashSet;
 
 fn ev(id: &str, customer: &str, body: &str) -> NewLogEvent {
@@ -770,18 +770,6 @@ fn streamed(id: &str, customer: &str, account: &str, minor: i64) -> sextant_core
         balance_after: None,
         status: sextant_core::TxStatus::Approved,
     }
-}
-
-async fn ledger(store: &dyn Store, customer: &str) -> Vec<(String, i64)> {
-    let mut rows: Vec<(String, i64)> = store
-        .list_transactions(&CustomerId::parse(customer).unwrap(), None, 100)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|t| (t.id.as_str().to_string(), t.amount.minor))
-        .collect();
-    rows.sort();
-    rows
 }
 
 /// Streamed transactions reach the ledger with their batch: every field as streamed, once per id

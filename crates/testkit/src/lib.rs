@@ -132,6 +132,20 @@ pub async fn import_accounts(store: &dyn sextant_store::Store, accounts: &[(&str
     sink.commit(0).await.expect("commit");
 }
 
+/// A customer's ledger as `(transaction id, amount in minor units)`, sorted by id.
+pub async fn ledger(store: &dyn sextant_store::Store, customer: &str) -> Vec<(String, i64)> {
+    let id = sextant_core::CustomerId::parse(customer).expect("a valid id");
+    let mut rows: Vec<(String, i64)> = store
+        .list_transactions(&id, None, 1000)
+        .await
+        .expect("list transactions")
+        .into_iter()
+        .map(|t| (t.id.as_str().to_string(), t.amount.minor))
+        .collect();
+    rows.sort();
+    rows
+}
+
 /// An open current account in EUR, balance 0, opened 2024-01-01.
 pub fn account_fixture(id: &str, owner: &str) -> sextant_core::Account {
     sextant_core::Account {
