@@ -52,7 +52,8 @@ pub struct StreamSettings {
     /// Webhook receivers of every alert.
     pub webhooks: Vec<sextant_pipeline::Webhook>,
     /// Write streamed transactions into the `transactions` table (idempotent by transaction
-    /// id). Turn off when the ledger arrives by import only and events are a copy of it.
+    /// id) and streamed balances into their accounts. Turn off when the ledger arrives by import
+    /// only and events are a copy of it.
     pub ledger: bool,
 }
 

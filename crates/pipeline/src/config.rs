@@ -46,8 +46,9 @@ pub struct StreamConfig {
     pub rules_version: String,
     /// A worker that has not sent a heartbeat for this long counts as gone.
     pub worker_ttl: Duration,
-    /// Write streamed transactions into the `transactions` table (the ledger), with the batch
-    /// that applied them; idempotent by transaction id. Off: they feed windows and rules only.
+    /// Write streamed transactions into the `transactions` table (the ledger) and streamed
+    /// balances into their accounts, with the batch that applied them; transactions idempotent
+    /// by id. Off: they feed windows and rules only.
     pub ledger: bool,
 }
 

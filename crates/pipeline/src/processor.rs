@@ -288,8 +288,55 @@ pub(crate) struct Applied {
     pub messages: Vec<sextant_core::CustomerMessage>,
     /// `feedback` events about a recommendation, for the feedback sink.
     pub feedback: Vec<crate::StreamedFeedback>,
-    /// `transaction` events, for the ledger (when [`StreamConfig::ledger`] is on).
-    pub transactions: Vec<sextant_core::Transaction>,
+    /// Rows for the store's own tables (when [`StreamConfig::ledger`] is on).
+    pub ledger: LedgerRows,
+}
+
+/// What streamed events write to the store's own tables: `transaction` events to the ledger,
+/// `balance` events to their accounts. They wait with their uncommitted offset and go with its
+/// commit ([`ProcessedBatch::transactions`], [`ProcessedBatch::balances`]).
+#[derive(Default)]
+pub(crate) struct LedgerRows {
+    transactions: Vec<sextant_core::Transaction>,
+    balances: Vec<sextant_store::StreamedBalance>,
+}
+
+impl LedgerRows {
+    fn collect(&mut self, ev: &sextant_stream::StreamEvent) {
+        match &ev.body {
+            sextant_stream::EventBody::Transaction(t) => self.transactions.push(t.clone()),
+            sextant_stream::EventBody::Balance {
+                account_id,
+                balance,
+            } => self.balances.push(sextant_store::StreamedBalance {
+                customer_id: ev.customer_id.clone(),
+                account_id: account_id.clone(),
+                balance: *balance,
+            }),
+            _ => {}
+        }
+    }
+
+    pub(crate) fn append(&mut self, other: &mut LedgerRows) {
+        self.transactions.append(&mut other.transactions);
+        self.balances.append(&mut other.balances);
+    }
+
+    /// Into `batch`, each account's balance reduced to the last one applied.
+    pub(crate) fn into_batch(self, batch: &mut ProcessedBatch) {
+        batch.transactions = self.transactions;
+        let mut last: HashMap<sextant_core::AccountId, usize> = HashMap::new();
+        for (i, b) in self.balances.iter().enumerate() {
+            last.insert(b.account_id.clone(), i);
+        }
+        batch.balances = self
+            .balances
+            .into_iter()
+            .enumerate()
+            .filter(|(i, b)| last.get(&b.account_id) == Some(i))
+            .map(|(_, b)| b)
+            .collect();
+    }
 }
 
 /// A streamed `message` event as a stored customer message: the id derives from the event id,
@@ -310,7 +357,7 @@ fn as_message(ev: &sextant_stream::StreamEvent) -> Option<sextant_core::Customer
 }
 
 /// Apply events to the engine in order (synchronous; holds the engine's lock). With `ledger`,
-/// new transaction events are also collected for the `transactions` table.
+/// new transaction and balance events are also collected for the store ([`LedgerRows`]).
 pub(crate) fn apply_batch(
     source: &str,
     engine: &Mutex<Engine>,
@@ -333,8 +380,8 @@ pub(crate) fn apply_batch(
                 if !it.replay {
                     out.messages.extend(as_message(&ev));
                     out.feedback.extend(crate::feedback::as_feedback(&ev));
-                    if ledger && let sextant_stream::EventBody::Transaction(t) = &ev.body {
-                        out.transactions.push(t.clone());
+                    if ledger {
+                        out.ledger.collect(&ev);
                     }
                     out.alerts.extend(alerts);
                     out.applied.push((ev.event_id.clone(), it.seq));
@@ -582,16 +629,16 @@ pub(crate) async fn commit_offset(
     source: &str,
     committed: i64,
     offset: i64,
-    transactions: Vec<sextant_core::Transaction>,
+    ledger: LedgerRows,
     stop: &watch::Receiver<bool>,
 ) -> Result<()> {
-    let pb = ProcessedBatch {
+    let mut pb = ProcessedBatch {
         source: source.to_string(),
         expected_offset: committed,
         new_offset: offset,
-        transactions,
         ..ProcessedBatch::default()
     };
+    ledger.into_batch(&mut pb);
     commit(inner, &pb, stop).await.map(|_| ())
 }
 
@@ -874,7 +921,7 @@ async fn run_embedded(inner: Arc<Inner>, stop: watch::Receiver<bool>) -> Result<
     // the in-memory state they rebuild and the ledger rows they carry, which wait in `ledger`
     // for that commit. Checkpoints are taken only where offset = committed.
     let mut committed = offset;
-    let mut ledger: Vec<sextant_core::Transaction> = Vec::new();
+    let mut ledger = LedgerRows::default();
     let mut last_commit = Instant::now();
     loop {
         if *stop.borrow() {
@@ -929,22 +976,22 @@ async fn run_embedded(inner: Arc<Inner>, stop: watch::Receiver<bool>) -> Result<
         }
         let mut out = apply_batch(EMBEDDED, &engine, &items, inner.cfg.ledger);
         let alerts = settle(&inner, &out, &stop).await?;
-        ledger.append(&mut out.transactions);
+        ledger.append(&mut out.ledger);
         offset = new_offset;
         if !alerts.is_empty()
             || offset - committed >= inner.cfg.commit_events
             || last_commit.elapsed() >= inner.cfg.commit_every
         {
-            let pb = ProcessedBatch {
+            let mut pb = ProcessedBatch {
                 source: EMBEDDED.into(),
                 expected_offset: committed,
                 new_offset: offset,
                 alerts: alert_rows(EMBEDDED, &alerts),
                 webhooks: inner.cfg.webhooks.iter().map(|w| w.name.clone()).collect(),
-                applied: Vec::new(),
                 holds: fraud_holds(&inner, &alerts),
-                transactions: std::mem::take(&mut ledger),
+                ..ProcessedBatch::default()
             };
+            std::mem::take(&mut ledger).into_batch(&mut pb);
             commit(&inner, &pb, &stop).await?;
             committed = offset;
             last_commit = Instant::now();

@@ -265,7 +265,7 @@ async fn partition_loop(inner: &Arc<Inner>, p: u32, stop: watch::Receiver<bool>)
         let mut out = apply_batch(&source, &engine, &items, inner.cfg.ledger);
         if last_seq > offset {
             let alerts = settle(inner, &out, &stop).await?;
-            let pb = ProcessedBatch {
+            let mut pb = ProcessedBatch {
                 source: source.clone(),
                 expected_offset: offset,
                 new_offset: last_seq,
@@ -273,8 +273,9 @@ async fn partition_loop(inner: &Arc<Inner>, p: u32, stop: watch::Receiver<bool>)
                 webhooks: inner.cfg.webhooks.iter().map(|w| w.name.clone()).collect(),
                 applied: out.applied.clone(),
                 holds: fraud_holds(inner, &alerts),
-                transactions: std::mem::take(&mut out.transactions),
+                ..ProcessedBatch::default()
             };
+            std::mem::take(&mut out.ledger).into_batch(&mut pb);
             // Fenced (another worker owns the partition now) or stopping: end this task.
             commit(inner, &pb, &stop).await?;
             offset = last_seq;

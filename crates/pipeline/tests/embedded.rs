@@ -609,6 +609,31 @@ async fn streamed_transactions_land_in_the_ledger_once(db: TestDb) {
     };
     assert_eq!(wait_ledger(&db, "c1", 21).await, want);
     assert!(ledger(db.store.as_ref(), "c2").await.is_empty());
+
+    // Balance events set the account's balance: the last one applied wins.
+    let balance = |id: &str, minute: i64, minor: i64| {
+        json!({
+            "event_id": id, "type": "balance", "customer_id": "c1", "account_id": "a1",
+            "timestamp": format!("2026-03-02T00:{minute:02}:00Z"), "balance_minor": minor,
+            "currency": "EUR",
+        })
+    };
+    s.submit(
+        &[balance("b1", 1, 50_000), balance("b2", 2, 48_000)],
+        "test",
+    )
+    .await
+    .unwrap();
+    let c1 = sextant_core::CustomerId::parse("c1").unwrap();
+    let mut stored = 0;
+    for _ in 0..500 {
+        stored = db.store.list_accounts(&c1).await.unwrap()[0].balance.minor;
+        if stored == 48_000 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(stored, 48_000);
     stop.send(true).unwrap();
     task.await.unwrap().unwrap();
 

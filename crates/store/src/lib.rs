@@ -36,7 +36,7 @@ pub use reseal::SealedColumn;
 pub use sqlite::SqliteStore;
 pub use stream::{
     AlertRow, AppendHook, Appended, DeadLetter, Delivery, FraudHold, LeaseSession, LogEvent,
-    NewLogEvent, ProcessedBatch, SeqRange, StreamStore,
+    NewLogEvent, ProcessedBatch, SeqRange, StreamStore, StreamedBalance,
 };
 pub use types::*;
 

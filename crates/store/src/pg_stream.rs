@@ -70,6 +70,14 @@ const INSERT_TRANSACTIONS: &str = "WITH u AS (SELECT * FROM unnest($1::text[], $
     SELECT id, customer_id, account_id, ts, amount_minor, currency, merchant, category, mcc, channel, \
     country, balance_after_minor, status FROM ok ORDER BY n ON CONFLICT (id) DO NOTHING) \
   SELECT id FROM u WHERE NOT EXISTS (SELECT 1 FROM ok WHERE ok.n = u.n) ORDER BY n";
+/// Streamed balances (see [`ProcessedBatch::balances`], one per account): returns the accounts
+/// not updated.
+const UPDATE_BALANCES: &str = "WITH u AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], \
+    $4::bigint[]) AS x(account_id, customer_id, currency, balance)), \
+  up AS (UPDATE accounts a SET balance_minor = u.balance FROM u \
+    WHERE a.id = u.account_id AND a.customer_id = u.customer_id AND a.currency = u.currency \
+    RETURNING a.id) \
+  SELECT account_id FROM u WHERE account_id NOT IN (SELECT id FROM up)";
 const APPLIED: &str = "SELECT event_id, source, seq FROM stream_applied WHERE event_id = ANY($1)";
 const INSERT_DEAD_LETTERS: &str = "INSERT INTO dead_letters (source, position, customer_id, received_at, payload, reason) \
     SELECT s, p, c, r, d, e FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::text[], $6::text[]) \
@@ -240,6 +248,22 @@ impl StreamStore for PgStore {
                 )
                 .await?;
             let mut report = crate::stream::Skipped::transactions();
+            for r in &skipped {
+                report.add(r.try_get(0)?);
+            }
+            report.report();
+        }
+        if !b.balances.is_empty() {
+            let v = &b.balances;
+            let accounts: Vec<&str> = v.iter().map(|b| b.account_id.as_str()).collect();
+            let customers: Vec<&str> = v.iter().map(|b| b.customer_id.as_str()).collect();
+            let currencies: Vec<&str> = v.iter().map(|b| b.balance.currency.as_str()).collect();
+            let minor: Vec<i64> = v.iter().map(|b| b.balance.minor).collect();
+            let stmt = tx.prepare_cached(UPDATE_BALANCES).await?;
+            let skipped = tx
+                .query(&stmt, &[&accounts, &customers, &currencies, &minor])
+                .await?;
+            let mut report = crate::stream::Skipped::balances();
             for r in &skipped {
                 report.add(r.try_get(0)?);
             }

@@ -103,6 +103,7 @@ impl WriteJob {
                     + batch.applied.len()
                     + batch.holds.len()
                     + batch.transactions.len()
+                    + batch.balances.len()
             }
         }
     }
@@ -239,6 +240,9 @@ fn commit_write_group(conn: &mut Connection, work: &[Work]) -> Result<Vec<Done>>
                 if r.is_ok() && !b.transactions.is_empty() {
                     crate::sqlite::write_streamed_transactions(&tx, &b.transactions)?.report();
                 }
+                if r.is_ok() && !b.balances.is_empty() {
+                    write_streamed_balances(&tx, &b.balances)?;
+                }
                 results.push(Done::Processed(r));
             }
         }
@@ -280,6 +284,28 @@ fn append_on(c: &Connection, events: &[NewLogEvent]) -> Result<Vec<Appended>> {
         });
     }
     Ok(out)
+}
+
+/// Set the balances of the accounts streamed `balance` events name (see
+/// [`ProcessedBatch::balances`]).
+fn write_streamed_balances(c: &Connection, rows: &[crate::StreamedBalance]) -> Result<()> {
+    let mut update = c.prepare_cached(
+        "UPDATE accounts SET balance_minor = ?1 WHERE id = ?2 AND customer_id = ?3 AND currency = ?4",
+    )?;
+    let mut skipped = crate::stream::Skipped::balances();
+    for b in rows {
+        let n = update.execute(params![
+            b.balance.minor,
+            b.account_id.as_str(),
+            b.customer_id.as_str(),
+            b.balance.currency.as_str()
+        ])?;
+        if n == 0 {
+            skipped.add(b.account_id.as_str());
+        }
+    }
+    skipped.report();
+    Ok(())
 }
 
 fn offset_on(c: &Connection, source: &str) -> Result<i64> {

@@ -125,6 +125,18 @@ pub struct ProcessedBatch {
     /// (or not known yet) is skipped and counted in one warning per batch: the event stays in
     /// the log or the JetStream stream, and a later import can bring the row.
     pub transactions: Vec<sextant_core::Transaction>,
+    /// Streamed account balances, at most one per account (the last applied), written in the
+    /// same transaction: `accounts.balance_minor` is set when the account is the customer's and
+    /// in the same currency; any other update is skipped and counted in one warning per batch.
+    pub balances: Vec<StreamedBalance>,
+}
+
+/// An account's balance as a `balance` event reported it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamedBalance {
+    pub customer_id: sextant_core::CustomerId,
+    pub account_id: sextant_core::AccountId,
+    pub balance: sextant_core::Money,
 }
 
 /// An event that could not be processed, kept for inspection.
@@ -454,6 +466,15 @@ impl Skipped {
     /// Fraud holds for unknown customers: their alerts are kept, no review case is opened.
     pub(crate) fn holds() -> Self {
         Self::new("fraud holds for customers the store does not know; alerts kept, no review cases")
+    }
+
+    /// Streamed balances whose account is not the customer's (or unknown), or in another
+    /// currency.
+    pub(crate) fn balances() -> Self {
+        Self::new(
+            "streamed balances for an account the store does not know as the customer's, or in \
+             another currency; account not updated (the events are kept)",
+        )
     }
 
     /// Streamed transactions whose account is not the customer's (or unknown).

@@ -45,6 +45,7 @@ fn batch(expected: i64, new: i64, alerts: Vec<AlertRow>, webhooks: &[&str]) -> P
         applied: Vec::new(),
         holds: Vec::new(),
         transactions: Vec::new(),
+        balances: Vec::new(),
     }
 }
 
@@ -826,7 +827,58 @@ async fn streamed_transactions_reach_the_ledger_once(db: TestDb) {
     assert_eq!(ledger(store, "2").await.len(), 1);
 }
 
+async fn balance_of(store: &dyn Store, customer: &str) -> Vec<(String, i64)> {
+    store
+        .list_accounts(&CustomerId::parse(customer).unwrap())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| (a.id.as_str().to_string(), a.balance.minor))
+        .collect()
+}
+
+/// Streamed balances set the balance of the customer's own account in its currency, with the
+/// batch; one naming another customer's account, an unknown account, or another currency is
+/// skipped (the batch kept); a fenced batch sets nothing.
+async fn streamed_balances_update_the_customers_accounts(db: TestDb) {
+    let store = db.store.as_ref();
+    import_customers(store, &["1", "2"]).await;
+    sextant_testkit::import_accounts(store, &[("a1", "1"), ("a2", "2"), ("a3", "2")]).await;
+    let balance = |customer: &str, account: &str, minor: i64, currency: &str| {
+        sextant_store::StreamedBalance {
+            customer_id: CustomerId::parse(customer).unwrap(),
+            account_id: sextant_core::AccountId::parse(account).unwrap(),
+            balance: sextant_core::Money::new(
+                minor,
+                sextant_core::Currency::parse(currency).unwrap(),
+            ),
+        }
+    };
+    let s = store.stream();
+    let mut b = batch(0, 5, vec![], &[]);
+    b.balances = vec![
+        balance("1", "a1", 12_345, "EUR"),
+        balance("1", "a2", 999, "EUR"), // customer 2's account
+        balance("2", "a3", 777, "USD"), // the account is in EUR
+        balance("2", "a9", 1, "EUR"),   // no such account
+    ];
+    s.commit_processed(&b).await.unwrap();
+    assert_eq!(balance_of(store, "1").await, vec![("a1".into(), 12_345)]);
+    let mut two = balance_of(store, "2").await;
+    two.sort();
+    assert_eq!(two, vec![("a2".into(), 0), ("a3".into(), 0)]);
+
+    let mut fenced = batch(0, 9, vec![], &[]);
+    fenced.balances = vec![balance("1", "a1", 1, "EUR")];
+    assert!(matches!(
+        s.commit_processed(&fenced).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(balance_of(store, "1").await, vec![("a1".into(), 12_345)]);
+}
+
 on_both_backends!(
+    streamed_balances_update_the_customers_accounts,
     streamed_transactions_reach_the_ledger_once,
     message_events_and_dead_letters_are_encrypted_at_rest,
     log_appends_dedupe_and_keep_order,
