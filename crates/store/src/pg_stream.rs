@@ -83,6 +83,15 @@ const INSERT_DEAD_LETTERS: &str = "INSERT INTO dead_letters (source, position, c
     SELECT s, p, c, r, d, e FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::text[], $6::text[]) \
     WITH ORDINALITY AS u(s, p, c, r, d, e, n) ORDER BY n";
 
+/// Report the rows a statement returned as skipped (their first column names each one).
+fn report_skipped(mut report: crate::stream::Skipped, rows: &[tokio_postgres::Row]) -> Result<()> {
+    for r in rows {
+        report.add(r.try_get(0)?);
+    }
+    report.report();
+    Ok(())
+}
+
 impl PgStore {
     async fn exec(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
         let client = self.client().await?;
@@ -247,11 +256,7 @@ impl StreamStore for PgStore {
                     ],
                 )
                 .await?;
-            let mut report = crate::stream::Skipped::transactions();
-            for r in &skipped {
-                report.add(r.try_get(0)?);
-            }
-            report.report();
+            report_skipped(crate::stream::Skipped::transactions(), &skipped)?;
         }
         if !b.balances.is_empty() {
             let v = &b.balances;
@@ -263,11 +268,7 @@ impl StreamStore for PgStore {
             let skipped = tx
                 .query(&stmt, &[&accounts, &customers, &currencies, &minor])
                 .await?;
-            let mut report = crate::stream::Skipped::balances();
-            for r in &skipped {
-                report.add(r.try_get(0)?);
-            }
-            report.report();
+            report_skipped(crate::stream::Skipped::balances(), &skipped)?;
         }
         let mut new_ids: Vec<String> = Vec::new();
         if !b.alerts.is_empty() {

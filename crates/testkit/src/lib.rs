@@ -90,44 +90,34 @@ macro_rules! on_both_backends {
 /// Import [`customer_fixture`]s with these ids through the production import sink (all or
 /// nothing; panics on any reject).
 pub async fn import_customers(store: &dyn sextant_store::Store, ids: &[&str]) {
-    use sextant_store::{Batch, RecordKind};
-    let mut sink = store
-        .begin_import(RecordKind::Customers, "c.csv")
-        .await
-        .expect("begin import");
     let rows = ids
         .iter()
         .map(|id| (1, customer_fixture(id), Default::default()))
         .collect();
-    assert!(
-        sink.write(Batch::Customers(rows))
-            .await
-            .expect("write")
-            .is_empty()
-    );
-    assert!(sink.finish().await.expect("finish").is_empty());
-    sink.commit(0).await.expect("commit");
+    import_batch(store, sextant_store::Batch::Customers(rows)).await;
 }
 
 /// Import current EUR accounts `(account id, owner)` through the production import sink (all or
 /// nothing; panics on any reject).
 pub async fn import_accounts(store: &dyn sextant_store::Store, accounts: &[(&str, &str)]) {
-    use sextant_store::{Batch, RecordKind};
-    let mut sink = store
-        .begin_import(RecordKind::Accounts, "a.csv")
-        .await
-        .expect("begin import");
     let rows = accounts
         .iter()
         .enumerate()
         .map(|(i, (id, owner))| (i as u64 + 1, account_fixture(id, owner)))
         .collect();
-    assert!(
-        sink.write(Batch::Accounts(rows))
-            .await
-            .expect("write")
-            .is_empty()
-    );
+    import_batch(store, sextant_store::Batch::Accounts(rows)).await;
+}
+
+/// One import of one batch, committed; panics on any reject.
+async fn import_batch(store: &dyn sextant_store::Store, batch: sextant_store::Batch) {
+    use sextant_store::{Batch, RecordKind};
+    let (kind, file) = match &batch {
+        Batch::Customers(_) => (RecordKind::Customers, "c.csv"),
+        Batch::Accounts(_) => (RecordKind::Accounts, "a.csv"),
+        _ => unimplemented!("testkit imports customers and accounts"),
+    };
+    let mut sink = store.begin_import(kind, file).await.expect("begin import");
+    assert!(sink.write(batch).await.expect("write").is_empty());
     assert!(sink.finish().await.expect("finish").is_empty());
     sink.commit(0).await.expect("commit");
 }
