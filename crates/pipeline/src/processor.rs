@@ -312,6 +312,7 @@ impl LedgerRows {
                 customer_id: ev.customer_id.clone(),
                 account_id: account_id.clone(),
                 balance: *balance,
+                at: ev.timestamp.timestamp_micros(),
             }),
             _ => {}
         }
@@ -322,12 +323,16 @@ impl LedgerRows {
         self.balances.append(&mut other.balances);
     }
 
-    /// Into `batch`, each account's balance reduced to the last one applied.
+    /// Into `batch`, each account's balances reduced to the newest (by event time; of equal
+    /// times, the last applied).
     pub(crate) fn into_batch(self, batch: &mut ProcessedBatch) {
         batch.transactions = self.transactions;
         let mut last: HashMap<sextant_core::AccountId, usize> = HashMap::new();
         for (i, b) in self.balances.iter().enumerate() {
-            last.insert(b.account_id.clone(), i);
+            let newest = last.entry(b.account_id.clone()).or_insert(i);
+            if self.balances[*newest].at <= b.at {
+                *newest = i;
+            }
         }
         batch.balances = self
             .balances

@@ -610,7 +610,8 @@ async fn streamed_transactions_land_in_the_ledger_once(db: TestDb) {
     assert_eq!(wait_ledger(&db, "c1", 21).await, want);
     assert!(ledger(db.store.as_ref(), "c2").await.is_empty());
 
-    // Balance events set the account's balance: the last one applied wins.
+    // Balance events set the account's balance: the newest by event time wins, in a batch and
+    // across batches (a late event changes nothing).
     let balance = |id: &str, minute: i64, minor: i64| {
         json!({
             "event_id": id, "type": "balance", "customer_id": "c1", "account_id": "a1",
@@ -619,7 +620,11 @@ async fn streamed_transactions_land_in_the_ledger_once(db: TestDb) {
         })
     };
     s.submit(
-        &[balance("b1", 1, 50_000), balance("b2", 2, 48_000)],
+        &[
+            balance("b1", 1, 50_000),
+            balance("b2", 3, 48_000),
+            balance("b0", 0, 1),
+        ],
         "test",
     )
     .await
@@ -634,6 +639,23 @@ async fn streamed_transactions_land_in_the_ledger_once(db: TestDb) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert_eq!(stored, 48_000);
+    // Events in the log: 22 transactions and 3 balances; the late one is the 26th.
+    s.submit(&[balance("b-late", 2, 2)], "test").await.unwrap();
+    for _ in 0..500 {
+        if db.store.stream().stream_offset("embedded").await.unwrap() >= 26 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        db.store.stream().stream_offset("embedded").await.unwrap(),
+        26
+    );
+    assert_eq!(
+        db.store.list_accounts(&c1).await.unwrap()[0].balance.minor,
+        48_000,
+        "a late balance event changes nothing"
+    );
     stop.send(true).unwrap();
     task.await.unwrap().unwrap();
 

@@ -81,6 +81,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0012_event_log_blocks.sql"),
         postgres: include_str!("../migrations/postgres/0012_event_log_blocks.sql"),
     },
+    Migration {
+        version: 13,
+        name: "balance_at",
+        sqlite: include_str!("../migrations/sqlite/0013_balance_at.sql"),
+        postgres: include_str!("../migrations/postgres/0013_balance_at.sql"),
+    },
 ];
 
 pub(crate) const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)";

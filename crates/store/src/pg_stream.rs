@@ -73,8 +73,12 @@ const INSERT_TRANSACTIONS: &str = "WITH u AS (SELECT * FROM unnest($1::text[], $
 /// Streamed balances (see [`ProcessedBatch::balances`], one per account): returns the accounts
 /// not updated.
 const UPDATE_BALANCES: &str = "WITH u AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], \
-    $4::bigint[]) AS x(account_id, customer_id, currency, balance)), \
-  up AS (UPDATE accounts a SET balance_minor = u.balance FROM u \
+    $4::bigint[], $5::bigint[]) AS x(account_id, customer_id, currency, balance, at)), \
+  up AS (UPDATE accounts a SET \
+      balance_minor = CASE WHEN a.balance_at IS NULL OR a.balance_at <= u.at \
+        THEN u.balance ELSE a.balance_minor END, \
+      balance_at = GREATEST(COALESCE(a.balance_at, u.at), u.at) \
+    FROM u \
     WHERE a.id = u.account_id AND a.customer_id = u.customer_id AND a.currency = u.currency \
     RETURNING a.id) \
   SELECT account_id FROM u WHERE account_id NOT IN (SELECT id FROM up)";
@@ -264,9 +268,10 @@ impl StreamStore for PgStore {
             let customers: Vec<&str> = v.iter().map(|b| b.customer_id.as_str()).collect();
             let currencies: Vec<&str> = v.iter().map(|b| b.balance.currency.as_str()).collect();
             let minor: Vec<i64> = v.iter().map(|b| b.balance.minor).collect();
+            let at: Vec<i64> = v.iter().map(|b| b.at).collect();
             let stmt = tx.prepare_cached(UPDATE_BALANCES).await?;
             let skipped = tx
-                .query(&stmt, &[&accounts, &customers, &currencies, &minor])
+                .query(&stmt, &[&accounts, &customers, &currencies, &minor, &at])
                 .await?;
             report_skipped(crate::stream::Skipped::balances(), &skipped)?;
         }

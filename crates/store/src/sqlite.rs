@@ -2031,7 +2031,17 @@ pub(crate) fn write_streamed_transactions(
     let mut insert = tx.prepare_cached(&SQL)?;
     let mut stored = tx.prepare_cached("SELECT 1 FROM transactions WHERE id = ?1")?;
     let mut values = Vec::with_capacity(TRANSACTIONS.cols.len());
-    for t in rows {
+    // Written grouped by customer: consecutive inserts then land on neighbouring pages of the
+    // `(customer_id, ts, id)` index, which are still in the CPU cache (measured: +15-20 %
+    // events/s with the ledger, README "Streamed transactions in the ledger"). Which row of a
+    // repeated id is written depends on the order (the first that is valid), so a batch with a
+    // repeated id keeps its arrival order.
+    let mut order: Vec<&Transaction> = rows.iter().collect();
+    let mut ids = std::collections::HashSet::with_capacity(rows.len());
+    if rows.iter().all(|t| ids.insert(t.id.as_str())) {
+        order.sort_by(|a, b| a.customer_id.as_str().cmp(b.customer_id.as_str()));
+    }
+    for t in order {
         values.clear();
         (TRANSACTIONS.values)(t, &mut values);
         if insert.execute(rusqlite::params_from_iter(values.iter()))? == 0

@@ -286,11 +286,14 @@ fn append_on(c: &Connection, events: &[NewLogEvent]) -> Result<Vec<Appended>> {
     Ok(out)
 }
 
-/// Set the balances of the accounts streamed `balance` events name (see
-/// [`ProcessedBatch::balances`]).
+/// Set the balances of the accounts streamed `balance` events name, unless the stored one is
+/// newer (see [`ProcessedBatch::balances`]).
 fn write_streamed_balances(c: &Connection, rows: &[crate::StreamedBalance]) -> Result<()> {
     let mut update = c.prepare_cached(
-        "UPDATE accounts SET balance_minor = ?1 WHERE id = ?2 AND customer_id = ?3 AND currency = ?4",
+        "UPDATE accounts SET \
+           balance_minor = CASE WHEN balance_at IS NULL OR balance_at <= ?5 THEN ?1 ELSE balance_minor END, \
+           balance_at = MAX(COALESCE(balance_at, ?5), ?5) \
+         WHERE id = ?2 AND customer_id = ?3 AND currency = ?4",
     )?;
     let mut skipped = crate::stream::Skipped::balances();
     for b in rows {
@@ -298,7 +301,8 @@ fn write_streamed_balances(c: &Connection, rows: &[crate::StreamedBalance]) -> R
             b.balance.minor,
             b.account_id.as_str(),
             b.customer_id.as_str(),
-            b.balance.currency.as_str()
+            b.balance.currency.as_str(),
+            b.at
         ])?;
         if n == 0 {
             skipped.add(b.account_id.as_str());

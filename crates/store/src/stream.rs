@@ -125,9 +125,10 @@ pub struct ProcessedBatch {
     /// (or not known yet) is skipped and counted in one warning per batch: the event stays in
     /// the log or the JetStream stream, and a later import can bring the row.
     pub transactions: Vec<sextant_core::Transaction>,
-    /// Streamed account balances, at most one per account (the last applied), written in the
-    /// same transaction: `accounts.balance_minor` is set when the account is the customer's and
-    /// in the same currency; any other update is skipped and counted in one warning per batch.
+    /// Streamed account balances, at most one per account (the newest), written in the same
+    /// transaction: `accounts.balance_minor` is set when the account is the customer's and in
+    /// the same currency, and the balance is not older than the one stored (`balance_at`: a late
+    /// event changes nothing); any other update is skipped and counted in one warning per batch.
     pub balances: Vec<StreamedBalance>,
 }
 
@@ -137,6 +138,8 @@ pub struct StreamedBalance {
     pub customer_id: sextant_core::CustomerId,
     pub account_id: sextant_core::AccountId,
     pub balance: sextant_core::Money,
+    /// When the balance was true: the event's timestamp, µs since the epoch.
+    pub at: i64,
 }
 
 /// An event that could not be processed, kept for inspection.

@@ -803,11 +803,19 @@ async fn streamed_transactions_reach_the_ledger_once(db: TestDb) {
     again.transactions = vec![
         streamed("t1", "1", "a1", -999),
         streamed("t5", "1", "a1", -200),
+        // One id under two customers, both valid: the first to arrive wins (though the
+        // ledger writes a batch grouped by customer).
+        streamed("t7", "2", "a2", -70),
+        streamed("t7", "1", "a1", -71),
     ];
     s.commit_processed(&again).await.unwrap();
     assert_eq!(
         ledger(store, "1").await,
         vec![("t1".into(), -500), ("t5".into(), -200)]
+    );
+    assert_eq!(
+        ledger(store, "2").await,
+        vec![("t4".into(), -700), ("t7".into(), -70)]
     );
 
     let mut fenced = batch(5, 12, vec![], &[]);
@@ -819,12 +827,26 @@ async fn streamed_transactions_reach_the_ledger_once(db: TestDb) {
     assert_eq!(ledger(store, "1").await.len(), 2);
     assert_eq!(s.stream_offset("embedded").await.unwrap(), 9);
 
+    // Customers interleaved, no repeated id: every row written.
+    let mut mixed = batch(9, 10, vec![], &[]);
+    mixed.transactions = vec![
+        streamed("t8", "2", "a2", -8),
+        streamed("t9", "1", "a1", -9),
+        streamed("t10", "2", "a2", -10),
+    ];
+    s.commit_processed(&mixed).await.unwrap();
+    assert_eq!(
+        ledger(store, "1").await,
+        vec![("t1".into(), -500), ("t5".into(), -200), ("t9".into(), -9)]
+    );
+    assert_eq!(ledger(store, "2").await.len(), 4);
+
     store
         .erase_customer(&CustomerId::parse("1").unwrap(), &[])
         .await
         .unwrap();
     assert!(ledger(store, "1").await.is_empty());
-    assert_eq!(ledger(store, "2").await.len(), 1);
+    assert_eq!(ledger(store, "2").await.len(), 4);
 }
 
 async fn balance_of(store: &dyn Store, customer: &str) -> Vec<(String, i64)> {
@@ -839,12 +861,13 @@ async fn balance_of(store: &dyn Store, customer: &str) -> Vec<(String, i64)> {
 
 /// Streamed balances set the balance of the customer's own account in its currency, with the
 /// batch; one naming another customer's account, an unknown account, or another currency is
-/// skipped (the batch kept); a fenced batch sets nothing.
+/// skipped (the batch kept); a fenced batch sets nothing; an older balance than the stored one
+/// is ignored.
 async fn streamed_balances_update_the_customers_accounts(db: TestDb) {
     let store = db.store.as_ref();
     import_customers(store, &["1", "2"]).await;
     sextant_testkit::import_accounts(store, &[("a1", "1"), ("a2", "2"), ("a3", "2")]).await;
-    let balance = |customer: &str, account: &str, minor: i64, currency: &str| {
+    let balance_at = |customer: &str, account: &str, minor: i64, currency: &str, at: i64| {
         sextant_store::StreamedBalance {
             customer_id: CustomerId::parse(customer).unwrap(),
             account_id: sextant_core::AccountId::parse(account).unwrap(),
@@ -852,7 +875,11 @@ async fn streamed_balances_update_the_customers_accounts(db: TestDb) {
                 minor,
                 sextant_core::Currency::parse(currency).unwrap(),
             ),
+            at,
         }
+    };
+    let balance = |customer: &str, account: &str, minor: i64, currency: &str| {
+        balance_at(customer, account, minor, currency, 1_000)
     };
     let s = store.stream();
     let mut b = batch(0, 5, vec![], &[]);
@@ -875,6 +902,24 @@ async fn streamed_balances_update_the_customers_accounts(db: TestDb) {
         Err(StoreError::Conflict(_))
     ));
     assert_eq!(balance_of(store, "1").await, vec![("a1".into(), 12_345)]);
+
+    // A balance older than the stored one (a late event) changes nothing; one as old or newer
+    // replaces it.
+    let mut late = batch(5, 6, vec![], &[]);
+    late.balances = vec![balance_at("1", "a1", 5, "EUR", 999)];
+    s.commit_processed(&late).await.unwrap();
+    assert_eq!(balance_of(store, "1").await, vec![("a1".into(), 12_345)]);
+    let mut same = batch(6, 7, vec![], &[]);
+    same.balances = vec![balance_at("1", "a1", 6, "EUR", 1_000)];
+    s.commit_processed(&same).await.unwrap();
+    assert_eq!(balance_of(store, "1").await, vec![("a1".into(), 6)]);
+    let mut newer = batch(7, 8, vec![], &[]);
+    newer.balances = vec![balance_at("1", "a1", 7, "EUR", 2_000)];
+    s.commit_processed(&newer).await.unwrap();
+    late.expected_offset = 8;
+    late.new_offset = 9;
+    s.commit_processed(&late).await.unwrap();
+    assert_eq!(balance_of(store, "1").await, vec![("a1".into(), 7)]);
 }
 
 on_both_backends!(
