@@ -2007,8 +2007,8 @@ const TRANSACTIONS: Upsert<Transaction> = Upsert {
 };
 
 /// Streamed transactions into the ledger, inside the caller's transaction: a row is written
-/// only if its account belongs to its customer (the foreign key, checked in the `SELECT` so a
-/// bad row is skipped rather than failing the batch) and its id is new (a replay, or a row
+/// only if its account belongs to its customer (the foreign key; a violation skips the row
+/// rather than failing the batch) and its id is new (a replay, or a row
 /// imported before, stays as it is). Returns the rows skipped for their account.
 pub(crate) fn write_streamed_transactions(
     tx: &Connection,
@@ -2027,8 +2027,23 @@ pub(crate) fn write_streamed_transactions(
             params.join(", ")
         )
     });
+    // With foreign keys enforced (the writer's normal state) the key itself checks the account
+    // and a violation fails just that row's statement, which is cheaper than probing accounts
+    // for every row first (measured: README "Streamed transactions in the ledger"); should they
+    // be off (an import switches them off on this connection and back on after), the probe.
+    static PLAIN: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let cols = TRANSACTIONS.cols.join(", ");
+        let params: Vec<String> = (1..=TRANSACTIONS.cols.len())
+            .map(|i| format!("?{i}"))
+            .collect();
+        format!(
+            "INSERT INTO transactions ({cols}) VALUES ({}) ON CONFLICT (id) DO NOTHING",
+            params.join(", ")
+        )
+    });
+    let keyed: bool = tx.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?;
     let mut skipped = crate::stream::Skipped::transactions();
-    let mut insert = tx.prepare_cached(&SQL)?;
+    let mut insert = tx.prepare_cached(if keyed { &PLAIN } else { &SQL })?;
     let mut stored = tx.prepare_cached("SELECT 1 FROM transactions WHERE id = ?1")?;
     let mut values = Vec::with_capacity(TRANSACTIONS.cols.len());
     // Written grouped by customer: consecutive inserts then land on neighbouring pages of the
@@ -2044,9 +2059,16 @@ pub(crate) fn write_streamed_transactions(
     for t in order {
         values.clear();
         (TRANSACTIONS.values)(t, &mut values);
-        if insert.execute(rusqlite::params_from_iter(values.iter()))? == 0
-            && !stored.exists([t.id.as_str()])?
-        {
+        let written = match insert.execute(rusqlite::params_from_iter(values.iter())) {
+            Ok(n) => n,
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY =>
+            {
+                0
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if written == 0 && !stored.exists([t.id.as_str()])? {
             skipped.add(t.id.as_str());
         }
     }
@@ -2400,5 +2422,69 @@ impl ImportSink for SqliteImport {
             Ok(())
         })
         .await?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: &str, customer: &str, account: &str) -> Transaction {
+        Transaction {
+            id: sextant_core::TransactionId::parse(id).unwrap(),
+            customer_id: sextant_core::CustomerId::parse(customer).unwrap(),
+            account_id: sextant_core::AccountId::parse(account).unwrap(),
+            timestamp: chrono::DateTime::from_timestamp(1_767_225_600, 0).unwrap(),
+            amount: sextant_core::Money::new(-100, sextant_core::Currency::EUR),
+            merchant: None,
+            category: "groceries".parse().unwrap(),
+            mcc: None,
+            channel: "card_present".parse().unwrap(),
+            country: sextant_core::CountryCode::parse("DE").unwrap(),
+            balance_after: None,
+            status: sextant_core::TxStatus::Approved,
+        }
+    }
+
+    /// Streamed ledger rows skip a bad account reference the same way whether the connection
+    /// enforces foreign keys (the key checks it) or not (the probe does).
+    #[test]
+    fn streamed_transactions_check_the_account_with_or_without_foreign_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = connect(&dir.path().join("t.db")).unwrap();
+        migrate(&mut c).unwrap();
+        c.execute_batch(
+            "INSERT INTO customers (id, name, age, income_minor, currency, spending_habit, \
+               risk_profile, transactions, sentiment_score, engagement_level, updated_at) \
+             VALUES ('1', 'A', 30, 1, 'EUR', 'x', 'x', 0, 0, 'x', 0), \
+                    ('2', 'B', 30, 1, 'EUR', 'x', 'x', 0, 0, 'x', 0); \
+             INSERT INTO accounts (id, customer_id, kind, currency, opened_on, status, balance_minor) \
+             VALUES ('a1', '1', 'current', 'EUR', '2026-01-01', 'open', 0), \
+                    ('a2', '2', 'current', 'EUR', '2026-01-01', 'open', 0);",
+        )
+        .unwrap();
+        for (fk, prefix) in [("ON", "on"), ("OFF", "off")] {
+            c.execute_batch(&format!("PRAGMA foreign_keys = {fk}"))
+                .unwrap();
+            let tx = c.transaction().unwrap();
+            let rows = [
+                row(&format!("{prefix}-1"), "2", "a2"),
+                row(&format!("{prefix}-2"), "1", "a2"), // customer 2's account
+                row(&format!("{prefix}-3"), "9", "a9"), // nobody's
+                row(&format!("{prefix}-4"), "1", "a1"),
+            ];
+            let skipped = write_streamed_transactions(&tx, &rows).unwrap();
+            tx.commit().unwrap();
+            assert_eq!(skipped.count(), 2, "foreign keys {fk}");
+            let mut ids: Vec<String> = c
+                .prepare("SELECT id FROM transactions WHERE id LIKE ?1")
+                .unwrap()
+                .query_map([format!("{prefix}-%")], |r| r.get(0))
+                .unwrap()
+                .collect::<std::result::Result<_, _>>()
+                .unwrap();
+            ids.sort();
+            assert_eq!(ids, vec![format!("{prefix}-1"), format!("{prefix}-4")]);
+        }
     }
 }

@@ -503,6 +503,11 @@ impl Skipped {
         }
     }
 
+    #[cfg(test)]
+    pub(crate) fn count(&self) -> usize {
+        self.count
+    }
+
     pub(crate) fn report(self) {
         if let Some(first) = self.first {
             tracing::warn!(rows = self.count, first = %first, "{}", self.what);
