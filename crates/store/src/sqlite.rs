@@ -2014,36 +2014,35 @@ pub(crate) fn write_streamed_transactions(
     tx: &Connection,
     rows: &[Transaction],
 ) -> Result<crate::stream::Skipped> {
-    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-        let cols = TRANSACTIONS.cols.join(", ");
+    // `INSERT INTO transactions (<cols>) <source> ON CONFLICT (id) DO NOTHING`, the source
+    // given the parameter list `?1, ?2, ...`.
+    fn insert(source: impl FnOnce(&str) -> String) -> String {
         let params: Vec<String> = (1..=TRANSACTIONS.cols.len())
             .map(|i| format!("?{i}"))
             .collect();
-        // ?2 is customer_id and ?3 account_id (the order of `TRANSACTIONS.cols`).
         format!(
-            "INSERT INTO transactions ({cols}) SELECT {} \
-             WHERE EXISTS (SELECT 1 FROM accounts WHERE id = ?3 AND customer_id = ?2) \
-             ON CONFLICT (id) DO NOTHING",
-            params.join(", ")
+            "INSERT INTO transactions ({}) {} ON CONFLICT (id) DO NOTHING",
+            TRANSACTIONS.cols.join(", "),
+            source(&params.join(", "))
         )
-    });
+    }
     // With foreign keys enforced (the writer's normal state) the key itself checks the account
     // and a violation fails just that row's statement, which is cheaper than probing accounts
     // for every row first (measured: README "Streamed transactions in the ledger"); should they
     // be off (an import switches them off on this connection and back on after), the probe.
-    static PLAIN: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-        let cols = TRANSACTIONS.cols.join(", ");
-        let params: Vec<String> = (1..=TRANSACTIONS.cols.len())
-            .map(|i| format!("?{i}"))
-            .collect();
-        format!(
-            "INSERT INTO transactions ({cols}) VALUES ({}) ON CONFLICT (id) DO NOTHING",
-            params.join(", ")
-        )
+    static PLAIN: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| insert(|p| format!("VALUES ({p})")));
+    // ?2 is customer_id and ?3 account_id (the order of `TRANSACTIONS.cols`).
+    static PROBED: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        insert(|p| {
+            format!(
+                "SELECT {p} WHERE EXISTS (SELECT 1 FROM accounts WHERE id = ?3 AND customer_id = ?2)"
+            )
+        })
     });
     let keyed: bool = tx.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?;
     let mut skipped = crate::stream::Skipped::transactions();
-    let mut insert = tx.prepare_cached(if keyed { &PLAIN } else { &SQL })?;
+    let mut insert = tx.prepare_cached(if keyed { &PLAIN } else { &PROBED })?;
     let mut stored = tx.prepare_cached("SELECT 1 FROM transactions WHERE id = ?1")?;
     let mut values = Vec::with_capacity(TRANSACTIONS.cols.len());
     // Written grouped by customer: consecutive inserts then land on neighbouring pages of the
