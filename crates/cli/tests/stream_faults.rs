@@ -3,7 +3,8 @@
 //! with SIGKILL and restarted. In both, every acknowledged event is applied exactly once: the
 //! stored alerts are exactly those a single uninterrupted engine raises on the same events, and
 //! the ledger holds each streamed transaction of a known account once.
-//! Also: `sextant replay` plays a generated bank into a running server, idempotently.
+//! Also: the embedded server's disk filling up mid-stream (back-pressure, then exactly once), and
+//! `sextant replay` plays a generated bank into a running server, idempotently.
 
 use serde_json::{Value, json};
 use sextant_stream::{AlertKind, DEMO_RULES, Engine, RuleSet, parse_event};
@@ -84,8 +85,14 @@ fn first_line(child: &mut Child) -> String {
 }
 
 fn serve(dir: &Path) -> (Child, String) {
-    let mut child = sextant(dir)
-        .args(["serve", "--bind", "127.0.0.1:0"])
+    let mut c = sextant(dir);
+    c.args(["serve", "--bind", "127.0.0.1:0"]);
+    spawn_server(c)
+}
+
+/// Start a server (`cmd` runs `sextant serve`); its process and base URL.
+fn spawn_server(mut cmd: Command) -> (Child, String) {
+    let mut child = cmd
         .env("SEXTANT__STREAM__CHECKPOINT_SECS", "1")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -141,17 +148,16 @@ async fn all_alert_ids(http: &reqwest::Client, base: &str, key: &str) -> BTreeSe
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn embedded_server_killed_mid_stream_loses_and_repeats_nothing() {
-    let t = tempfile::tempdir().unwrap();
-    let out = sextant(t.path())
+/// An embedded store in `dir` with an admin key (returned) and half the customers of
+/// [`events`] with their accounts, so their streamed transactions reach the ledger (the
+/// others' are skipped).
+fn embedded_fixture(dir: &Path) -> String {
+    let out = sextant(dir)
         .args(["keys", "create", "--role", "admin"])
         .output()
         .unwrap();
     assert!(out.status.success());
     let key = String::from_utf8(out.stdout).unwrap().trim().to_string();
-    // Half the customers and their accounts are in the store, so their streamed transactions
-    // reach the ledger (the others' are skipped).
     let mut customers = String::from(
         "Customer_ID,Name,Age,Income,Spending_Habit,Risk_Profile,Transactions,Sentiment_Score,Engagement_Level\n",
     );
@@ -164,11 +170,67 @@ async fn embedded_server_killed_mid_stream_loses_and_repeats_nothing() {
         ));
         accounts.push_str(&format!("a{c},k{c},current,,EUR,2024-01-01,,open,,0\n"));
     }
-    std::fs::write(t.path().join("customers.csv"), customers).unwrap();
-    std::fs::write(t.path().join("accounts.csv"), accounts).unwrap();
+    std::fs::write(dir.join("customers.csv"), customers).unwrap();
+    std::fs::write(dir.join("accounts.csv"), accounts).unwrap();
     for kind in ["customers", "accounts"] {
-        sextant_ok(t.path(), &["import", kind, &format!("{kind}.csv")]);
+        sextant_ok(dir, &["import", kind, &format!("{kind}.csv")]);
     }
+    key
+}
+
+/// Wait until the processor has applied every event in the log and the log holds at least `n`.
+async fn wait_caught_up(http: &reqwest::Client, base: &str, key: &str, n: usize) {
+    let start = Instant::now();
+    loop {
+        let v: Value = http
+            .get(format!("{base}/v1/stream/status"))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        // Sequence numbers may skip (a duplicate uses one up), so "caught up" is offset = head.
+        if v["offset"] == v["log_head"] && v["log_head"].as_i64().unwrap() >= n as i64 {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "not caught up: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The ledger in `dir` holds each known customer's 60 streamed transactions of run `run` once,
+/// the others' none.
+async fn assert_ledger(dir: &Path, run: &str) {
+    let store = sextant_store::open(dir.join("sextant.db").to_str().unwrap())
+        .await
+        .unwrap();
+    for c in 0..40 {
+        let id = sextant_core::CustomerId::parse(&format!("k{c}")).unwrap();
+        let ids: BTreeSet<String> = store
+            .list_transactions(&id, None, 1000)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|t| t.id.as_str().to_string())
+            .collect();
+        let want: BTreeSet<String> = if c < 20 {
+            (0..60).map(|i| format!("{run}-t-{c}-{i}")).collect()
+        } else {
+            BTreeSet::new()
+        };
+        assert_eq!(ids, want, "customer k{c}'s ledger");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_server_killed_mid_stream_loses_and_repeats_nothing() {
+    let t = tempfile::tempdir().unwrap();
+    let key = embedded_fixture(t.path());
     let evs = events("e");
     let expected = reference(&evs);
     let batches: Vec<&[Value]> = evs.chunks(40).collect();
@@ -223,50 +285,120 @@ async fn embedded_server_killed_mid_stream_loses_and_repeats_nothing() {
             .unwrap();
         assert_eq!(r.status().as_u16(), 202);
     }
-    let start = Instant::now();
-    loop {
-        let v: Value = http
-            .get(format!("{base}/v1/stream/status"))
-            .bearer_auth(&key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        // Sequence numbers may skip (a duplicate uses one up), so "caught up" is offset = head.
-        if v["offset"] == v["log_head"] && v["log_head"].as_i64().unwrap() >= evs.len() as i64 {
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "not caught up: {v}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_caught_up(&http, &base, &key, evs.len()).await;
     let got = all_alert_ids(&http, &base, &key).await;
     assert_eq!(got, expected, "alerts differ from an uninterrupted run");
     kill9(&mut child);
-    // The ledger holds each known customer's 60 streamed transactions once, the others' none.
-    let store = sextant_store::open(t.path().join("sextant.db").to_str().unwrap())
-        .await
+    assert_ledger(t.path(), "e").await;
+}
+
+/// The disk fills up under a running embedded server (a soft file-size limit on the process,
+/// `RLIMIT_FSIZE`, with `SIGXFSZ` ignored: every write past the limit fails as on a full disk):
+/// ingestion answers 503 with `Retry-After` instead of acknowledging, the processor keeps
+/// retrying, the server stays up; once space is back (the limit lifted) the producer re-sends
+/// what was not acknowledged and every event is applied exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_disk_full_is_back_pressure_not_loss() {
+    let t = tempfile::tempdir().unwrap();
+    let key = embedded_fixture(t.path());
+    // Filler first (customers the store does not know, long merchant names: a few MB), then
+    // the fixture's events; the disk fills up somewhere in between.
+    let t0 = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").unwrap();
+    let mut evs: Vec<Value> = (0..8000i64)
+        .map(|i| {
+            json!({
+                "event_id": format!("fill-{i}"), "type": "transaction",
+                "customer_id": format!("z{}", i % 100),
+                "timestamp": (t0 + chrono::Duration::seconds(i)).to_rfc3339(),
+                "transaction_id": format!("fill-t-{i}"), "account_id": format!("az{}", i % 100),
+                "amount_minor": -1_000, "currency": "EUR", "merchant": "M".repeat(200),
+                "category": "groceries", "channel": "card_present", "country": "DE",
+                "status": "approved",
+            })
+        })
+        .collect();
+    evs.extend(events("f"));
+    let expected = reference(&evs);
+    let batches: Vec<&[Value]> = evs.chunks(40).collect();
+    sextant_outbound::install_tls_provider();
+    let http = reqwest::Client::new();
+
+    // A first start does the one-off writes (the assistant's embedding cache); the limit then
+    // leaves the largest database file 256 KiB to grow (`ulimit -f` counts 512-byte blocks).
+    let (mut child, _) = serve(t.path());
+    kill9(&mut child);
+    let largest = std::fs::read_dir(t.path())
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("sextant.db"))
+        .map(|e| e.metadata().unwrap().len())
+        .max()
         .unwrap();
-    for c in 0..40 {
-        let id = sextant_core::CustomerId::parse(&format!("k{c}")).unwrap();
-        let ids: BTreeSet<String> = store
-            .list_transactions(&id, None, 1000)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|t| t.id.as_str().to_string())
-            .collect();
-        let want: BTreeSet<String> = if c < 20 {
-            (0..60).map(|i| format!("e-t-{c}-{i}")).collect()
-        } else {
-            BTreeSet::new()
-        };
-        assert_eq!(ids, want, "customer k{c}'s ledger");
+    let blocks = (largest + 256 * 1024) / 512;
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(format!(
+            "trap '' XFSZ; ulimit -S -f {blocks}; exec \"$0\" serve --bind 127.0.0.1:0"
+        ))
+        .arg(env!("CARGO_BIN_EXE_sextant"))
+        .current_dir(t.path())
+        .env("RUST_LOG", "warn")
+        .env_remove("SEXTANT_DATABASE");
+    let (mut child, base) = spawn_server(cmd);
+    let send = |b: &[Value]| {
+        http.post(format!("{base}/v1/events"))
+            .bearer_auth(&key)
+            .json(&json!({ "events": b }))
+            .send()
+    };
+    let mut acked = 0;
+    let mut refused = None;
+    for b in &batches {
+        let r = send(b).await.unwrap();
+        if r.status().as_u16() != 202 {
+            refused = Some((r.status().as_u16(), r.headers().contains_key("retry-after")));
+            break;
+        }
+        acked += 1;
     }
+    assert_eq!(
+        refused,
+        Some((503, true)),
+        "the disk filled up mid-stream and ingestion refused with 503 + Retry-After ({acked} of {} batches acknowledged)",
+        batches.len()
+    );
+    assert!(acked > 0, "the limit left room for some batches");
+    // Still full: still refused, and the server is still up and answering reads.
+    assert_eq!(send(batches[acked]).await.unwrap().status().as_u16(), 503);
+    let health = http.get(format!("{base}/healthz")).send().await.unwrap();
+    assert_eq!(health.status().as_u16(), 200);
+    assert!(child.try_wait().unwrap().is_none(), "the server is running");
+
+    // Space comes back: lift the limit; the producer re-sends from the first refused batch.
+    let lifted = Command::new("prlimit")
+        .args(["--pid", &child.id().to_string(), "--fsize=unlimited"])
+        .status()
+        .unwrap();
+    assert!(lifted.success());
+    for b in &batches[acked..] {
+        let mut tries = 0;
+        loop {
+            let status = send(b).await.unwrap().status().as_u16();
+            if status == 202 {
+                break;
+            }
+            // A commit that failed while the disk was full may still be retrying: back off.
+            assert_eq!(status, 503);
+            tries += 1;
+            assert!(tries < 50, "still refused after the disk has room again");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    wait_caught_up(&http, &base, &key, evs.len()).await;
+    let got = all_alert_ids(&http, &base, &key).await;
+    assert_eq!(got, expected, "alerts differ from an uninterrupted run");
+    kill9(&mut child);
+    assert_ledger(t.path(), "f").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -69,6 +69,8 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Unavailable(m) => ApiError::Unavailable(m),
+            // Out of disk space, failing I/O, busy: back-pressure (503, retry), not a bug.
+            e if e.is_transient() => ApiError::Unavailable(e.to_string()),
             StoreError::UnknownCustomer(id) => ApiError::NotFound(format!("no customer '{id}'")),
             other => ApiError::Internal(other.to_string()),
         }

@@ -28,6 +28,36 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// The database cannot take the request now but may later: unreachable, busy, out of disk
+    /// space, or failing I/O. Nothing was written; the caller should retry later (the API
+    /// answers 503 with `Retry-After`), not treat it as a bug.
+    pub fn is_transient(&self) -> bool {
+        use rusqlite::ErrorCode as C;
+        match self {
+            Self::Unavailable(_) => true,
+            Self::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => matches!(
+                e.code,
+                C::DiskFull
+                    | C::SystemIoFailure
+                    | C::DatabaseBusy
+                    | C::DatabaseLocked
+                    | C::CannotOpen
+            ),
+            _ => false,
+        }
+    }
+
+    /// A group commit's failure, told to each of the callers it held: `Unavailable` when the
+    /// cause is transient (see [`Self::is_transient`]), so they can retry; `Task` otherwise.
+    pub(crate) fn group_failed(what: &str, cause: &StoreError) -> Self {
+        let msg = format!("{what} failed (nothing of it written): {cause}");
+        if cause.is_transient() {
+            Self::Unavailable(msg)
+        } else {
+            Self::Task(msg)
+        }
+    }
+
     pub(crate) fn corrupt(
         table: &'static str,
         column: &'static str,

@@ -1501,11 +1501,10 @@ fn spawn_decision_writer(
                     }
                 }
                 Ok(Err(e)) => {
-                    let msg = e.to_string();
                     for job in jobs {
-                        let _ = job.reply.send(Err(StoreError::Task(format!(
-                            "decision commit failed: {msg}"
-                        ))));
+                        let _ = job
+                            .reply
+                            .send(Err(StoreError::group_failed("decision commit", &e)));
                     }
                 }
                 Err(e) => {

@@ -170,12 +170,7 @@ pub(crate) fn spawn_append_writer(
                     }
                 }
                 Ok(Err(e)) => {
-                    let msg = e.to_string();
-                    let failed = || {
-                        StoreError::Task(format!(
-                            "stream write failed (nothing of it written): {msg}"
-                        ))
-                    };
+                    let failed = || StoreError::group_failed("stream write", &e);
                     for job in jobs {
                         match job {
                             WriteJob::Append(a) => {
