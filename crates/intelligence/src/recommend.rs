@@ -586,13 +586,14 @@ async fn contact_context(
         .filter_map(|e| e.decision_id.as_ref().map(|d| d.as_str()))
         .collect();
     let mut history: BTreeMap<ContactChannel, ChannelStats> = BTreeMap::new();
+    let week = week.timestamp_micros();
     for d in store
         .outcomes()
-        .recent_decisions(g.customer.id.as_str(), KIND, since.timestamp_micros())
+        .recent_contacts(g.customer.id.as_str(), KIND, since.timestamp_micros())
         .await?
     {
-        let Some(ch) = d.payload["contact"]["channel"]
-            .as_str()
+        let Some(ch) = d
+            .channel
             .and_then(|c| serde_json::from_value::<ContactChannel>(c.into()).ok())
         else {
             continue;
@@ -602,7 +603,7 @@ async fn contact_context(
         if d.at >= week {
             s.sent_7d += 1;
         }
-        if acted.contains(d.id.as_str()) {
+        if acted.contains(d.decision_id.as_str()) {
             s.acted_30d += 1;
             s.opened_30d += 1;
         }

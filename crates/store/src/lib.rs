@@ -29,7 +29,7 @@ mod types;
 pub use assistant::{AssistantStore, ConversationRow, GoalRow, KbDocumentRow, TurnRow};
 pub use error::StoreError;
 pub use outcomes::{
-    ActivityRow, ExperimentRow, ExposureRow, KpiCustomer, OutcomeRow, OutcomeStore,
+    ActivityRow, ExperimentRow, ExposureRow, KpiCustomer, OutcomeRow, OutcomeStore, RecentContact,
 };
 pub use postgres::PgStore;
 pub use reseal::SealedColumn;

@@ -158,18 +158,17 @@ impl OutcomeStore for PgStore {
         Ok(())
     }
 
-    async fn recent_decisions(
+    async fn recent_contacts(
         &self,
         customer_id: &str,
         kind: &str,
         since: i64,
-    ) -> Result<Vec<sextant_core::Decision>> {
-        self.query(
-            &sql::recent_decisions(),
-            &[&customer_id, &kind, &since],
-            crate::rows::decision,
-        )
-        .await
+    ) -> Result<Vec<crate::RecentContact>> {
+        static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            sql::recent_contacts("payload::json -> 'contact' ->> 'channel'")
+        });
+        self.query(&SQL, &[&customer_id, &kind, &since], outcomes::contact_row)
+            .await
     }
 
     async fn contact_preferences(&self, customer_id: &str) -> Result<Option<String>> {

@@ -174,22 +174,19 @@ impl OutcomeStore for SqliteStore {
         .await
     }
 
-    async fn recent_decisions(
+    async fn recent_contacts(
         &self,
         customer_id: &str,
         kind: &str,
         since: i64,
-    ) -> Result<Vec<sextant_core::Decision>> {
+    ) -> Result<Vec<crate::RecentContact>> {
+        static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            // SQLite's `->` / `->>` take the key as a label (no `$`, which `lite` rewrites).
+            lite(&sql::recent_contacts("payload -> 'contact' ->> 'channel'"))
+        });
         let (id, kind) = (customer_id.to_string(), kind.to_string());
-        self.read(move |c| {
-            collect(
-                c,
-                &lite(&sql::recent_decisions()),
-                params![id, kind, since],
-                crate::rows::decision,
-            )
-        })
-        .await
+        self.read(move |c| collect(c, &SQL, params![id, kind, since], outcomes::contact_row))
+            .await
     }
 
     async fn contact_preferences(&self, customer_id: &str) -> Result<Option<String>> {

@@ -261,7 +261,62 @@ async fn references_replace_per_version(db: TestDb) {
     assert!(o.references("other", 1).await.unwrap().is_empty());
 }
 
+/// Contact history: a customer's decisions of one kind since a time, oldest first, with the
+/// channel each went out on read out of its payload (none when it has no contact).
+async fn recent_contacts_read_the_channel_out_of_each_decision(db: TestDb) {
+    sextant_testkit::import_customers(db.store.as_ref(), &["1", "2"]).await;
+    let decision = |id: &str, customer: &str, t: i64, kind: &str, channel: Option<&str>| {
+        let mut payload = serde_json::json!({ "recommendation": { "product_id": "p1" } });
+        if let Some(c) = channel {
+            payload["contact"] = serde_json::json!({ "channel": c, "reason": "x" });
+        }
+        sextant_core::Decision {
+            id: sextant_core::DecisionId::parse(id).unwrap(),
+            customer_id: cid(customer),
+            at: Utc.timestamp_micros(t).unwrap(),
+            kind: kind.into(),
+            versions: serde_json::json!({}),
+            payload,
+            status: "shown".into(),
+        }
+    };
+    let ds = [
+        decision("dec_c", "1", 3_000, "next_best_action", Some("email")),
+        decision("dec_a", "1", 1_000, "next_best_action", Some("sms")),
+        decision("dec_b", "1", 2_000, "next_best_action", None),
+        decision("dec_old", "1", 500, "next_best_action", Some("sms")),
+        decision("dec_other_kind", "1", 2_500, "credit", Some("sms")),
+        decision("dec_other_customer", "2", 2_500, "next_best_action", Some("sms")),
+    ];
+    let audit = sextant_core::AuditRecord {
+        actor: "test".into(),
+        action: "decision.recommend".into(),
+        subject: "1".into(),
+        details: serde_json::json!({}),
+    };
+    db.store.record_decisions(&ds, &[], audit).await.unwrap();
+    let got = db
+        .store
+        .outcomes()
+        .recent_contacts("1", "next_best_action", 1_000)
+        .await
+        .unwrap();
+    let got: Vec<(String, i64, Option<String>)> = got
+        .into_iter()
+        .map(|c| (c.decision_id, c.at, c.channel))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("dec_a".into(), 1_000, Some("sms".into())),
+            ("dec_b".into(), 2_000, None),
+            ("dec_c".into(), 3_000, Some("email".into())),
+        ]
+    );
+}
+
 on_both_backends!(
+    recent_contacts_read_the_channel_out_of_each_decision,
     experiments_are_unique_and_move,
     exposures_are_sticky_and_outcomes_follow_them,
     references_replace_per_version,
