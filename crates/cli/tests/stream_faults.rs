@@ -178,6 +178,33 @@ fn embedded_fixture(dir: &Path) -> String {
     key
 }
 
+/// A running embedded server as a test talks to it.
+struct Server<'a> {
+    http: &'a reqwest::Client,
+    base: &'a str,
+    key: &'a str,
+}
+
+impl Server<'_> {
+    /// Once the processor has applied every event in the log (at least `n`): the stored alerts
+    /// are `expected` (an uninterrupted run's); then, the server stopped, the ledger holds each
+    /// known customer's transactions of run `run` once.
+    async fn assert_applied_once(
+        &self,
+        n: usize,
+        expected: &BTreeSet<String>,
+        child: &mut Child,
+        dir: &Path,
+        run: &str,
+    ) {
+        wait_caught_up(self.http, self.base, self.key, n).await;
+        let stored = all_alert_ids(self.http, self.base, self.key).await;
+        assert_eq!(&stored, expected, "alerts differ from an uninterrupted run");
+        kill9(child);
+        assert_ledger(dir, run).await;
+    }
+}
+
 /// Wait until the processor has applied every event in the log and the log holds at least `n`.
 async fn wait_caught_up(http: &reqwest::Client, base: &str, key: &str, n: usize) {
     let start = Instant::now();
@@ -285,11 +312,14 @@ async fn embedded_server_killed_mid_stream_loses_and_repeats_nothing() {
             .unwrap();
         assert_eq!(r.status().as_u16(), 202);
     }
-    wait_caught_up(&http, &base, &key, evs.len()).await;
-    let got = all_alert_ids(&http, &base, &key).await;
-    assert_eq!(got, expected, "alerts differ from an uninterrupted run");
-    kill9(&mut child);
-    assert_ledger(t.path(), "e").await;
+    let server = Server {
+        http: &http,
+        base: &base,
+        key: &key,
+    };
+    server
+        .assert_applied_once(evs.len(), &expected, &mut child, t.path(), "e")
+        .await;
 }
 
 /// The disk fills up under a running embedded server (a soft file-size limit on the process,
@@ -394,11 +424,14 @@ async fn embedded_disk_full_is_back_pressure_not_loss() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
-    wait_caught_up(&http, &base, &key, evs.len()).await;
-    let got = all_alert_ids(&http, &base, &key).await;
-    assert_eq!(got, expected, "alerts differ from an uninterrupted run");
-    kill9(&mut child);
-    assert_ledger(t.path(), "f").await;
+    let server = Server {
+        http: &http,
+        base: &base,
+        key: &key,
+    };
+    server
+        .assert_applied_once(evs.len(), &expected, &mut child, t.path(), "f")
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -286,7 +286,13 @@ async fn recent_contacts_read_the_channel_out_of_each_decision(db: TestDb) {
         decision("dec_b", "1", 2_000, "next_best_action", None),
         decision("dec_old", "1", 500, "next_best_action", Some("sms")),
         decision("dec_other_kind", "1", 2_500, "credit", Some("sms")),
-        decision("dec_other_customer", "2", 2_500, "next_best_action", Some("sms")),
+        decision(
+            "dec_other_customer",
+            "2",
+            2_500,
+            "next_best_action",
+            Some("sms"),
+        ),
     ];
     let audit = sextant_core::AuditRecord {
         actor: "test".into(),
