@@ -82,3 +82,47 @@ impl From<deadpool_postgres::PoolError> for StoreError {
         Self::Unavailable(e.to_string())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sqlite(code: i32) -> StoreError {
+        StoreError::Sqlite(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(code),
+            None,
+        ))
+    }
+
+    #[test]
+    fn out_of_space_io_and_busy_are_transient_and_bugs_are_not() {
+        use rusqlite::ffi;
+        for code in [
+            ffi::SQLITE_FULL,
+            ffi::SQLITE_IOERR,
+            ffi::SQLITE_IOERR_WRITE,
+            ffi::SQLITE_BUSY,
+            ffi::SQLITE_LOCKED,
+            ffi::SQLITE_CANTOPEN,
+        ] {
+            assert!(sqlite(code).is_transient(), "code {code}");
+            assert!(matches!(
+                StoreError::group_failed("stream write", &sqlite(code)),
+                StoreError::Unavailable(_)
+            ));
+        }
+        assert!(StoreError::Unavailable("pool".into()).is_transient());
+        for code in [
+            ffi::SQLITE_CONSTRAINT_FOREIGNKEY,
+            ffi::SQLITE_ERROR,
+            ffi::SQLITE_CORRUPT,
+        ] {
+            assert!(!sqlite(code).is_transient(), "code {code}");
+            assert!(matches!(
+                StoreError::group_failed("stream write", &sqlite(code)),
+                StoreError::Task(_)
+            ));
+        }
+        assert!(!StoreError::Conflict("offset".into()).is_transient());
+    }
+}
