@@ -118,6 +118,18 @@ fn kill9(child: &mut Child) {
     let _ = child.wait();
 }
 
+/// `GET url` with `key`: the JSON body.
+async fn get_json(http: &reqwest::Client, url: &str, key: &str) -> Value {
+    http.get(url)
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 async fn all_alert_ids(http: &reqwest::Client, base: &str, key: &str) -> BTreeSet<String> {
     let mut ids = BTreeSet::new();
     let mut cursor: Option<String> = None;
@@ -126,15 +138,7 @@ async fn all_alert_ids(http: &reqwest::Client, base: &str, key: &str) -> BTreeSe
         if let Some(c) = &cursor {
             url.push_str(&format!("&cursor={c}"));
         }
-        let v: Value = http
-            .get(url)
-            .bearer_auth(key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let v = get_json(http, &url, key).await;
         for a in v["alerts"].as_array().unwrap() {
             assert!(
                 ids.insert(a["id"].as_str().unwrap().to_string()),
@@ -179,13 +183,24 @@ fn embedded_fixture(dir: &Path) -> String {
 }
 
 /// A running embedded server as a test talks to it.
-struct Server<'a> {
-    http: &'a reqwest::Client,
-    base: &'a str,
-    key: &'a str,
+#[derive(Clone)]
+struct Server {
+    http: reqwest::Client,
+    base: String,
+    key: String,
 }
 
-impl Server<'_> {
+impl Server {
+    /// `POST /v1/events` with `batch`.
+    async fn post(&self, batch: &[Value]) -> reqwest::Result<reqwest::Response> {
+        self.http
+            .post(format!("{}/v1/events", self.base))
+            .bearer_auth(&self.key)
+            .json(&json!({ "events": batch }))
+            .send()
+            .await
+    }
+
     /// Once the processor has applied every event in the log (at least `n`): the stored alerts
     /// are `expected` (an uninterrupted run's); then, the server stopped, the ledger holds each
     /// known customer's transactions of run `run` once.
@@ -197,8 +212,8 @@ impl Server<'_> {
         dir: &Path,
         run: &str,
     ) {
-        wait_caught_up(self.http, self.base, self.key, n).await;
-        let stored = all_alert_ids(self.http, self.base, self.key).await;
+        wait_caught_up(&self.http, &self.base, &self.key, n).await;
+        let stored = all_alert_ids(&self.http, &self.base, &self.key).await;
         assert_eq!(&stored, expected, "alerts differ from an uninterrupted run");
         kill9(child);
         assert_ledger(dir, run).await;
@@ -209,15 +224,7 @@ impl Server<'_> {
 async fn wait_caught_up(http: &reqwest::Client, base: &str, key: &str, n: usize) {
     let start = Instant::now();
     loop {
-        let v: Value = http
-            .get(format!("{base}/v1/stream/status"))
-            .bearer_auth(key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let v = get_json(http, &format!("{base}/v1/stream/status"), key).await;
         // Sequence numbers may skip (a duplicate uses one up), so "caught up" is offset = head.
         if v["offset"] == v["log_head"] && v["log_head"].as_i64().unwrap() >= n as i64 {
             return;
@@ -265,21 +272,16 @@ async fn embedded_server_killed_mid_stream_loses_and_repeats_nothing() {
     let http = reqwest::Client::new();
 
     let (mut child, base) = serve(t.path());
+    let server = Server { http, base, key };
     // A producer sends as fast as the server acknowledges; the server is killed with SIGKILL
     // while it does (a batch may be in flight, half-written or not).
     let acked = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let producer = {
-        let (acked, http, base, key) = (acked.clone(), http.clone(), base.clone(), key.clone());
+        let (acked, server) = (acked.clone(), server.clone());
         let batches: Vec<Vec<Value>> = batches.iter().map(|b| b.to_vec()).collect();
         tokio::spawn(async move {
             for b in &batches {
-                let r = http
-                    .post(format!("{base}/v1/events"))
-                    .bearer_auth(&key)
-                    .json(&json!({ "events": b }))
-                    .send()
-                    .await;
-                match r {
+                match server.post(b).await {
                     Ok(r) if r.status().as_u16() == 202 => {
                         acked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     }
@@ -302,21 +304,11 @@ async fn embedded_server_killed_mid_stream_loses_and_repeats_nothing() {
     // Restart and re-send from the first unacknowledged batch (an at-least-once producer also
     // re-sends the batch in flight; duplicates are dropped by event id).
     let (mut child, base) = serve(t.path());
+    let server = Server { base, ..server };
     for b in &batches[acked..] {
-        let r = http
-            .post(format!("{base}/v1/events"))
-            .bearer_auth(&key)
-            .json(&json!({ "events": b }))
-            .send()
-            .await
-            .unwrap();
+        let r = server.post(b).await.unwrap();
         assert_eq!(r.status().as_u16(), 202);
     }
-    let server = Server {
-        http: &http,
-        base: &base,
-        key: &key,
-    };
     server
         .assert_applied_once(evs.len(), &expected, &mut child, t.path(), "e")
         .await;
@@ -375,16 +367,11 @@ async fn embedded_disk_full_is_back_pressure_not_loss() {
         .env("RUST_LOG", "warn")
         .env_remove("SEXTANT_DATABASE");
     let (mut child, base) = spawn_server(cmd);
-    let send = |b: &[Value]| {
-        http.post(format!("{base}/v1/events"))
-            .bearer_auth(&key)
-            .json(&json!({ "events": b }))
-            .send()
-    };
+    let server = Server { http, base, key };
     let mut acked = 0;
     let mut refused = None;
     for b in &batches {
-        let r = send(b).await.unwrap();
+        let r = server.post(b).await.unwrap();
         if r.status().as_u16() != 202 {
             refused = Some((r.status().as_u16(), r.headers().contains_key("retry-after")));
             break;
@@ -399,8 +386,16 @@ async fn embedded_disk_full_is_back_pressure_not_loss() {
     );
     assert!(acked > 0, "the limit left room for some batches");
     // Still full: still refused, and the server is still up and answering reads.
-    assert_eq!(send(batches[acked]).await.unwrap().status().as_u16(), 503);
-    let health = http.get(format!("{base}/healthz")).send().await.unwrap();
+    assert_eq!(
+        server.post(batches[acked]).await.unwrap().status().as_u16(),
+        503
+    );
+    let health = server
+        .http
+        .get(format!("{}/healthz", server.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(health.status().as_u16(), 200);
     assert!(child.try_wait().unwrap().is_none(), "the server is running");
 
@@ -413,7 +408,7 @@ async fn embedded_disk_full_is_back_pressure_not_loss() {
     for b in &batches[acked..] {
         let mut tries = 0;
         loop {
-            let status = send(b).await.unwrap().status().as_u16();
+            let status = server.post(b).await.unwrap().status().as_u16();
             if status == 202 {
                 break;
             }
@@ -424,11 +419,6 @@ async fn embedded_disk_full_is_back_pressure_not_loss() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
-    let server = Server {
-        http: &http,
-        base: &base,
-        key: &key,
-    };
     server
         .assert_applied_once(evs.len(), &expected, &mut child, t.path(), "f")
         .await;
