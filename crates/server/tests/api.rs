@@ -358,6 +358,104 @@ async fn concurrent_first_use_of_a_key(db: TestDb) {
     }
 }
 
+/// PostgreSQL dropping the connection in the middle of a request (here: the server backend is
+/// terminated while the query waits for a lock) is back-pressure, not a bug: 503 with
+/// `Retry-After`, nothing written, and the client's retry — same `Idempotency-Key` — succeeds
+/// once the pool has replaced the dead connection. Reads answer the same way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_dropped_mid_request_is_503_and_the_retry_writes_once() {
+    let name = format!(
+        "sx_drop_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    );
+    let db = sextant_testkit::fresh_postgres_named(&name).await;
+    let schema = db.schema.clone().expect("postgres");
+    let app = spawn(db).await;
+    let key = app.key(Role::App, None).await;
+    let admin = sextant_testkit::pg_client().await;
+    let row = json!({"transaction_id": "drop-1", "customer_id": "2", "account_id": "a2",
+        "timestamp": "2026-02-01T09:00:00Z", "amount_minor": -4200, "currency": "EUR",
+        "merchant": "Aral", "category": "fuel", "channel": "card_present", "country": "DE"});
+    let batch = json!({"transactions": [row]});
+
+    // Terminate the store's backend once it waits on the lock `admin` holds on the ledger.
+    let terminate_waiting = async || {
+        let start = std::time::Instant::now();
+        loop {
+            let rows = admin
+                .query(
+                    "SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'",
+                    &[&name],
+                )
+                .await
+                .unwrap();
+            if let Some(r) = rows.first() {
+                let pid: i32 = r.get(0);
+                admin
+                    .query("SELECT pg_terminate_backend($1)", &[&pid])
+                    .await
+                    .unwrap();
+                return;
+            }
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(20),
+                "the request never waited on the lock"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    };
+    let lock = format!("BEGIN; LOCK TABLE {schema}.transactions IN ACCESS EXCLUSIVE MODE");
+
+    admin.batch_execute(&lock).await.unwrap();
+    let write = tokio::spawn(
+        app.http
+            .post(format!("{}/v1/transactions", app.base))
+            .bearer_auth(&key)
+            .header("Idempotency-Key", "drop-batch-1")
+            .json(&batch)
+            .send(),
+    );
+    terminate_waiting().await;
+    let resp = write.await.unwrap().unwrap();
+    assert_eq!(resp.status(), 503, "{:?}", resp.text().await);
+    assert_eq!(resp.headers()["retry-after"], "1");
+    let problem: Value = resp.json().await.unwrap();
+    assert_eq!(problem["status"], 503, "{problem}");
+    admin.batch_execute("ROLLBACK").await.unwrap();
+
+    // The client honours Retry-After (the pool notices the dead connection meanwhile).
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let retry = app
+        .post("/v1/transactions", &key, Some("drop-batch-1"), &batch)
+        .await;
+    assert_eq!(retry.status(), 201);
+    let retry: Value = retry.json().await.unwrap();
+    assert_eq!((&retry["written"], &retry["new"]), (&json!(1), &json!(1)));
+
+    admin.batch_execute(&lock).await.unwrap();
+    let read = tokio::spawn(
+        app.http
+            .get(format!("{}/v1/customers/2/transactions", app.base))
+            .bearer_auth(&key)
+            .send(),
+    );
+    terminate_waiting().await;
+    let resp = read.await.unwrap().unwrap();
+    assert_eq!(resp.status(), 503, "{:?}", resp.text().await);
+    admin.batch_execute("ROLLBACK").await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let (status, page) = app.get("/v1/customers/2/transactions", Some(&key)).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let ids: Vec<&str> = page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|t| t["id"].as_str())
+        .filter(|id| *id == "drop-1")
+        .collect();
+    assert_eq!(ids, ["drop-1"], "{page}");
+}
+
 on_both_backends!(
     concurrent_first_use_of_a_key,
     health_needs_no_key,

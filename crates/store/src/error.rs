@@ -43,6 +43,7 @@ impl StoreError {
                     | C::DatabaseLocked
                     | C::CannotOpen
             ),
+            Self::Postgres(e) => pg_transient(e),
             _ => false,
         }
     }
@@ -69,6 +70,32 @@ impl StoreError {
             reason: reason.to_string(),
         }
     }
+}
+
+/// A PostgreSQL failure worth retrying: the connection is gone (closed, reset, the backend
+/// terminated or the server shutting down or starting), the server is out of resources (disk
+/// full, memory, connections), or the transaction lost a serialization or deadlock race. None of
+/// these wrote anything: the transaction did not commit.
+fn pg_transient(e: &tokio_postgres::Error) -> bool {
+    use tokio_postgres::error::SqlState;
+    if e.is_closed() {
+        return true;
+    }
+    if let Some(db) = e.as_db_error() {
+        let code = db.code();
+        return code.code().starts_with("08") // connection exception
+            || code.code().starts_with("53") // insufficient resources: disk full, memory, connections
+            || [
+                SqlState::ADMIN_SHUTDOWN,
+                SqlState::CRASH_SHUTDOWN,
+                SqlState::CANNOT_CONNECT_NOW,
+                SqlState::T_R_SERIALIZATION_FAILURE,
+                SqlState::T_R_DEADLOCK_DETECTED,
+            ]
+            .contains(code);
+    }
+    // A broken socket mid-query surfaces as an I/O error with no database error attached.
+    std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>())
 }
 
 impl From<tokio::task::JoinError> for StoreError {

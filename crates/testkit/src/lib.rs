@@ -49,21 +49,32 @@ pub async fn fresh(kind: Kind) -> TestDb {
                 _dir: Some(dir),
             }
         }
-        Kind::Postgres => {
-            let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-            let base = pg_url();
-            let store = PgStore::connect(&base, Some(schema.clone())).await.unwrap_or_else(|e| {
-                panic!("PostgreSQL at {base} is required for this test (run scripts/services.sh): {e}")
-            });
-            let sep = if base.contains('?') { '&' } else { '?' };
-            let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
-            TestDb {
-                store: Arc::new(store),
-                url,
-                schema: Some(schema),
-                _dir: None,
-            }
-        }
+        Kind::Postgres => fresh_postgres(pg_url()).await,
+    }
+}
+
+/// A fresh PostgreSQL schema whose connections carry `application_name` (so a test can find
+/// its store's server backends in `pg_stat_activity`, e.g. to terminate them).
+pub async fn fresh_postgres_named(application_name: &str) -> TestDb {
+    let base = pg_url();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    fresh_postgres(format!("{base}{sep}application_name={application_name}")).await
+}
+
+async fn fresh_postgres(base: String) -> TestDb {
+    let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let store = PgStore::connect(&base, Some(schema.clone()))
+        .await
+        .unwrap_or_else(|e| {
+            panic!("PostgreSQL at {base} is required for this test (run scripts/services.sh): {e}")
+        });
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
+    TestDb {
+        store: Arc::new(store),
+        url,
+        schema: Some(schema),
+        _dir: None,
     }
 }
 
