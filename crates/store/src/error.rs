@@ -74,8 +74,10 @@ impl StoreError {
 
 /// A PostgreSQL failure worth retrying: the connection is gone (closed, reset, the backend
 /// terminated or the server shutting down or starting), the server is out of resources (disk
-/// full, memory, connections), or the transaction lost a serialization or deadlock race. None of
-/// these wrote anything: the transaction did not commit.
+/// full, memory, connections), or the transaction lost a serialization or deadlock race. The
+/// transaction did not commit — except when the connection broke during COMMIT itself, where the
+/// outcome is unknown; the store's writes are idempotent by id, so the caller's retry is safe
+/// either way.
 fn pg_transient(e: &tokio_postgres::Error) -> bool {
     use tokio_postgres::error::SqlState;
     if e.is_closed() {
