@@ -319,6 +319,46 @@ async fn embedded_server_killed_mid_stream_loses_and_repeats_nothing() {
 /// ingestion answers 503 with `Retry-After` instead of acknowledging, the processor keeps
 /// retrying, the server stays up; once space is back (the limit lifted) the producer re-sends
 /// what was not acknowledged and every event is applied exactly once.
+/// SIGTERM stops the server gracefully even while a client holds the live alert stream open
+/// (Server-Sent Events never end on their own): the stream ends and the process exits cleanly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_ends_live_alert_streams_and_exits() {
+    let t = tempfile::tempdir().unwrap();
+    let key = embedded_fixture(t.path());
+    let (mut child, base) = serve(t.path());
+    sextant_outbound::install_tls_provider();
+    let http = reqwest::Client::new();
+    let mut sse = http
+        .get(format!("{base}/v1/alerts/stream"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sse.status(), 200);
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    // The stream ends (no more chunks) rather than hanging.
+    let ended = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Ok(Some(_)) = sse.chunk().await {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the live stream did not end on SIGTERM");
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "exit status {status}");
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the server did not exit after SIGTERM with a live stream open"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn embedded_disk_full_is_back_pressure_not_loss() {
     let t = tempfile::tempdir().unwrap();

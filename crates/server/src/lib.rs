@@ -50,6 +50,9 @@ pub struct AppState {
     pub assistant: Option<Arc<sextant_conversation::Assistant>>,
     /// Prometheus metrics of this process.
     pub metrics: Arc<metrics::Metrics>,
+    /// Turns true when the server begins to shut down: endless responses (Server-Sent Events)
+    /// end then, so the graceful shutdown does not wait for their clients forever.
+    pub(crate) closing: tokio::sync::watch::Receiver<bool>,
 }
 
 impl AppState {
@@ -79,6 +82,7 @@ impl AppState {
             stream: None,
             assistant: None,
             metrics: Arc::default(),
+            closing: tokio::sync::watch::channel(false).1,
             store,
             config: Arc::new(config),
             keys,
@@ -177,9 +181,15 @@ pub fn router(state: AppState) -> Router {
 /// Serve until `shutdown` resolves, then finish in-flight requests and return.
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    state: AppState,
+    mut state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let (closing, rx) = tokio::sync::watch::channel(false);
+    state.closing = rx;
+    let shutdown = async move {
+        shutdown.await;
+        let _ = closing.send(true);
+    };
     // Load the feature table into memory now rather than on the first score request.
     let warm = state.clone();
     tokio::spawn(async move {
