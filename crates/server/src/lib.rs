@@ -91,6 +91,16 @@ impl AppState {
 }
 
 impl AppState {
+    /// Resolves when the server begins to shut down (never for a state that is not served).
+    pub(crate) fn closed(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut closing = self.closing.clone();
+        async move {
+            if closing.wait_for(|c| *c).await.is_err() {
+                std::future::pending::<()>().await
+            }
+        }
+    }
+
     /// Use these next-best-action rules (TOML) instead of the demo rules.
     pub fn with_rules(mut self, rules: String) -> Self {
         self.rules = Arc::new(rules);

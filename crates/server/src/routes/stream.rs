@@ -11,6 +11,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
 use serde::Serialize;
 use sextant_core::Role;
 use sextant_pipeline::{PipelineError, Stream, SubmitReport};
@@ -173,54 +174,45 @@ pub(crate) async fn alert_stream(
     let kind = q.get("kind").cloned();
     let rx = stream(&state)?.subscribe();
     let strip = p.role == Role::Customer;
-    let events =
-        futures_util::stream::unfold((rx, state.closing.clone()), move |(mut rx, mut closing)| {
-            let customer = customer.clone();
-            let kind = kind.clone();
-            async move {
-                loop {
-                    let next = tokio::select! {
-                        r = rx.recv() => r,
-                        // The server is shutting down: end the stream (the client reconnects).
-                        // A state never served (no sender) never closes.
-                        _ = async {
-                            if closing.wait_for(|c| *c).await.is_err() {
-                                std::future::pending::<()>().await
-                            }
-                        } => return None,
-                    };
-                    match next {
-                        Ok(a) => {
-                            if customer
-                                .as_deref()
-                                .is_some_and(|c| c != a.customer_id.as_str())
-                            {
-                                continue;
-                            }
-                            let mut v = serde_json::to_value(&*a).unwrap_or_default();
-                            if kind.as_deref().is_some_and(|k| v["kind"] != k) {
-                                continue;
-                            }
-                            if strip {
-                                strip_internal(&mut v);
-                            }
-                            let ev = Event::default()
-                                .event("alert")
-                                .id(a.id.clone())
-                                .data(v.to_string());
-                            return Some((Ok::<_, Infallible>(ev), (rx, closing)));
+    let events = futures_util::stream::unfold(rx, move |mut rx| {
+        let customer = customer.clone();
+        let kind = kind.clone();
+        async move {
+            loop {
+                match rx.recv().await {
+                    Ok(a) => {
+                        if customer
+                            .as_deref()
+                            .is_some_and(|c| c != a.customer_id.as_str())
+                        {
+                            continue;
                         }
-                        Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                            let ev = Event::default()
-                                .event("lagged")
-                                .data(format!("{{\"missed\":{n}}}"));
-                            return Some((Ok(ev), (rx, closing)));
+                        let mut v = serde_json::to_value(&*a).unwrap_or_default();
+                        if kind.as_deref().is_some_and(|k| v["kind"] != k) {
+                            continue;
                         }
-                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                        if strip {
+                            strip_internal(&mut v);
+                        }
+                        let ev = Event::default()
+                            .event("alert")
+                            .id(a.id.clone())
+                            .data(v.to_string());
+                        return Some((Ok::<_, Infallible>(ev), rx));
                     }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        let ev = Event::default()
+                            .event("lagged")
+                            .data(format!("{{\"missed\":{n}}}"));
+                        return Some((Ok(ev), rx));
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
                 }
             }
-        });
+        }
+    })
+    // The server is shutting down: end the stream (the client reconnects).
+    .take_until(state.closed());
     Ok(Sse::new(events)
         .keep_alive(KeepAlive::default())
         .into_response())
